@@ -1,0 +1,81 @@
+"""Seller identity signals: normalised, then keyed with HMAC-SHA256 on arrival.
+
+The raw values never leave this module: a parsed listing carries only ``kind -> hex digest``,
+so nothing downstream (state, logs, verdicts, Kafka) can store or print them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+SIGNAL_KINDS = ("id_number", "phone", "bank_account", "device_id", "address")
+
+# ITU-T E.164 country calling codes of one and two digits; every other code has three.
+_CC1 = frozenset({"1", "7"})
+_CC2 = frozenset(
+    "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
+    "60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98".split()
+)
+
+
+def normalise_phone(value: str) -> str:
+    """Digits only, without the country calling code or a national trunk ``0``.
+
+    ``+86 138-1234-5678``, ``0086 13812345678`` and ``138 1234 5678`` all become
+    ``13812345678``.
+    """
+    text = unicodedata.normalize("NFKC", value).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    international = text.startswith("+") or digits.startswith("00")
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if international and digits:
+        if digits[:1] in _CC1:
+            digits = digits[1:]
+        elif digits[:2] in _CC2:
+            digits = digits[2:]
+        else:
+            digits = digits[3:]
+    return digits.lstrip("0")
+
+
+def normalise_identifier(value: str) -> str:
+    """Id numbers, bank accounts and device ids: no spaces, hyphens or case."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "-_.")
+
+
+def normalise_address(value: str) -> str:
+    """Compatibility folding, case folding and collapsed whitespace."""
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+_NORMALISERS = {
+    "id_number": normalise_identifier,
+    "phone": normalise_phone,
+    "bank_account": normalise_identifier,
+    "device_id": normalise_identifier,
+    "address": normalise_address,
+}
+
+
+class SignalKeyer:
+    """Keys normalised signal values with HMAC-SHA256 under the deployment's secret."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: str) -> None:
+        self._key = secret.encode()
+
+    def __repr__(self) -> str:  # never show the secret
+        return "SignalKeyer(<secret>)"
+
+    def key(self, kind: str, raw: str) -> str | None:
+        """The keyed form of one signal; ``None`` when nothing is left after normalising."""
+        normalised = _NORMALISERS[kind](raw)
+        if not normalised:
+            return None
+        message = f"{kind}\x00{normalised}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,213 @@
+"""The screening engine: one batch in, one verdict per listing out, state read and written once.
+
+Both paths use it: the Kafka agent (``streams/agents.py``) and the HTTP views. Per batch:
+
+1. ask every detector what state it needs, and read it with the ledger in one round trip;
+2. listings whose ``listing_id:revision`` the ledger already holds (same content) repeat their
+   stored verdict: a redelivery never double-counts state or decides differently;
+3. the detectors score the rest, the decision step decides, and state plus ledger are written
+   in one atomic round trip *before* anything is produced (so a crash after producing cannot
+   lead to a different second verdict);
+4. the caller produces verdicts and complaints, then calls :meth:`Screener.mark_emitted`; a
+   complaint is only re-raised for a redelivered listing whose outputs were never confirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from contract.listing import Listing
+from contract.verdict import (
+    Decision,
+    Reason,
+    Verdict,
+    complaint_from_verdict,
+    is_hit,
+    utc_now_iso,
+)
+from detectors.batch import ListingBatch
+from detectors.decision import Outcome
+from haze.runtime import Runtime
+from state.base import LedgerWrite, StateNeeds, StateSnapshot, StateStore, StateUpdates
+from state.errors import StateUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """One listing's result: the verdict bytes to publish, and the complaint when it owes one."""
+
+    key: str
+    listing_id: str
+    decision: Decision
+    verdict: bytes
+    complaint: bytes | None
+    fresh: bool
+    """False when the verdict was repeated from the ledger (a redelivery or a resubmission)."""
+
+
+def fingerprint(listing: Listing) -> str:
+    """Content identity of a listing revision: the same id and revision with other content is
+    screened again rather than answered from the ledger."""
+    material = orjson.dumps(
+        [
+            listing.seller_id,
+            listing.store_id,
+            listing.title,
+            listing.description,
+            listing.brand,
+            listing.category,
+            listing.price,
+            listing.currency,
+            listing.shipping_fee,
+            list(listing.image_phashes),
+            sorted(listing.signals.items()),
+            listing.created_at,
+        ]
+    )
+    return hashlib.blake2b(material, digest_size=8).hexdigest()
+
+
+class Screener:
+    def __init__(
+        self, runtime: Runtime, state: StateStore, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.runtime = runtime
+        self.state = state
+        self._clock = clock
+
+    def swap(self, runtime: Runtime) -> None:
+        """Replace the compiled config; batches already running finish on the old one."""
+        self.runtime = runtime
+
+    async def screen(self, listings: Sequence[Listing], *, degrade: bool = False) -> list[Screened]:
+        """Screen a batch. With ``degrade``, unreachable state yields policy verdicts instead of
+        raising :class:`StateUnavailable` (the inline path must always answer)."""
+        runtime = self.runtime
+        started = time.perf_counter()
+        now = self._clock()
+        batch = ListingBatch(listings, now)
+        needs = StateNeeds()
+        for detector in runtime.detectors:
+            needs.merge(detector.needs(batch))
+        for listing in listings:
+            needs.stores.add(listing.store_id)
+        keys = [listing.key for listing in listings]
+        prints = [fingerprint(listing) for listing in listings]
+        try:
+            snapshot = await self.state.fetch(needs, sorted(set(keys)), now)
+        except StateUnavailable as exc:
+            if not degrade:
+                raise
+            return self._degraded(runtime, listings, str(exc), started)
+
+        results: list[Screened | None] = [None] * len(listings)
+        fresh_index: list[int] = []
+        first_seen: dict[str, int] = {}
+        for i, (key, fp) in enumerate(zip(keys, prints, strict=True)):
+            entry = snapshot.ledger.get(key)
+            if entry is not None and entry.fingerprint == fp:
+                results[i] = self._repeat(key, listings[i], entry.verdict, entry.emitted)
+            elif key in first_seen:
+                continue  # same revision twice in one batch: filled from the first below
+            else:
+                first_seen[key] = i
+                fresh_index.append(i)
+
+        if fresh_index:
+            fresh = [listings[i] for i in fresh_index]
+            verdicts = self._judge(runtime, ListingBatch(fresh, now), snapshot, started)
+            updates, ledger = StateUpdates(), []
+            decisions = [verdict.decision for verdict in verdicts]
+            fresh_batch = ListingBatch(fresh, now)
+            for detector in runtime.detectors:
+                updates.merge(detector.updates(fresh_batch, snapshot, decisions))
+            for i, verdict in zip(fresh_index, verdicts, strict=True):
+                doc = verdict.to_dict()
+                body = orjson.dumps(doc)
+                complaint = orjson.dumps(complaint_from_verdict(doc)) if is_hit(doc) else None
+                ledger.append(LedgerWrite(keys[i], prints[i], body))
+                results[i] = Screened(keys[i], verdict.listing_id, verdict.decision, body, complaint, True)
+            try:
+                await self.state.commit(updates, ledger, now)
+            except StateUnavailable as exc:
+                if not degrade:
+                    raise
+                return self._degraded(runtime, listings, str(exc), started)
+
+        for i, key in enumerate(keys):
+            if results[i] is None:  # an in-batch repeat of a fresh listing
+                first = results[first_seen[key]]
+                assert first is not None
+                results[i] = Screened(key, first.listing_id, first.decision, first.verdict, None, False)
+        return [result for result in results if result is not None]
+
+    async def mark_emitted(self, results: Sequence[Screened]) -> None:
+        """Record that these results reached Kafka (after the producer's acks)."""
+        keys = sorted({result.key for result in results})
+        await self.state.mark_emitted(keys)
+
+    def _judge(
+        self, runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot, started: float
+    ) -> list[Verdict]:
+        per_listing: list[list[Reason]] = [[] for _ in batch.listings]
+        for detector in runtime.detectors:
+            for reasons, found in zip(per_listing, detector.detect(batch, snapshot), strict=True):
+                reasons.extend(found)
+        screened_at = utc_now_iso()
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        verdicts = []
+        for listing, reasons in zip(batch.listings, per_listing, strict=True):
+            ordered = tuple(sorted(reasons, key=lambda r: (-r.score, r.detector, r.code)))
+            outcome = runtime.decision.decide(listing, ordered)
+            verdicts.append(self._verdict(runtime, listing, outcome, ordered, screened_at, latency_ms))
+        return verdicts
+
+    @staticmethod
+    def _verdict(
+        runtime: Runtime,
+        listing: Listing,
+        outcome: Outcome,
+        reasons: tuple[Reason, ...],
+        screened_at: str,
+        latency_ms: float,
+    ) -> Verdict:
+        return Verdict(
+            listing_id=listing.listing_id,
+            revision=listing.revision,
+            store_id=listing.store_id,
+            seller_id=listing.seller_id,
+            decision=outcome.decision,
+            score=outcome.score,
+            reasons=reasons,
+            config_version=runtime.config_version,
+            screened_at=screened_at,
+            brand=outcome.brand,
+            rights_holder=outcome.rights_holder,
+            refer=outcome.refer,
+            latency_ms=latency_ms,
+        )
+
+    @staticmethod
+    def _repeat(key: str, listing: Listing, stored: bytes, emitted: bool) -> Screened:
+        doc = orjson.loads(stored)
+        owes_complaint = not emitted and is_hit(doc)
+        complaint = orjson.dumps(complaint_from_verdict(doc)) if owes_complaint else None
+        return Screened(key, listing.listing_id, doc["decision"], stored, complaint, False)
+
+    def _degraded(
+        self, runtime: Runtime, listings: Sequence[Listing], why: str, started: float
+    ) -> list[Screened]:
+        outcome, reason = runtime.decision.degraded(why)
+        screened_at = utc_now_iso()
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        results = []
+        for listing in listings:
+            verdict = self._verdict(runtime, listing, outcome, (reason,), screened_at, latency_ms)
+            body = verdict.to_json()
+            results.append(Screened(listing.key, listing.listing_id, verdict.decision, body, None, True))
+        return results

@@ -1,0 +1,143 @@
+"""The state interface: what detectors may read and write, independent of the backend.
+
+State is organised as *series*: for each kind (prices of a group, stores seen with a keyed
+signal, listings in an LSH bucket, listings in a perceptual-hash bucket) and id, a bounded set of
+``member -> event time`` entries inside a rolling window. Members are opaque strings that the
+detectors encode; adding a member twice is a no-op, which makes redelivery idempotent by
+construction. Stores carry an offender status (banned, strikes). The ledger remembers each
+screened ``listing_id:revision`` with its verdict, so a redelivered event repeats its verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+class Series(enum.StrEnum):
+    """Kinds of rolling series. The value is the Redis key segment."""
+
+    PRICE = "price"  # id: price group (brand+category, category); member: "<listing key>|<log price>"
+    SIGNAL = "sig"  # id: "<kind>:<hmac digest>"; member: store_id
+    LSH = "lsh"  # id: "<band>:<band hash>"; member: detector-encoded listing reference
+    PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: detector-encoded listing reference
+    STORE_LISTINGS = "sl"  # id: store_id; member: listing key (history of a store)
+
+
+@dataclass(slots=True)
+class StateNeeds:
+    """What a batch asks to read. Detectors fill it; the engine merges and fetches it once."""
+
+    series: dict[Series, set[str]] = field(default_factory=dict)
+    stores: set[str] = field(default_factory=set)
+
+    def want(self, kind: Series, ids: Iterable[str]) -> None:
+        self.series.setdefault(kind, set()).update(ids)
+
+    def merge(self, other: StateNeeds) -> None:
+        for kind, ids in other.series.items():
+            self.want(kind, ids)
+        self.stores |= other.stores
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """An offender record. ``banned_at`` is epoch seconds, 0 when not banned."""
+
+    banned: bool = False
+    strikes: int = 0
+    banned_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A screened listing revision: the content fingerprint, its verdict, and whether the
+    verdict (and complaint) were already produced to Kafka."""
+
+    fingerprint: str
+    verdict: bytes
+    emitted: bool
+
+
+@dataclass(slots=True)
+class StateSnapshot:
+    """What the store answered for one batch. Missing ids read as empty."""
+
+    series: dict[Series, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
+    stores: dict[str, StoreStatus] = field(default_factory=dict)
+    ledger: dict[str, LedgerEntry] = field(default_factory=dict)
+
+    def members(self, kind: Series, series_id: str) -> list[tuple[str, float]]:
+        """``(member, event time)`` pairs of one series, oldest first."""
+        return self.series.get(kind, {}).get(series_id, [])
+
+    def store(self, store_id: str) -> StoreStatus:
+        return self.stores.get(store_id, StoreStatus())
+
+
+@dataclass(slots=True)
+class StateUpdates:
+    """What a batch writes back: series additions, committed with the ledger in one round trip."""
+
+    adds: list[tuple[Series, str, str, float]] = field(default_factory=list)
+
+    def add(self, kind: Series, series_id: str, member: str, event_time: float) -> None:
+        self.adds.append((kind, series_id, member, event_time))
+
+    def merge(self, other: StateUpdates) -> None:
+        self.adds.extend(other.adds)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerWrite:
+    key: str
+    fingerprint: str
+    verdict: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPolicy:
+    """How long and how many members a series kind keeps."""
+
+    window_s: float
+    max_members: int
+
+
+@dataclass(frozen=True, slots=True)
+class StorePolicy:
+    strikes_to_ban: int = 3
+
+
+class StateStore(ABC):
+    """A backend for the rolling state. Every method is one round trip to the backend."""
+
+    @abstractmethod
+    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+        """Read the series and stores in ``needs`` (members newer than ``now`` minus the
+        window) and the ledger entries of ``ledger_keys``."""
+
+    @abstractmethod
+    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+        """Apply series additions and ledger writes atomically."""
+
+    @abstractmethod
+    async def mark_emitted(self, keys: Sequence[str]) -> None:
+        """Record that these listings' verdicts (and complaints) reached Kafka."""
+
+    @abstractmethod
+    async def ban_store(self, store_id: str, now: float) -> StoreStatus: ...
+
+    @abstractmethod
+    async def clear_store(self, store_id: str) -> StoreStatus: ...
+
+    @abstractmethod
+    async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:
+        """Count one strike (idempotent per ``strike_id``); bans at the policy's count."""
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,27 @@
+"""Every Redis key Haze writes, in one place (the Lua scripts build the same shapes).
+
+``<prefix>:<series kind>:<id>``  sorted set, member -> event time   (rolling, capped, expiring)
+``<prefix>:store:<store_id>``     hash: banned, strikes, banned_at    (offender status)
+``<prefix>:strikes:<store_id>``   set of strike ids                   (expires with the window)
+``<prefix>:ledger:<listing key>`` hash: fp, v (verdict JSON), e       (expires after ledger TTL)
+"""
+
+from __future__ import annotations
+
+from state.base import Series
+
+
+def series_key(prefix: str, kind: Series, series_id: str) -> str:
+    return f"{prefix}:{kind.value}:{series_id}"
+
+
+def store_key(prefix: str, store_id: str) -> str:
+    return f"{prefix}:store:{store_id}"
+
+
+def strikes_key(prefix: str, store_id: str) -> str:
+    return f"{prefix}:strikes:{store_id}"
+
+
+def ledger_key(prefix: str, listing_key: str) -> str:
+    return f"{prefix}:ledger:{listing_key}"

@@ -1,0 +1,108 @@
+"""In-process twin of the Redis store, for unit tests and the detector check suite.
+
+Same semantics as ``state.redis.RedisStateStore`` (windows, caps, idempotent adds, ledger,
+strikes); the shared state tests run every case over both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from state.base import (
+    LedgerEntry,
+    LedgerWrite,
+    Series,
+    SeriesPolicy,
+    StateNeeds,
+    StateSnapshot,
+    StateStore,
+    StateUpdates,
+    StorePolicy,
+    StoreStatus,
+)
+
+
+class MemoryStateStore(StateStore):
+    def __init__(
+        self, policies: Mapping[Series, SeriesPolicy], store_policy: StorePolicy = StorePolicy()
+    ) -> None:
+        self._policies = dict(policies)
+        self._store_policy = store_policy
+        self._series: dict[tuple[Series, str], dict[str, float]] = {}
+        self._stores: dict[str, StoreStatus] = {}
+        self._strikes: dict[str, set[str]] = {}
+        self._ledger: dict[str, LedgerEntry] = {}
+        self.round_trips = 0
+
+    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+        self.round_trips += 1
+        snapshot = StateSnapshot()
+        for kind, ids in needs.series.items():
+            oldest = now - self._policies[kind].window_s
+            found: dict[str, list[tuple[str, float]]] = {}
+            for series_id in ids:
+                members = self._series.get((kind, series_id), {})
+                live = sorted(
+                    ((m, t) for m, t in members.items() if t >= oldest), key=lambda mt: mt[1]
+                )
+                if live:
+                    found[series_id] = live
+            snapshot.series[kind] = found
+        for store_id in needs.stores:
+            if store_id in self._stores:
+                snapshot.stores[store_id] = self._stores[store_id]
+        for key in ledger_keys:
+            if key in self._ledger:
+                snapshot.ledger[key] = self._ledger[key]
+        return snapshot
+
+    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+        self.round_trips += 1
+        for kind, series_id, member, event_time in updates.adds:
+            policy = self._policies[kind]
+            members = self._series.setdefault((kind, series_id), {})
+            members[member] = max(event_time, members.get(member, event_time))
+            oldest = now - policy.window_s
+            for stale in [m for m, t in members.items() if t < oldest]:
+                del members[stale]
+            if len(members) > policy.max_members:
+                keep = sorted(members.items(), key=lambda mt: mt[1])[-policy.max_members :]
+                members.clear()
+                members.update(keep)
+        for write in ledger:
+            self._ledger[write.key] = LedgerEntry(write.fingerprint, write.verdict, emitted=False)
+
+    async def mark_emitted(self, keys: Sequence[str]) -> None:
+        self.round_trips += 1
+        for key in keys:
+            entry = self._ledger.get(key)
+            if entry is not None:
+                self._ledger[key] = LedgerEntry(entry.fingerprint, entry.verdict, emitted=True)
+
+    async def ban_store(self, store_id: str, now: float) -> StoreStatus:
+        current = self._stores.get(store_id, StoreStatus())
+        status = StoreStatus(banned=True, strikes=current.strikes, banned_at=now)
+        self._stores[store_id] = status
+        return status
+
+    async def clear_store(self, store_id: str) -> StoreStatus:
+        self._strikes.pop(store_id, None)
+        self._stores[store_id] = StoreStatus()
+        return self._stores[store_id]
+
+    async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:
+        strikes = self._strikes.setdefault(store_id, set())
+        strikes.add(strike_id)
+        current = self._stores.get(store_id, StoreStatus())
+        banned = current.banned or len(strikes) >= self._store_policy.strikes_to_ban
+        banned_at = current.banned_at or (now if banned else 0.0)
+        status = StoreStatus(banned=banned, strikes=len(strikes), banned_at=banned_at)
+        self._stores[store_id] = status
+        return status
+
+    async def ping(self) -> bool:
+        return True
+
+    def series_members(self, kind: Series, series_id: str) -> dict[str, float]:
+        """Test helper: the raw members of one series."""
+        return dict(self._series.get((kind, series_id), {}))

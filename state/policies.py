@@ -1,0 +1,27 @@
+"""Series windows and caps, derived from the thresholds file."""
+
+from __future__ import annotations
+
+from config.thresholds import ScreenConfig
+from state.base import Series, SeriesPolicy, StorePolicy
+
+DAY_S = 86400.0
+
+# Members kept per series id: enough for robust statistics and candidate lists, bounded so one
+# hot id (a popular category, a common LSH bucket) cannot grow without limit.
+_MAX_MEMBERS = {
+    Series.PRICE: 512,
+    Series.SIGNAL: 256,
+    Series.LSH: 64,
+    Series.PHASH: 64,
+    Series.STORE_LISTINGS: 2048,
+}
+
+
+def series_policies(config: ScreenConfig) -> dict[Series, SeriesPolicy]:
+    window = config.state.history_window_days * DAY_S
+    return {kind: SeriesPolicy(window_s=window, max_members=_MAX_MEMBERS[kind]) for kind in Series}
+
+
+def store_policy(config: ScreenConfig) -> StorePolicy:
+    return StorePolicy()

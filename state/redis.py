@@ -1,0 +1,187 @@
+"""The Redis backend: each batch is one script call to read and one to write.
+
+Packing a batch into a single ``EVALSHA`` (rather than a pipeline of thousands of commands)
+keeps the Python side to one command encode per batch; the scripts run atomically, so two
+workers updating the same series interleave whole batches, never half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from state.base import (
+    LedgerEntry,
+    LedgerWrite,
+    Series,
+    SeriesPolicy,
+    StateNeeds,
+    StateSnapshot,
+    StateStore,
+    StateUpdates,
+    StorePolicy,
+    StoreStatus,
+)
+from state.errors import StateUnavailable
+from state.keys import store_key, strikes_key
+
+T = TypeVar("T")
+
+
+def _script(name: str) -> str:
+    return resources.files("state").joinpath("scripts", name).read_text("utf-8")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _status(fields: Sequence[Any]) -> StoreStatus:
+    banned, strikes, banned_at = fields
+    return StoreStatus(
+        banned=banned is not None and _text(banned) == "1",
+        strikes=int(strikes) if strikes is not None else 0,
+        banned_at=float(banned_at) if banned_at is not None else 0.0,
+    )
+
+
+class RedisStateStore(StateStore):
+    """State in Redis. ``timeout_s`` bounds every call; past it :class:`StateUnavailable`."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        policies: Mapping[Series, SeriesPolicy],
+        *,
+        prefix: str = "haze",
+        ledger_ttl_s: float = 7 * 86400,
+        store_policy: StorePolicy = StorePolicy(),
+        timeout_s: float | None = None,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._policies = dict(policies)
+        self._ledger_ttl = max(1, int(ledger_ttl_s))
+        self._store_policy = store_policy
+        self._timeout = timeout_s
+        self._fetch = client.register_script(_script("fetch.lua"))
+        self._commit = client.register_script(_script("commit.lua"))
+        self._mark = client.register_script(_script("mark_emitted.lua"))
+        self._strike = client.register_script(_script("strike.lua"))
+
+    @classmethod
+    def from_url(cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any) -> RedisStateStore:
+        timeout = kwargs.get("timeout_s")
+        client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout or 5.0,
+            health_check_interval=30,
+            retry_on_timeout=False,
+        )
+        return cls(client, policies, **kwargs)
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            if self._timeout is None:
+                return await make()
+            return await asyncio.wait_for(make(), self._timeout)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise StateUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+
+    def _kind_args(self, *, caps: bool) -> list[Any]:
+        args: list[Any] = [len(self._policies)]
+        for kind, policy in self._policies.items():
+            args += [kind.value, policy.window_s]
+            if caps:
+                args.append(policy.max_members)
+        return args
+
+    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+        wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
+        stores = sorted(needs.stores)
+        args: list[Any] = [self.prefix, now, *self._kind_args(caps=False), len(wanted)]
+        for kind, sid in wanted:
+            args += [kind.value, sid]
+        args += [len(stores), *stores, len(ledger_keys), *ledger_keys]
+        if not wanted and not stores and not ledger_keys:
+            return StateSnapshot()
+        rows = await self._call(lambda: self._fetch(args=args))
+        snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
+        index = 0
+        for kind, sid in wanted:
+            flat = rows[index]
+            index += 1
+            if flat:
+                snapshot.series[kind][sid] = [
+                    (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
+                ]
+        for store_id in stores:
+            fields = rows[index]
+            index += 1
+            if any(value is not None for value in fields):
+                snapshot.stores[store_id] = _status(fields)
+        for key in ledger_keys:
+            fingerprint, verdict, emitted = rows[index]
+            index += 1
+            if fingerprint is not None and verdict is not None:
+                snapshot.ledger[key] = LedgerEntry(
+                    _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
+                )
+        return snapshot
+
+    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+        if not updates.adds and not ledger:
+            return
+        args: list[Any] = [self.prefix, now, self._ledger_ttl, *self._kind_args(caps=True)]
+        args.append(len(updates.adds))
+        for kind, sid, member, event_time in updates.adds:
+            args += [kind.value, sid, member, event_time]
+        args.append(len(ledger))
+        for write in ledger:
+            args += [write.key, write.fingerprint, write.verdict]
+        await self._call(lambda: self._commit(args=args))
+
+    async def mark_emitted(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._call(lambda: self._mark(args=[self.prefix, *keys]))
+
+    async def ban_store(self, store_id: str, now: float) -> StoreStatus:
+        key = store_key(self.prefix, store_id)
+
+        async def ban() -> list[Any]:
+            await self.client.hset(key, mapping={"banned": "1", "banned_at": f"{now:.3f}"})
+            return list(await self.client.hmget(key, ["banned", "strikes", "banned_at"]))
+
+        return _status(await self._call(ban))
+
+    async def clear_store(self, store_id: str) -> StoreStatus:
+        async def clear() -> None:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(strikes_key(self.prefix, store_id))
+                pipe.hset(
+                    store_key(self.prefix, store_id),
+                    mapping={"banned": "0", "strikes": "0", "banned_at": "0"},
+                )
+                await pipe.execute()
+
+        await self._call(clear)
+        return StoreStatus()
+
+    async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:
+        window = max(policy.window_s for policy in self._policies.values())
+        args = [self.prefix, store_id, strike_id, now, self._store_policy.strikes_to_ban, window]
+        return _status(await self._call(lambda: self._strike(args=args)))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._call(lambda: self.client.ping()))
+        except StateUnavailable:
+            return False
+
+    async def close(self) -> None:
+        await self.client.aclose()
