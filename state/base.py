@@ -16,13 +16,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 
+MEMBER_SEP = "\x1f"
+"""Separates the store id at the head of a member from the rest (see ``store_member``)."""
+
+
+def store_member(store_id: str, rest: str = "") -> str:
+    """A member that names its store first, so its store's status can be fetched with it."""
+    return f"{store_id}{MEMBER_SEP}{rest}" if rest else store_id
+
+
+def split_member(member: str) -> tuple[str, str]:
+    """``(store_id, rest)`` of a member built by :func:`store_member`."""
+    store_id, _, rest = member.partition(MEMBER_SEP)
+    return store_id, rest
+
+
 class Series(enum.StrEnum):
     """Kinds of rolling series. The value is the Redis key segment."""
 
     PRICE = "price"  # id: price group (brand+category, category); member: "<listing key>|<log price>"
     SIGNAL = "sig"  # id: "<kind>:<hmac digest>"; member: store_id
-    LSH = "lsh"  # id: "<band>:<band hash>"; member: detector-encoded listing reference
-    PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: detector-encoded listing reference
+    LSH = "lsh"  # id: "<band>:<band hash>"; member: store_member(store_id, listing reference)
+    PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: store_member(store_id, listing reference)
     STORE_LISTINGS = "sl"  # id: store_id; member: listing key (history of a store)
 
 
@@ -32,14 +47,21 @@ class StateNeeds:
 
     series: dict[Series, set[str]] = field(default_factory=dict)
     stores: set[str] = field(default_factory=set)
+    member_stores: set[Series] = field(default_factory=set)
+    """Series kinds whose members start with a store id (``store_member``): the status of
+    every such store found is fetched in the same round trip (a store linked to a banned one
+    is known without a second read)."""
 
-    def want(self, kind: Series, ids: Iterable[str]) -> None:
+    def want(self, kind: Series, ids: Iterable[str], *, with_member_stores: bool = False) -> None:
         self.series.setdefault(kind, set()).update(ids)
+        if with_member_stores:
+            self.member_stores.add(kind)
 
     def merge(self, other: StateNeeds) -> None:
         for kind, ids in other.series.items():
             self.want(kind, ids)
         self.stores |= other.stores
+        self.member_stores |= other.member_stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +85,9 @@ class LedgerEntry:
 
 @dataclass(slots=True)
 class StateSnapshot:
-    """What the store answered for one batch. Missing ids read as empty."""
+    """What the store answered for one batch. Missing ids read as empty; ``stores`` holds every
+    store asked for, and every member store of the kinds in ``StateNeeds.member_stores``, that
+    has a status."""
 
     series: dict[Series, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
     stores: dict[str, StoreStatus] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from state.base import (
     StateUpdates,
     StorePolicy,
     StoreStatus,
+    split_member,
 )
 
 
@@ -48,7 +49,11 @@ class MemoryStateStore(StateStore):
                 if live:
                     found[series_id] = live
             snapshot.series[kind] = found
-        for store_id in needs.stores:
+        wanted_stores = set(needs.stores)
+        for kind in needs.member_stores:
+            for members in snapshot.series.get(kind, {}).values():
+                wanted_stores.update(split_member(m)[0] for m, _ in members)
+        for store_id in wanted_stores:
             if store_id in self._stores:
                 snapshot.stores[store_id] = self._stores[store_id]
         for key in ledger_keys:

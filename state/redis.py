@@ -104,34 +104,29 @@ class RedisStateStore(StateStore):
     async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
         stores = sorted(needs.stores)
-        args: list[Any] = [self.prefix, now, *self._kind_args(caps=False), len(wanted)]
+        if not wanted and not stores and not ledger_keys:
+            return StateSnapshot()
+        expand = [kind.value for kind in needs.member_stores]
+        args: list[Any] = [self.prefix, now, *self._kind_args(caps=False), len(expand), *expand]
+        args.append(len(wanted))
         for kind, sid in wanted:
             args += [kind.value, sid]
         args += [len(stores), *stores, len(ledger_keys), *ledger_keys]
-        if not wanted and not stores and not ledger_keys:
-            return StateSnapshot()
         rows = await self._call(lambda: self._fetch(args=args))
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
-        index = 0
-        for kind, sid in wanted:
-            flat = rows[index]
-            index += 1
+        for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
                 snapshot.series[kind][sid] = [
                     (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
                 ]
-        for store_id in stores:
-            fields = rows[index]
-            index += 1
-            if any(value is not None for value in fields):
-                snapshot.stores[store_id] = _status(fields)
-        for key in ledger_keys:
-            fingerprint, verdict, emitted = rows[index]
-            index += 1
+        for key, (fingerprint, verdict, emitted) in zip(ledger_keys, rows[len(wanted) :], strict=False):
             if fingerprint is not None and verdict is not None:
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
                 )
+        flat_stores = rows[-1]
+        for j in range(0, len(flat_stores), 4):
+            snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
 
     async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:

@@ -1,0 +1,185 @@
+"""Local infrastructure the project starts itself: Redis (Debian's redis-server) and Apache Kafka
+(single-node KRaft, assembled by Maven from Maven Central jars, run with the machine's Java).
+
+Used by ``make services-up`` (through ``python -m haze services``) and by the test fixtures,
+which start their own instances on free ports. Every process is started with its pid recorded
+in its data folder and stopped by that pid only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from haze.errors import HazeError
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+KAFKA_LIB = ROOT / "deploy" / "kafka" / "target" / "lib"
+
+
+class ServiceError(HazeError):
+    """A local service could not be installed, started or reached."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child counts as dead
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+@dataclass
+class Service:
+    """One local server: where it lives, how it is checked, how it is stopped (by pid)."""
+
+    name: str
+    port: int
+    data_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None and self.healthy()
+
+    def healthy(self) -> bool:
+        return port_open(self.port)
+
+    def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
+                env=env,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+                raise ServiceError(f"{self.name} exited during start-up; log tail:\n{tail}")
+            if self.healthy():
+                return
+            time.sleep(0.2)
+        raise ServiceError(f"{self.name} not healthy on port {self.port} after {timeout_s:.0f}s")
+
+    def stop(self, timeout_s: float = 20.0) -> bool:
+        """Stop the process this folder started (SIGTERM, then SIGKILL). True if one ran."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL, for failure tests."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server; installed with apt when missing and running as root."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "redis-server"], capture_output=True, text=True
+        )
+        found = shutil.which("redis-server")
+        if found:
+            return found
+        raise ServiceError(f"apt-get install redis-server failed:\n{result.stderr[-2000:]}")
+    raise ServiceError("redis-server is not installed: run `sudo apt-get install redis-server`")
+
+
+class RedisService(Service):
+    def __init__(self, port: int, data_dir: Path) -> None:
+        super().__init__("redis", port, data_dir)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        if self.running():
+            return
+        if port_open(self.port):
+            raise ServiceError(f"port {self.port} is taken by another process; set REDIS_PORT")
+        binary = redis_server_binary()
+        self._spawn(
+            [
+                binary,
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--dir", str(self.data_dir),
+                "--save", "",
+                "--appendonly", "no",
+                "--protected-mode", "yes",
+                "--daemonize", "no",
+            ]
+        )
+        self.wait_healthy(timeout_s)
