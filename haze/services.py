@@ -183,3 +183,131 @@ class RedisService(Service):
             ]
         )
         self.wait_healthy(timeout_s)
+
+
+_KAFKA_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={log_dir}
+num.partitions={partitions}
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+log.segment.bytes=67108864
+"""
+
+_LOG4J = """\
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.logger.kafka.Kafka=INFO
+"""
+
+
+def kafka_classpath() -> str:
+    """The broker jars, assembled by Maven from Maven Central on first use."""
+    if not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ServiceError("Maven (mvn) is needed to assemble Kafka: apt-get install maven")
+        result = subprocess.run(
+            [mvn, "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies"],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0 or not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+            raise ServiceError(f"mvn could not assemble the Kafka jars:\n{result.stdout[-3000:]}")
+    return f"{KAFKA_LIB}/*"
+
+
+def java_binary() -> str:
+    found = shutil.which("java")
+    if found is None:
+        raise ServiceError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+    return found
+
+
+class KafkaService(Service):
+    """Single-node KRaft broker on 127.0.0.1 (a controller port beside the client port)."""
+
+    def __init__(self, port: int, data_dir: Path, *, controller_port: int | None = None,
+                 partitions: int = 4, heap: str = "768m") -> None:
+        super().__init__("kafka", port, data_dir)
+        self.controller_port = controller_port or port + 1
+        self.partitions = partitions
+        self.heap = heap
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        if not port_open(self.port):
+            return False
+        try:
+            return "Kafka Server started" in self.log_file.read_text(errors="replace")
+        except OSError:
+            return False
+
+    def _configure(self, java: str, classpath: str) -> Path:
+        properties = self.data_dir / "server.properties"
+        log_dir = self.data_dir / "kraft-logs"
+        properties.write_text(
+            _KAFKA_PROPERTIES.format(
+                port=self.port,
+                controller_port=self.controller_port,
+                log_dir=log_dir,
+                partitions=self.partitions,
+            )
+        )
+        (self.data_dir / "log4j.properties").write_text(_LOG4J)
+        if not (log_dir / "meta.properties").exists():
+            cluster_id = _kafka_cluster_id()
+            result = subprocess.run(
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+                 "-t", cluster_id, "-c", str(properties), "--ignore-formatted"],
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise ServiceError(f"formatting the KRaft log dir failed:\n{result.stderr[-3000:]}")
+        return properties
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        if self.running():
+            return
+        if self.pid() is not None:  # started earlier, still coming up
+            self.wait_healthy(timeout_s)
+            return
+        for port in (self.port, self.controller_port):
+            if port_open(port):
+                raise ServiceError(f"port {port} is taken by another process; set KAFKA_PORT")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        java, classpath = java_binary(), kafka_classpath()
+        properties = self._configure(java, classpath)
+        self.log_file.write_text("")  # health looks for this start's banner only
+        self._spawn(
+            [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
+             "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+             "-cp", classpath, "kafka.Kafka", str(properties)]
+        )
+        self.wait_healthy(timeout_s)
+
+
+def _kafka_cluster_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

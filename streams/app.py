@@ -1,0 +1,82 @@
+"""Assembles one Faust worker: app settings, topics, the screening agent and web views."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from config.settings import Settings
+from streams.pipeline import Incoming, ScreenPipeline
+from streams.publisher import FaustPublisher
+from streams.service import ScreenService
+from streams.views import register_views
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, service: ScreenService | None = None) -> faust.App:
+    """A Faust app wired to the engine. Loading the config (and warming kernels) happens here,
+    before the worker starts consuming, so the first listing does not pay for it."""
+    service = service or ScreenService.create(settings)
+    stream_config = service.runtime.config.stream
+    app = faust.App(
+        settings.app_id,
+        broker=settings.kafka_broker_url,
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.002,
+        stream_buffer_maxsize=max(4096, 2 * stream_config.batch_size),
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        web_enabled=True,
+        web_bind=settings.http_host,
+        web_host=settings.http_host,
+        web_port=settings.http_port,
+    )
+    topics = settings.topics
+    submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
+    outputs = [
+        app.topic(name, key_type=bytes, value_type=bytes)
+        for name in (topics.verdicts, topics.complaints, topics.deadletter)
+    ]
+    pipeline = ScreenPipeline(
+        service.screener, FaustPublisher(app), topics, service.keyer, service.metrics
+    )
+
+    @app.task
+    async def declare_outputs() -> None:
+        for topic in outputs:
+            await topic.maybe_declare()
+
+    @app.agent(submitted, name="screen")
+    async def screen(stream: Any) -> None:
+        within = stream_config.batch_timeout_ms / 1000.0
+        async for events in stream.noack_take(stream_config.batch_size, within=within):
+            await pipeline.handle([_incoming(event.message) for event in events])
+            for event in events:
+                await stream.ack(event)
+
+    register_views(app, service)
+    app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
+    return app
+
+
+def _incoming(message: Any) -> Incoming:
+    value = message.value
+    return Incoming(
+        key=message.key,
+        value=value if isinstance(value, bytes) else b"" if value is None else bytes(value),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=message.timestamp,
+    )

@@ -1,0 +1,164 @@
+"""One batch of ``listings.submitted`` events, from raw bytes to acknowledged outputs.
+
+Independent of Faust so it can be tested with the in-memory state and a recording publisher.
+Order per batch: parse (bad input becomes a dead letter), screen (state read and written once),
+publish verdicts + complaints + dead letters and await every ack, mark the ledger emitted. Only
+then does the caller ack the input events, so offsets never pass an unpublished verdict.
+Infrastructure failures are retried with backoff (the partition waits: no policy verdicts into
+the complaint pipeline); a listing that makes a detector fail becomes a dead letter instead of
+blocking the partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from config.settings import Topics
+from contract.deadletter import dead_letter
+from contract.errors import ContractError
+from contract.listing import Listing, parse_listing
+from contract.signals import SignalKeyer
+from haze.engine import Screened, Screener
+from state.errors import StateUnavailable
+from streams.metrics import ScreenMetrics
+from streams.publisher import Publisher, Record
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One consumed event, as the pipeline needs it."""
+
+    key: bytes | None
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None = None
+    """Broker append time (epoch seconds), for end-to-end latency."""
+
+
+class ScreenPipeline:
+    def __init__(
+        self,
+        screener: Screener,
+        publisher: Publisher,
+        topics: Topics,
+        keyer: SignalKeyer,
+        metrics: ScreenMetrics,
+        *,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self.screener = screener
+        self.publisher = publisher
+        self.topics = topics
+        self.keyer = keyer
+        self.metrics = metrics
+        self._retry_initial = retry_initial_s
+        self._retry_max = retry_max_s
+
+    async def handle(self, batch: Sequence[Incoming]) -> None:
+        """Screen and publish one batch; returns only when every output is acknowledged."""
+        started = time.perf_counter()
+        arrival = time.time()
+        accepted: list[tuple[Incoming, Listing]] = []
+        records: list[Record] = []
+        for message in batch:
+            try:
+                accepted.append((message, parse_listing(message.value, self.keyer, arrival=arrival)))
+            except ContractError as exc:
+                records.append(self._dead_letter(message, exc.reason, exc.field))
+        results = await self._screen(accepted, records)
+        for result in results:
+            key = result.listing_id.encode()
+            records.append(Record(self.topics.verdicts, key, result.verdict))
+            if result.complaint is not None:
+                records.append(Record(self.topics.complaints, key, result.complaint))
+        await self._retry("publish", lambda: self.publisher.publish(records))
+        if results:
+            await self._retry("mark emitted", lambda: self.screener.mark_emitted(results))
+        self._observe(batch, results, records, started)
+
+    async def _screen(
+        self, accepted: list[tuple[Incoming, Listing]], records: list[Record]
+    ) -> list[Screened]:
+        if not accepted:
+            return []
+        listings = [listing for _, listing in accepted]
+        try:
+            return await self._retry("screen", lambda: self.screener.screen(listings))
+        except _DetectorFailure:
+            pass
+        # A listing made a detector fail: screen one by one so only the culprit is refused.
+        results: list[Screened] = []
+        for message, listing in accepted:
+            try:
+                results += await self._retry("screen", lambda l=listing: self.screener.screen([l]))
+            except _DetectorFailure as failure:
+                records.append(self._dead_letter(message, f"screening failed: {failure}", None))
+        return results
+
+    async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry infrastructure failures with backoff, forever (the partition waits);
+        surface any other exception as :class:`_DetectorFailure`."""
+        delay = self._retry_initial
+        while True:
+            try:
+                return await call()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if what == "screen" and not _is_infrastructure(exc):
+                    log.exception("screening raised; isolating the listing")
+                    raise _DetectorFailure(f"{type(exc).__name__}: {exc}") from exc
+                if what == "publish":
+                    self.metrics.publish_errors.inc()
+                else:
+                    self.metrics.state_errors.labels(path="stream").inc()
+                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(self._retry_max, delay * 2)
+
+    def _dead_letter(self, message: Incoming, error: str, field: str | None) -> Record:
+        self.metrics.dead_letters.labels(topic=message.topic).inc()
+        value = dead_letter(
+            error=error,
+            field=field,
+            raw=message.value,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+        return Record(self.topics.deadletter, message.key, value)
+
+    def _observe(
+        self, batch: Sequence[Incoming], results: list[Screened], records: list[Record], started: float
+    ) -> None:
+        m = self.metrics
+        m.batch_size.labels(path="stream").observe(len(batch))
+        m.batch_seconds.labels(path="stream").observe(time.perf_counter() - started)
+        for result in results:
+            m.verdicts.labels(path="stream", decision=result.decision).inc()
+            if not result.fresh:
+                m.repeats.inc()
+        m.complaints.inc(sum(1 for r in records if r.topic == self.topics.complaints))
+        now = time.time()
+        for message in batch:
+            if message.timestamp:
+                m.end_to_end_seconds.observe(max(0.0, now - message.timestamp))
+
+
+class _DetectorFailure(Exception):
+    """A non-infrastructure exception while screening (a bug or a poison listing)."""
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    return isinstance(exc, StateUnavailable | ConnectionError | OSError | TimeoutError)

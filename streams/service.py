@@ -1,0 +1,47 @@
+"""Everything one worker holds: settings, the engine, state, metrics and the batch pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.settings import Settings
+from contract.signals import SignalKeyer
+from haze.engine import Screener
+from haze.runtime import Runtime
+from state.base import StateStore
+from state.policies import series_policies, store_policy
+from state.redis import RedisStateStore
+from streams.metrics import ScreenMetrics
+
+
+@dataclass
+class ScreenService:
+    settings: Settings
+    screener: Screener
+    keyer: SignalKeyer
+    metrics: ScreenMetrics
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.screener.runtime
+
+    @property
+    def state(self) -> StateStore:
+        return self.screener.state
+
+    @classmethod
+    def create(cls, settings: Settings, runtime: Runtime | None = None) -> ScreenService:
+        """Load and compile the config (warming kernels) and connect the state store lazily."""
+        runtime = runtime or Runtime.load(settings.config_path, settings.registry_path)
+        config = runtime.config
+        state = RedisStateStore.from_url(
+            settings.redis_url,
+            series_policies(config),
+            prefix=config.state.key_prefix,
+            ledger_ttl_s=config.state.ledger_ttl_days * 86400,
+            store_policy=store_policy(config),
+            timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
+        )
+        metrics = ScreenMetrics()
+        metrics.set_config_version(runtime.config_version)
+        return cls(settings, Screener(runtime, state), SignalKeyer(settings.signal_key), metrics)

@@ -1,0 +1,44 @@
+"""HTTP views served by the worker's web server on ``SCREEN_HTTP_PORT``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.service import ScreenService
+
+
+def _service_started(component: Any) -> bool:
+    return bool(getattr(component, "started", False)) and not getattr(component, "crashed", False)
+
+
+def register_views(app: Any, service: ScreenService) -> None:
+    """Attach ``/healthz`` and ``/metrics`` to the Faust app's web server."""
+
+    @app.page("/healthz")
+    class Health(View):
+        """200 with ``ok``/``degraded`` while the worker can screen, 503 when it cannot."""
+
+        async def get(self, request: Request) -> Response:
+            redis_ok = await service.state.ping()
+            kafka_ok = _service_started(app.consumer) and _service_started(app.producer)
+            runtime = service.runtime
+            status = "ok" if redis_ok and kafka_ok else "degraded"
+            body = {
+                "status": status,
+                "kafka": "ok" if kafka_ok else "unavailable",
+                "redis": "ok" if redis_ok else "unavailable",
+                "config_version": runtime.config_version,
+                "registry_version": runtime.registry.version,
+                "detectors": [detector.name for detector in runtime.detectors],
+            }
+            return self.json(body, status=200)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(
+                generate_latest(service.metrics.registry), content_type=CONTENT_TYPE_LATEST
+            )
