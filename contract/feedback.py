@@ -47,7 +47,7 @@ def feedback_from_dict(doc: object) -> Feedback:
     return Feedback(
         listing_id=cast(str, values["listing_id"]),
         store_id=cast(str, values["store_id"]),
-        outcome=cast(Outcome, values["outcome"]),
+        outcome=values["outcome"],
         source=values["source"],
         rights_holder=values["rights_holder"],
         created_at=values["created_at"],

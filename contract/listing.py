@@ -146,9 +146,7 @@ def _signals(doc: dict[str, Any], keyer: SignalKeyer) -> dict[str, str]:
     return keyed
 
 
-def listing_from_dict(
-    doc: object, keyer: SignalKeyer, *, arrival: float | None = None
-) -> Listing:
+def listing_from_dict(doc: object, keyer: SignalKeyer, *, arrival: float | None = None) -> Listing:
     """Validate one decoded JSON document as a listing; raises :class:`ContractError`."""
     if not isinstance(doc, dict):
         raise ContractError(None, f"a listing must be a JSON object, got {_json_type(doc)}")

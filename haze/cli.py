@@ -77,10 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
-        result: int = args.func(args)
-        return result
+        return int(args.func(args))
     except ConfigError as exc:
         print(f"haze: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -131,7 +131,9 @@ class Screener:
                 body = orjson.dumps(doc)
                 complaint = orjson.dumps(complaint_from_verdict(doc)) if is_hit(doc) else None
                 ledger.append(LedgerWrite(keys[i], prints[i], body))
-                results[i] = Screened(keys[i], verdict.listing_id, verdict.decision, body, complaint, True)
+                results[i] = Screened(
+                    keys[i], verdict.listing_id, verdict.decision, body, complaint, True
+                )
             try:
                 await self.state.commit(updates, ledger, now)
             except StateUnavailable as exc:
@@ -143,7 +145,9 @@ class Screener:
             if results[i] is None:  # an in-batch repeat of a fresh listing
                 first = results[first_seen[key]]
                 assert first is not None
-                results[i] = Screened(key, first.listing_id, first.decision, first.verdict, None, False)
+                results[i] = Screened(
+                    key, first.listing_id, first.decision, first.verdict, None, False
+                )
         return [result for result in results if result is not None]
 
     async def mark_emitted(self, results: Sequence[Screened]) -> None:
@@ -164,7 +168,9 @@ class Screener:
         for listing, reasons in zip(batch.listings, per_listing, strict=True):
             ordered = tuple(sorted(reasons, key=lambda r: (-r.score, r.detector, r.code)))
             outcome = runtime.decision.decide(listing, ordered)
-            verdicts.append(self._verdict(runtime, listing, outcome, ordered, screened_at, latency_ms))
+            verdicts.append(
+                self._verdict(runtime, listing, outcome, ordered, screened_at, latency_ms)
+            )
         return verdicts
 
     @staticmethod
@@ -209,5 +215,7 @@ class Screener:
         for listing in listings:
             verdict = self._verdict(runtime, listing, outcome, (reason,), screened_at, latency_ms)
             body = verdict.to_json()
-            results.append(Screened(listing.key, listing.listing_id, verdict.decision, body, None, True))
+            results.append(
+                Screened(listing.key, listing.listing_id, verdict.decision, body, None, True)
+            )
         return results

@@ -31,10 +31,20 @@ class LocalStack:
         external_kafka = env.get("KAFKA_BOOTSTRAP_SERVERS") or None
         external_redis = env.get("REDIS_URL") or None
         kafka_port = int(env.get("KAFKA_PORT") or 9092)
-        kafka = None if external_kafka else KafkaService(
-            kafka_port, base / "kafka", controller_port=int(env.get("KAFKA_CONTROLLER_PORT") or kafka_port + 1)
+        kafka = (
+            None
+            if external_kafka
+            else KafkaService(
+                kafka_port,
+                base / "kafka",
+                controller_port=int(env.get("KAFKA_CONTROLLER_PORT") or kafka_port + 1),
+            )
         )
-        redis = None if external_redis else RedisService(int(env.get("REDIS_PORT") or 6379), base / "redis")
+        redis = (
+            None
+            if external_redis
+            else RedisService(int(env.get("REDIS_PORT") or 6379), base / "redis")
+        )
         return cls(kafka, redis, external_kafka, external_redis)
 
     @property
@@ -63,18 +73,27 @@ class LocalStack:
         if self.kafka:
             pid = self.kafka.pid()
             report["kafka"] = (
-                f"running (pid {pid}) on {self.kafka.bootstrap}" if pid and self.kafka.healthy()
-                else f"starting (pid {pid})" if pid else "stopped"
+                f"running (pid {pid}) on {self.kafka.bootstrap}"
+                if pid and self.kafka.healthy()
+                else f"starting (pid {pid})"
+                if pid
+                else "stopped"
             )
         else:
-            report["kafka"] = f"external {self.external_kafka}: " + _reach_kafka(self.external_kafka or "")
+            report["kafka"] = f"external {self.external_kafka}: " + _reach_kafka(
+                self.external_kafka or ""
+            )
         if self.redis:
             pid = self.redis.pid()
             report["redis"] = (
-                f"running (pid {pid}) on {self.redis.url}" if pid and self.redis.healthy() else "stopped"
+                f"running (pid {pid}) on {self.redis.url}"
+                if pid and self.redis.healthy()
+                else "stopped"
             )
         else:
-            report["redis"] = f"external {self.external_redis}: " + _reach_redis(self.external_redis or "")
+            report["redis"] = f"external {self.external_redis}: " + _reach_redis(
+                self.external_redis or ""
+            )
         return report
 
 
@@ -88,4 +107,8 @@ def _reach_kafka(bootstrap: str) -> str:
 
 def _reach_redis(url: str) -> str:
     parsed = urlparse(url)
-    return "reachable" if port_open(parsed.port or 6379, parsed.hostname or "127.0.0.1") else "unreachable"
+    return (
+        "reachable"
+        if port_open(parsed.port or 6379, parsed.hostname or "127.0.0.1")
+        else "unreachable"
+    )

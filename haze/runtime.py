@@ -40,4 +40,6 @@ class Runtime:
         """Load, validate and compile both files; raises ``ConfigError`` naming file and field."""
         config, config_digest = load_screen_config(config_path)
         registry, registry_digest = load_registry(registry_path)
-        return cls.build(config, registry, digest=f"{config_digest[:6]}{registry_digest[:6]}", warm=warm)
+        return cls.build(
+            config, registry, digest=f"{config_digest[:6]}{registry_digest[:6]}", warm=warm
+        )

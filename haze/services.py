@@ -106,7 +106,11 @@ class Service:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.pid() is None:
-                tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+                tail = (
+                    self.log_file.read_text(errors="replace")[-2000:]
+                    if self.log_file.exists()
+                    else ""
+                )
                 raise ServiceError(f"{self.name} exited during start-up; log tail:\n{tail}")
             if self.healthy():
                 return
@@ -173,13 +177,20 @@ class RedisService(Service):
         self._spawn(
             [
                 binary,
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", str(self.data_dir),
-                "--save", "",
-                "--appendonly", "no",
-                "--protected-mode", "yes",
-                "--daemonize", "no",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no",
             ]
         )
         self.wait_healthy(timeout_s)
@@ -235,15 +246,24 @@ def kafka_classpath() -> str:
 def java_binary() -> str:
     found = shutil.which("java")
     if found is None:
-        raise ServiceError("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
+        raise ServiceError(
+            "Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless"
+        )
     return found
 
 
 class KafkaService(Service):
     """Single-node KRaft broker on 127.0.0.1 (a controller port beside the client port)."""
 
-    def __init__(self, port: int, data_dir: Path, *, controller_port: int | None = None,
-                 partitions: int = 4, heap: str = "768m") -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        *,
+        controller_port: int | None = None,
+        partitions: int = 4,
+        heap: str = "768m",
+    ) -> None:
         super().__init__("kafka", port, data_dir)
         self.controller_port = controller_port or port + 1
         self.partitions = partitions
@@ -276,8 +296,18 @@ class KafkaService(Service):
         if not (log_dir / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             result = subprocess.run(
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(properties), "--ignore-formatted"],
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(properties),
+                    "--ignore-formatted",
+                ],
                 capture_output=True,
                 text=True,
             )
@@ -299,10 +329,19 @@ class KafkaService(Service):
         properties = self._configure(java, classpath)
         self.log_file.write_text("")  # health looks for this start's banner only
         self._spawn(
-            [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
-             "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
-             "-cp", classpath, "kafka.Kafka", str(properties)]
+            [
+                java,
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(properties),
+            ]
         )
         self.wait_healthy(timeout_s)
 

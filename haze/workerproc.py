@@ -31,8 +31,12 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "haze", "run", "--loglevel", "warning"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=ROOT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            start_new_session=True,
         )
         log.close()
         self.wait_healthy(wait_s)
@@ -52,7 +56,9 @@ class WorkerProcess:
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise ServiceError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
+                raise ServiceError(
+                    f"worker exited with {self.proc.returncode}; see {self.log_path}"
+                )
             health = self.health()
             if health and health.get("kafka") == "ok":
                 return

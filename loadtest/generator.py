@@ -37,7 +37,9 @@ CLASSES = (
     "stuffing",
     "prohibited",
 )
-SUSPICIOUS = frozenset({"counterfeit", "counterfeit_obfuscated", "price_fake", "stuffing", "prohibited"})
+SUSPICIOUS = frozenset(
+    {"counterfeit", "counterfeit_obfuscated", "price_fake", "stuffing", "prohibited"}
+)
 
 DEFAULT_MIX = {
     "legit": 0.62,
@@ -51,12 +53,42 @@ DEFAULT_MIX = {
 }
 
 _GENERIC = {
-    "home/kitchen": (["ceramic", "stainless", "bamboo", "nonstick", "glass"], ["pan", "mug", "knife set", "cutting board", "teapot"], 20, 400),
-    "home/bathroom": (["bathroom", "anti-fog", "round", "wall-mounted"], ["mirror", "towel rack", "soap dish", "shower head"], 15, 300),
-    "electronics/batteries": (["AA", "AAA", "rechargeable", "alkaline"], ["batteries 8 pack", "battery charger", "batteries 24 pack"], 10, 120),
-    "apparel/tshirts": (["cotton", "oversized", "graphic", "plain", "vintage"], ["t-shirt", "tee", "polo shirt", "tank top"], 25, 180),
-    "toys/puzzles": (["wooden", "1000 piece", "magnetic", "kids"], ["puzzle", "building blocks", "train set"], 15, 260),
-    "furniture/chairs": (["仿古", "实木", "北欧", "ergonomic"], ["椅子", "chair", "stool", "书桌"], 120, 2400),
+    "home/kitchen": (
+        ["ceramic", "stainless", "bamboo", "nonstick", "glass"],
+        ["pan", "mug", "knife set", "cutting board", "teapot"],
+        20,
+        400,
+    ),
+    "home/bathroom": (
+        ["bathroom", "anti-fog", "round", "wall-mounted"],
+        ["mirror", "towel rack", "soap dish", "shower head"],
+        15,
+        300,
+    ),
+    "electronics/batteries": (
+        ["AA", "AAA", "rechargeable", "alkaline"],
+        ["batteries 8 pack", "battery charger", "batteries 24 pack"],
+        10,
+        120,
+    ),
+    "apparel/tshirts": (
+        ["cotton", "oversized", "graphic", "plain", "vintage"],
+        ["t-shirt", "tee", "polo shirt", "tank top"],
+        25,
+        180,
+    ),
+    "toys/puzzles": (
+        ["wooden", "1000 piece", "magnetic", "kids"],
+        ["puzzle", "building blocks", "train set"],
+        15,
+        260,
+    ),
+    "furniture/chairs": (
+        ["仿古", "实木", "北欧", "ergonomic"],
+        ["椅子", "chair", "stool", "书桌"],
+        120,
+        2400,
+    ),
 }
 _COLOURS = ["black", "white", "red", "navy", "beige", "brown", "green", "黑色", "白色"]
 _NOUNS = {
@@ -185,7 +217,8 @@ class ListingGenerator:
 
     def _legit_resale(self, doc: dict[str, Any], rng: random.Random) -> None:
         _, _, reference = self._branded(doc, rng)
-        title = f"{doc['_brand_name']} {doc['_noun']} {rng.choice(_COLOURS)} pre-owned, receipt included"
+        colour = rng.choice(_COLOURS)
+        title = f"{doc['_brand_name']} {doc['_noun']} {colour} pre-owned, receipt included"
         self._finish(doc, title, reference * rng.uniform(0.7, 1.0))
 
     def _counterfeit(self, doc: dict[str, Any], rng: random.Random) -> None:
@@ -208,7 +241,9 @@ class ListingGenerator:
 
     def _stuffing(self, doc: dict[str, Any], rng: random.Random) -> None:
         _, _, reference = self._branded(doc, rng)
-        names = [rng.choice(b.all_names) for b in rng.sample(self._brands, min(4, len(self._brands)))]
+        names = [
+            rng.choice(b.all_names) for b in rng.sample(self._brands, min(4, len(self._brands)))
+        ]
         title = f"{doc['_noun']} {' '.join(names)} style {rng.choice(_COLOURS)}"
         self._finish(doc, title, reference * rng.uniform(0.1, 0.4))
 

@@ -61,7 +61,9 @@ async def collect(
     on_batch: Callable[[Collected], None] | None = None,
 ) -> Collected:
     """Read ``topics`` from the beginning (no consumer group) until ``done`` or the timeout."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     result = Collected({topic: [] for topic in topics})
     try:
@@ -70,7 +72,7 @@ async def collect(
             deadline = time.monotonic() + 30
             found = consumer.partitions_for_topic(topic)
             while not found and time.monotonic() < deadline:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+                await consumer._client.force_metadata_update()
                 found = consumer.partitions_for_topic(topic)
                 if not found:
                     await asyncio.sleep(0.2)

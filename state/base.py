@@ -15,7 +15,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-
 MEMBER_SEP = "\x1f"
 """Separates the store id at the head of a member from the rest (see ``store_member``)."""
 
@@ -34,7 +33,9 @@ def split_member(member: str) -> tuple[str, str]:
 class Series(enum.StrEnum):
     """Kinds of rolling series. The value is the Redis key segment."""
 
-    PRICE = "price"  # id: price group (brand+category, category); member: "<listing key>|<log price>"
+    PRICE = (
+        "price"  # id: price group (brand+category, category); member: "<listing key>|<log price>"
+    )
     SIGNAL = "sig"  # id: "<kind>:<hmac digest>"; member: store_id
     LSH = "lsh"  # id: "<band>:<band hash>"; member: store_member(store_id, listing reference)
     PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: store_member(store_id, listing reference)
@@ -138,12 +139,16 @@ class StateStore(ABC):
     """A backend for the rolling state. Every method is one round trip to the backend."""
 
     @abstractmethod
-    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+    async def fetch(
+        self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
+    ) -> StateSnapshot:
         """Read the series and stores in ``needs`` (members newer than ``now`` minus the
         window) and the ledger entries of ``ledger_keys``."""
 
     @abstractmethod
-    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+    async def commit(
+        self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
+    ) -> None:
         """Apply series additions and ledger writes atomically."""
 
     @abstractmethod

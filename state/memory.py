@@ -25,17 +25,19 @@ from state.base import (
 
 class MemoryStateStore(StateStore):
     def __init__(
-        self, policies: Mapping[Series, SeriesPolicy], store_policy: StorePolicy = StorePolicy()
+        self, policies: Mapping[Series, SeriesPolicy], store_policy: StorePolicy | None = None
     ) -> None:
         self._policies = dict(policies)
-        self._store_policy = store_policy
+        self._store_policy = store_policy or StorePolicy()
         self._series: dict[tuple[Series, str], dict[str, float]] = {}
         self._stores: dict[str, StoreStatus] = {}
         self._strikes: dict[str, set[str]] = {}
         self._ledger: dict[str, LedgerEntry] = {}
         self.round_trips = 0
 
-    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+    async def fetch(
+        self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
+    ) -> StateSnapshot:
         self.round_trips += 1
         snapshot = StateSnapshot()
         for kind, ids in needs.series.items():
@@ -51,8 +53,8 @@ class MemoryStateStore(StateStore):
             snapshot.series[kind] = found
         wanted_stores = set(needs.stores)
         for kind in needs.member_stores:
-            for members in snapshot.series.get(kind, {}).values():
-                wanted_stores.update(split_member(m)[0] for m, _ in members)
+            for found_members in snapshot.series.get(kind, {}).values():
+                wanted_stores.update(split_member(m)[0] for m, _ in found_members)
         for store_id in wanted_stores:
             if store_id in self._stores:
                 snapshot.stores[store_id] = self._stores[store_id]
@@ -61,7 +63,9 @@ class MemoryStateStore(StateStore):
                 snapshot.ledger[key] = self._ledger[key]
         return snapshot
 
-    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+    async def commit(
+        self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
+    ) -> None:
         self.round_trips += 1
         for kind, series_id, member, event_time in updates.adds:
             policy = self._policies[kind]
@@ -71,9 +75,9 @@ class MemoryStateStore(StateStore):
             for stale in [m for m, t in members.items() if t < oldest]:
                 del members[stale]
             if len(members) > policy.max_members:
-                keep = sorted(members.items(), key=lambda mt: mt[1])[-policy.max_members :]
+                newest = sorted(members.items(), key=lambda mt: mt[1])[-policy.max_members :]
                 members.clear()
-                members.update(keep)
+                members.update(newest)
         for write in ledger:
             self._ledger[write.key] = LedgerEntry(write.fingerprint, write.verdict, emitted=False)
 

@@ -60,14 +60,14 @@ class RedisStateStore(StateStore):
         *,
         prefix: str = "haze",
         ledger_ttl_s: float = 7 * 86400,
-        store_policy: StorePolicy = StorePolicy(),
+        store_policy: StorePolicy | None = None,
         timeout_s: float | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self._policies = dict(policies)
         self._ledger_ttl = max(1, int(ledger_ttl_s))
-        self._store_policy = store_policy
+        self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
         self._fetch = client.register_script(_script("fetch.lua"))
         self._commit = client.register_script(_script("commit.lua"))
@@ -75,7 +75,9 @@ class RedisStateStore(StateStore):
         self._strike = client.register_script(_script("strike.lua"))
 
     @classmethod
-    def from_url(cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any) -> RedisStateStore:
+    def from_url(
+        cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any
+    ) -> RedisStateStore:
         timeout = kwargs.get("timeout_s")
         client = aioredis.Redis.from_url(
             url,
@@ -101,7 +103,9 @@ class RedisStateStore(StateStore):
                 args.append(policy.max_members)
         return args
 
-    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+    async def fetch(
+        self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
+    ) -> StateSnapshot:
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
         stores = sorted(needs.stores)
         if not wanted and not stores and not ledger_keys:
@@ -119,7 +123,9 @@ class RedisStateStore(StateStore):
                 snapshot.series[kind][sid] = [
                     (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
                 ]
-        for key, (fingerprint, verdict, emitted) in zip(ledger_keys, rows[len(wanted) :], strict=False):
+        for key, (fingerprint, verdict, emitted) in zip(
+            ledger_keys, rows[len(wanted) :], strict=False
+        ):
             if fingerprint is not None and verdict is not None:
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
@@ -129,7 +135,9 @@ class RedisStateStore(StateStore):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
 
-    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+    async def commit(
+        self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
+    ) -> None:
         if not updates.adds and not ledger:
             return
         args: list[Any] = [self.prefix, now, self._ledger_ttl, *self._kind_args(caps=True)]
@@ -169,7 +177,14 @@ class RedisStateStore(StateStore):
 
     async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:
         window = max(policy.window_s for policy in self._policies.values())
-        args = [self.prefix, store_id, strike_id, now, self._store_policy.strikes_to_ban, window]
+        args: list[Any] = [
+            self.prefix,
+            store_id,
+            strike_id,
+            now,
+            self._store_policy.strikes_to_ban,
+            window,
+        ]
         return _status(await self._call(lambda: self._strike(args=args)))
 
     async def ping(self) -> bool:

@@ -16,11 +16,16 @@ class ScreenMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.verdicts = Counter(
-            "haze_verdicts", "Verdicts produced, by path and decision", ["path", "decision"], registry=r
+            "haze_verdicts",
+            "Verdicts produced, by path and decision",
+            ["path", "decision"],
+            registry=r,
         )
         self.reasons = Counter(
-            "haze_reasons", "Reasons attached to fresh verdicts, by detector and code",
-            ["detector", "code"], registry=r,
+            "haze_reasons",
+            "Reasons attached to fresh verdicts, by detector and code",
+            ["detector", "code"],
+            registry=r,
         )
         self.repeats = Counter(
             "haze_repeated_verdicts", "Verdicts repeated from the ledger (redeliveries)", registry=r
@@ -30,25 +35,39 @@ class ScreenMetrics:
             "haze_dead_letters", "Inputs refused to the dead-letter topic", ["topic"], registry=r
         )
         self.batch_size = Histogram(
-            "haze_batch_size", "Listings per screened batch", ["path"], buckets=_BATCH_BUCKETS, registry=r
+            "haze_batch_size",
+            "Listings per screened batch",
+            ["path"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
         )
         self.batch_seconds = Histogram(
-            "haze_batch_seconds", "Time to screen one batch (state, detectors, decision)",
-            ["path"], buckets=_LATENCY_BUCKETS, registry=r,
+            "haze_batch_seconds",
+            "Time to screen one batch (state, detectors, decision)",
+            ["path"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.end_to_end_seconds = Histogram(
             "haze_end_to_end_seconds",
             "From a listing's append to listings.submitted to its verdict being acknowledged",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.state_errors = Counter(
-            "haze_state_errors", "Redis calls that failed or exceeded their budget", ["path"], registry=r
+            "haze_state_errors",
+            "Redis calls that failed or exceeded their budget",
+            ["path"],
+            registry=r,
         )
         self.publish_errors = Counter(
             "haze_publish_errors", "Kafka produce attempts that failed (retried)", registry=r
         )
         self.config_info = Gauge(
-            "haze_config_info", "The config version in force (value 1)", ["config_version"], registry=r
+            "haze_config_info",
+            "The config version in force (value 1)",
+            ["config_version"],
+            registry=r,
         )
         self.feedback = Counter(
             "haze_feedback", "Feedback records applied, by outcome", ["outcome"], registry=r

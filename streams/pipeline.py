@@ -73,7 +73,9 @@ class ScreenPipeline:
         records: list[Record] = []
         for message in batch:
             try:
-                accepted.append((message, parse_listing(message.value, self.keyer, arrival=arrival)))
+                accepted.append(
+                    (message, parse_listing(message.value, self.keyer, arrival=arrival))
+                )
             except ContractError as exc:
                 records.append(self._dead_letter(message, exc.reason, exc.field))
         results = await self._screen(accepted, records)
@@ -101,10 +103,13 @@ class ScreenPipeline:
         results: list[Screened] = []
         for message, listing in accepted:
             try:
-                results += await self._retry("screen", lambda l=listing: self.screener.screen([l]))
+                results += await self._retry("screen", self._screen_one(listing))
             except _DetectorFailure as failure:
                 records.append(self._dead_letter(message, f"screening failed: {failure}", None))
         return results
+
+    def _screen_one(self, listing: Listing) -> Callable[[], Awaitable[list[Screened]]]:
+        return lambda: self.screener.screen([listing])
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Retry infrastructure failures with backoff, forever (the partition waits);
@@ -123,7 +128,9 @@ class ScreenPipeline:
                     self.metrics.publish_errors.inc()
                 else:
                     self.metrics.state_errors.labels(path="stream").inc()
-                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
+                log.warning(
+                    "%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(self._retry_max, delay * 2)
 
@@ -140,7 +147,11 @@ class ScreenPipeline:
         return Record(self.topics.deadletter, message.key, value)
 
     def _observe(
-        self, batch: Sequence[Incoming], results: list[Screened], records: list[Record], started: float
+        self,
+        batch: Sequence[Incoming],
+        results: list[Screened],
+        records: list[Record],
+        started: float,
     ) -> None:
         m = self.metrics
         m.batch_size.labels(path="stream").observe(len(batch))

@@ -17,7 +17,13 @@ from config.settings import Settings
 
 def topic_names(settings: Settings) -> list[str]:
     topics = settings.topics
-    return [topics.submitted, topics.verdicts, topics.complaints, topics.deadletter, topics.feedback]
+    return [
+        topics.submitted,
+        topics.verdicts,
+        topics.complaints,
+        topics.deadletter,
+        topics.feedback,
+    ]
 
 
 async def ensure_topics(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:

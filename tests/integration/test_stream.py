@@ -17,7 +17,9 @@ from loadtest.kafka_io import collect, produce
 pytestmark = pytest.mark.integration
 
 
-def _stream_with_malformed(total: int, bad: int, seed: int) -> tuple[list[tuple[bytes, bytes]], set[bytes]]:
+def _stream_with_malformed(
+    total: int, bad: int, seed: int
+) -> tuple[list[tuple[bytes, bytes]], set[bytes]]:
     """``total`` events of which ``bad`` are malformed in different ways, evenly spread."""
     registry, _ = load_registry()
     rng = random.Random(seed)
@@ -34,7 +36,11 @@ def _stream_with_malformed(total: int, bad: int, seed: int) -> tuple[list[tuple[
 
 
 async def _verdicts_and_dead(env: dict[str, str], good: int, bad: int, timeout_s: float):
-    topics = [env["SCREEN_TOPIC_VERDICTS"], env["SCREEN_TOPIC_DEADLETTER"], env["SCREEN_TOPIC_COMPLAINTS"]]
+    topics = [
+        env["SCREEN_TOPIC_VERDICTS"],
+        env["SCREEN_TOPIC_DEADLETTER"],
+        env["SCREEN_TOPIC_COMPLAINTS"],
+    ]
 
     def done(c) -> bool:
         ids = {orjson.loads(v)["listing_id"] for v in c.values(topics[0])}
@@ -49,7 +55,9 @@ async def test_every_listing_gets_one_verdict_and_bad_input_is_dead_lettered(
     events, bad_values = _stream_with_malformed(2000, 50, seed=11)
     worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
     try:
-        await produce(worker_env["KAFKA_BOOTSTRAP_SERVERS"], worker_env["SCREEN_TOPIC_SUBMITTED"], events)
+        await produce(
+            worker_env["KAFKA_BOOTSTRAP_SERVERS"], worker_env["SCREEN_TOPIC_SUBMITTED"], events
+        )
         got = await _verdicts_and_dead(worker_env, 1950, 50, timeout_s=120)
     finally:
         worker.stop()
@@ -79,7 +87,9 @@ async def test_sigkill_mid_stream_loses_nothing_and_raises_no_complaint_twice(
     try:
         await produce(bootstrap, submitted, events[:1000])
         # kill once some, but not all, verdicts are out
-        await collect(bootstrap, [verdict_topic], done=lambda c: c.count(verdict_topic) >= 300, timeout_s=60)
+        await collect(
+            bootstrap, [verdict_topic], done=lambda c: c.count(verdict_topic) >= 300, timeout_s=60
+        )
         worker.kill()
         await produce(bootstrap, submitted, events[1000:])
         worker = WorkerProcess(worker_env, tmp_path / "worker2.log").start()
@@ -89,13 +99,21 @@ async def test_sigkill_mid_stream_loses_nothing_and_raises_no_complaint_twice(
     verdicts = [orjson.loads(v) for v in got.values(verdict_topic)]
     by_key: dict[tuple[str, int], set[str]] = {}
     for verdict in verdicts:
-        by_key.setdefault((verdict["listing_id"], verdict["revision"]), set()).add(verdict["decision"])
+        by_key.setdefault((verdict["listing_id"], verdict["revision"]), set()).add(
+            verdict["decision"]
+        )
     assert len(by_key) == 1950
-    assert all(len(decisions) == 1 for decisions in by_key.values()), "a repeat changed its decision"
+    assert all(len(decisions) == 1 for decisions in by_key.values()), (
+        "a repeat changed its decision"
+    )
     complaints = [orjson.loads(v) for v in got.values(worker_env["SCREEN_TOPIC_COMPLAINTS"])]
     ids = [c["complaint_id"] for c in complaints]
     assert len(ids) == len(set(ids)), "a complaint was raised twice"
-    hits = {v["listing_id"] for v in verdicts if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])}
+    hits = {
+        v["listing_id"]
+        for v in verdicts
+        if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])
+    }
     assert {c["listing_id"] for c in complaints} == hits
     # Redis counts each listing once: one ledger entry per screened listing revision
     client = aioredis.Redis.from_url(redis_url)
