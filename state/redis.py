@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -95,14 +96,6 @@ class RedisStateStore(StateStore):
         except (TimeoutError, RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
-    def _kind_args(self, *, caps: bool) -> list[Any]:
-        args: list[Any] = [len(self._policies)]
-        for kind, policy in self._policies.items():
-            args += [kind.value, policy.window_s]
-            if caps:
-                args.append(policy.max_members)
-        return args
-
     async def fetch(
         self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
     ) -> StateSnapshot:
@@ -110,22 +103,25 @@ class RedisStateStore(StateStore):
         stores = sorted(needs.stores)
         if not wanted and not stores and not ledger_keys:
             return StateSnapshot()
-        expand = [kind.value for kind in needs.member_stores]
-        args: list[Any] = [self.prefix, now, *self._kind_args(caps=False), len(expand), *expand]
-        args.append(len(wanted))
-        for kind, sid in wanted:
-            args += [kind.value, sid]
-        args += [len(stores), *stores, len(ledger_keys), *ledger_keys]
-        rows = await self._call(lambda: self._fetch(args=args))
+        query = {
+            "p": self.prefix,
+            "now": now,
+            "windows": {kind.value: policy.window_s for kind, policy in self._policies.items()},
+            "expand": [kind.value for kind in needs.member_stores],
+            "series": [(kind.value, sid) for kind, sid in wanted],
+            "stores": stores,
+            "ledger": list(ledger_keys),
+        }
+        payload = orjson.dumps(query)
+        rows = await self._call(lambda: self._fetch(args=[payload]))
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
                 snapshot.series[kind][sid] = [
                     (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
                 ]
-        for key, (fingerprint, verdict, emitted) in zip(
-            ledger_keys, rows[len(wanted) :], strict=False
-        ):
+        ledger_rows = rows[len(wanted) : len(wanted) + len(ledger_keys)]
+        for key, (fingerprint, verdict, emitted) in zip(ledger_keys, ledger_rows, strict=True):
             if fingerprint is not None and verdict is not None:
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
@@ -140,14 +136,19 @@ class RedisStateStore(StateStore):
     ) -> None:
         if not updates.adds and not ledger:
             return
-        args: list[Any] = [self.prefix, now, self._ledger_ttl, *self._kind_args(caps=True)]
-        args.append(len(updates.adds))
-        for kind, sid, member, event_time in updates.adds:
-            args += [kind.value, sid, member, event_time]
-        args.append(len(ledger))
-        for write in ledger:
-            args += [write.key, write.fingerprint, write.verdict]
-        await self._call(lambda: self._commit(args=args))
+        document = {
+            "p": self.prefix,
+            "now": now,
+            "ledger_ttl": self._ledger_ttl,
+            "policies": {
+                kind.value: (policy.window_s, policy.max_members)
+                for kind, policy in self._policies.items()
+            },
+            "adds": [(kind.value, sid, member, t) for kind, sid, member, t in updates.adds],
+            "ledger": [(w.key, w.fingerprint, w.verdict.decode()) for w in ledger],
+        }
+        payload = orjson.dumps(document)
+        await self._call(lambda: self._commit(args=[payload]))
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         if keys:

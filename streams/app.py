@@ -9,7 +9,7 @@ import faust
 
 from config.settings import Settings
 from streams.pipeline import Incoming, ScreenPipeline
-from streams.publisher import FaustPublisher
+from streams.publisher import KafkaPublisher
 from streams.service import ScreenService
 from streams.views import register_views
 
@@ -48,9 +48,12 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         app.topic(name, key_type=bytes, value_type=bytes)
         for name in (topics.verdicts, topics.complaints, topics.deadletter)
     ]
-    pipeline = ScreenPipeline(
-        service.screener, FaustPublisher(app), topics, service.keyer, service.metrics
-    )
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    pipeline = ScreenPipeline(service.screener, publisher, topics, service.keyer, service.metrics)
+
+    @app.on_before_shutdown.connect
+    async def _flush_outputs(app: Any, **kwargs: Any) -> None:
+        await publisher.stop()
 
     @app.task
     async def declare_outputs() -> None:

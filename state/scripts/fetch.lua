@@ -1,26 +1,22 @@
--- Read a batch's state in one call (state/redis.py builds ARGV).
--- ARGV: prefix, now, nkinds, {kind, window_s}*, nexpand, {kind}*, nseries, {kind, id}*,
---       nstores, {store_id}*, nledger, {listing_key}*
+-- Read a batch's state in one call. ARGV[1] is one JSON document (state/redis.py builds it):
+-- {"p": prefix, "now": t, "windows": {kind: seconds}, "expand": [kind...],
+--  "series": [[kind, id]...], "stores": [store_id...], "ledger": [listing_key...]}
+-- A single JSON argument keeps the client to one cheap encode per batch, however many keys.
 -- Returns: {members+scores}* per series, {fp, verdict, emitted}* per ledger key, then one flat
 -- list {store_id, banned, strikes, banned_at}* for the stores asked for and for the member
 -- stores of the expanded kinds (members "<store_id>\31<rest>").
-local p = ARGV[1]
-local now = tonumber(ARGV[2])
-local i = 3
-local window, expand = {}, {}
-local nk = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nk do window[ARGV[i]] = tonumber(ARGV[i + 1]); i = i + 2 end
-local ne = tonumber(ARGV[i]); i = i + 1
-for _ = 1, ne do expand[ARGV[i]] = true; i = i + 1 end
+local q = cjson.decode(ARGV[1])
+local p, now = q.p, q.now
+local expand = {}
+for _, kind in ipairs(q.expand) do expand[kind] = true end
 local out, stores, seen = {}, {}, {}
 local function want_store(id)
   if not seen[id] then seen[id] = true; stores[#stores + 1] = id end
 end
-local ns = tonumber(ARGV[i]); i = i + 1
-for _ = 1, ns do
-  local kind, id = ARGV[i], ARGV[i + 1]; i = i + 2
+for _, s in ipairs(q.series) do
+  local kind, id = s[1], s[2]
   local rows = redis.call('ZRANGEBYSCORE', p .. ':' .. kind .. ':' .. id,
-    string.format('%.6f', now - window[kind]), '+inf', 'WITHSCORES')
+    string.format('%.6f', now - q.windows[kind]), '+inf', 'WITHSCORES')
   out[#out + 1] = rows
   if expand[kind] then
     for j = 1, #rows, 2 do
@@ -30,12 +26,9 @@ for _ = 1, ns do
     end
   end
 end
-local nst = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nst do want_store(ARGV[i]); i = i + 1 end
-local nl = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nl do
-  out[#out + 1] = redis.call('HMGET', p .. ':ledger:' .. ARGV[i], 'fp', 'v', 'e')
-  i = i + 1
+for _, id in ipairs(q.stores) do want_store(id) end
+for _, key in ipairs(q.ledger) do
+  out[#out + 1] = redis.call('HMGET', p .. ':ledger:' .. key, 'fp', 'v', 'e')
 end
 local flat = {}
 for _, id in ipairs(stores) do
