@@ -51,7 +51,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     pipeline = ScreenPipeline(service.screener, publisher, topics, service.keyer, service.metrics)
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal stubs are narrow
     async def _flush_outputs(app: Any, **kwargs: Any) -> None:
         await publisher.stop()
 
