@@ -14,10 +14,12 @@ Both paths use it: the Kafka agent (``streams/agents.py``) and the HTTP views. P
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import orjson
 
@@ -35,6 +37,8 @@ from detectors.decision import Outcome
 from haze.runtime import Runtime
 from state.base import LedgerWrite, StateNeeds, StateSnapshot, StateStore, StateUpdates
 from state.errors import StateUnavailable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,15 @@ def fingerprint(listing: Listing) -> str:
     return hashlib.blake2b(material, digest_size=8).hexdigest()
 
 
+async def _within(budget_s: float | None, call: Awaitable[T]) -> T:
+    if budget_s is None:
+        return await call
+    try:
+        return await asyncio.wait_for(call, budget_s)
+    except TimeoutError as exc:
+        raise StateUnavailable(f"state did not answer within {budget_s * 1000:.0f} ms") from exc
+
+
 class Screener:
     def __init__(
         self, runtime: Runtime, state: StateStore, *, clock: Callable[[], float] = time.time
@@ -84,9 +97,12 @@ class Screener:
         """Replace the compiled config; batches already running finish on the old one."""
         self.runtime = runtime
 
-    async def screen(self, listings: Sequence[Listing], *, degrade: bool = False) -> list[Screened]:
+    async def screen(
+        self, listings: Sequence[Listing], *, degrade: bool = False, budget_s: float | None = None
+    ) -> list[Screened]:
         """Screen a batch. With ``degrade``, unreachable state yields policy verdicts instead of
-        raising :class:`StateUnavailable` (the inline path must always answer)."""
+        raising :class:`StateUnavailable` (the inline path must always answer); ``budget_s``
+        bounds each state round trip (slower counts as unreachable)."""
         runtime = self.runtime
         started = time.perf_counter()
         now = self._clock()
@@ -99,7 +115,7 @@ class Screener:
         keys = [listing.key for listing in listings]
         prints = [fingerprint(listing) for listing in listings]
         try:
-            snapshot = await self.state.fetch(needs, sorted(set(keys)), now)
+            snapshot = await _within(budget_s, self.state.fetch(needs, sorted(set(keys)), now))
         except StateUnavailable as exc:
             if not degrade:
                 raise
@@ -135,7 +151,7 @@ class Screener:
                     keys[i], verdict.listing_id, verdict.decision, body, complaint, True
                 )
             try:
-                await self.state.commit(updates, ledger, now)
+                await _within(budget_s, self.state.commit(updates, ledger, now))
             except StateUnavailable as exc:
                 if not degrade:
                     raise

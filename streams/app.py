@@ -8,6 +8,9 @@ from typing import Any
 import faust
 
 from config.settings import Settings
+from streams.feedback import FeedbackPipeline
+from streams.http_api import InlineApi, register_inline_api
+from streams.outbox import Outbox
 from streams.pipeline import Incoming, ScreenPipeline
 from streams.publisher import KafkaPublisher
 from streams.service import ScreenService
@@ -41,6 +44,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         web_bind=settings.http_host,
         web_host=settings.http_host,
         web_port=settings.http_port,
+        web_application_options={"client_max_size": 64 * 1024 * 1024},
     )
     topics = settings.topics
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
@@ -51,9 +55,27 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     pipeline = ScreenPipeline(service.screener, publisher, topics, service.keyer, service.metrics)
 
+    outbox = Outbox(
+        publisher,
+        settings.data_dir / "outbox.spool",
+        on_delivered=service.state.mark_emitted,
+    )
+    service.metrics.outbox_depth.set_function(lambda: outbox.depth)
+    feedback_topic = app.topic(topics.feedback, key_type=bytes, value_type=bytes)
+
+    @app.task
+    async def start_outbox() -> None:
+        outbox.start()
+
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal stubs are narrow
     async def _flush_outputs(app: Any, **kwargs: Any) -> None:
+        await outbox.stop()
         await publisher.stop()
+
+    @app.agent(feedback_topic, name="feedback")
+    async def feedback(stream: Any) -> None:
+        async for event in stream.events():
+            await feedback_pipeline.handle(_incoming(event.message))
 
     @app.task
     async def declare_outputs() -> None:
@@ -68,7 +90,9 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
             for event in events:
                 await stream.ack(event)
 
+    feedback_pipeline = FeedbackPipeline(service, publisher, topics)
     register_views(app, service)
+    register_inline_api(app, InlineApi(service, outbox))
     app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
     return app
 

@@ -69,6 +69,16 @@ class ScreenMetrics:
             ["config_version"],
             registry=r,
         )
+        self.http_seconds = Histogram(
+            "haze_http_request_seconds",
+            "Server-side latency of the inline API, by endpoint",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "haze_outbox_depth", "Inline-path records not yet acknowledged by Kafka", registry=r
+        )
         self.feedback = Counter(
             "haze_feedback", "Feedback records applied, by outcome", ["outcome"], registry=r
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from streams.service import ScreenService
 
@@ -40,5 +40,7 @@ def register_views(app: Any, service: ScreenService) -> None:
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(
-                generate_latest(service.metrics.registry), content_type=CONTENT_TYPE_LATEST
+                generate_latest(service.metrics.registry),
+                # aiohttp refuses a charset in content_type; Prometheus needs only the version
+                content_type="text/plain; version=0.0.4",
             )
