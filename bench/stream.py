@@ -15,12 +15,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from config.registry import load_registry
-from config.settings import Topics
+from config.settings import Topics, settings_from_env
 from haze.services import KafkaService, RedisService, free_port
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
-from loadtest.stream_harness import run_stream_load
+from loadtest.kafka_io import produce
+from loadtest.stream_harness import measure_drain, run_stream_load
+from streams.topics import ensure_topics
 
 THROUGHPUT_COUNT = 30_000
 LATENCY_RATE = 1000.0
@@ -54,15 +58,17 @@ def run() -> dict[str, Any]:
         "SCREEN_TOPIC_FEEDBACK": topics.feedback,
     }
     worker = WorkerProcess(env, workdir / "worker.log")
+    registry, _ = load_registry()
     try:
-        worker.start()
-        registry, _ = load_registry()
-        detectors = worker.health() or {}
-        warm = ListingGenerator(registry, seed=1, id_prefix="warm").take(2000)
-        asyncio.run(run_stream_load(kafka.bootstrap, topics, warm, rate=0, timeout_s=120))
+        # A backlog first: the worker's drain rate is then its own, not the producer's.
         docs = ListingGenerator(registry, seed=2, id_prefix="tp").take(THROUGHPUT_COUNT)
-        throughput = asyncio.run(
-            run_stream_load(kafka.bootstrap, topics, docs, rate=0, timeout_s=300)
+        items = [(d["listing_id"].encode(), orjson.dumps(d)) for d in docs]
+        asyncio.run(ensure_topics(settings_from_env(env)))
+        asyncio.run(produce(kafka.bootstrap, topics.submitted, items))
+        worker.start()
+        detectors = worker.health() or {}
+        drained, seconds = asyncio.run(
+            measure_drain(kafka.bootstrap, topics, {d["listing_id"] for d in docs})
         )
         time.sleep(1.0)
         paced = ListingGenerator(registry, seed=3, id_prefix="lat").take(
@@ -75,17 +81,15 @@ def run() -> dict[str, Any]:
         worker.stop()
         kafka.stop()
         redis.stop()
-    if throughput.verdicts < THROUGHPUT_COUNT or latency.verdicts < len(paced):
+    if drained < THROUGHPUT_COUNT or latency.verdicts < len(paced):
         raise RuntimeError(
-            f"verdicts missing: {throughput.verdicts}/{THROUGHPUT_COUNT}, "
-            f"{latency.verdicts}/{len(paced)}"
+            f"verdicts missing: {drained}/{THROUGHPUT_COUNT}, {latency.verdicts}/{len(paced)}"
         )
     return {
-        "throughput_lps": round(throughput.throughput_lps, 1),
+        "throughput_lps": round(drained / seconds, 1),
         "p50_ms": round(latency.percentile(50), 2),
         "p99_ms": round(latency.percentile(99), 2),
-        "max_rate_p50_ms": round(throughput.percentile(50), 2),
-        "max_rate_p99_ms": round(throughput.percentile(99), 2),
+        "p90_ms": round(latency.percentile(90), 2),
         "listings": THROUGHPUT_COUNT,
         "latency_rate_lps": LATENCY_RATE,
         "detectors": ", ".join(detectors.get("detectors", []) or ["none"]),  # type: ignore[arg-type]
@@ -94,9 +98,10 @@ def run() -> dict[str, Any]:
             "p99_ms": "< 50 ms at 1,000 listings/s",
         },
         "notes": (
-            "One worker (one process, one core busy), 4 partitions, batches of up to 500 "
-            "(stream.batch_size), a real KRaft broker and redis-server on loopback. p50/p99 are "
-            "produce-to-verdict at a paced 1,000 listings/s; max_rate_* are the same under the "
-            "as-fast-as-possible run, where latency is queueing."
+            "One worker process, 4 partitions, batches of up to 500 (stream.batch_size), a real "
+            "KRaft broker and redis-server on loopback, all on the same 2-core machine as the "
+            "load generator. throughput_lps: a backlog of listings drained by a freshly started "
+            "worker, from the broker timestamps of its first and last verdicts. p50/p90/p99: "
+            "produce-to-verdict latency at a paced 1,000 listings/s."
         ),
     }

@@ -164,3 +164,36 @@ def _count_verdict(
     report.by_label.setdefault(labels[listing_id], Counter())[decision] += 1
     if listing_id in sent_at:
         report.latencies_ms.append(max(0.0, message.timestamp - sent_at[listing_id] * 1000.0))
+
+
+async def measure_drain(
+    bootstrap: str, topics: Any, listing_ids: set[str], *, timeout_s: float = 300.0
+) -> tuple[int, float]:
+    """Read verdicts from the start of the topic until every id in ``listing_ids`` has one.
+
+    Returns ``(verdicts, seconds)`` where seconds spans the broker timestamps of the first and
+    last of those verdicts: the worker's own drain rate over a backlog, unaffected by how fast
+    this process can produce or read.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    first = last = 0
+    try:
+        await _assign_at_end(consumer, [topics.verdicts])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while len(seen) < len(listing_ids) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
+            for messages in batch.values():
+                for message in messages:
+                    listing_id = orjson.loads(message.value)["listing_id"]
+                    if listing_id in listing_ids and listing_id not in seen:
+                        seen.add(listing_id)
+                        first = message.timestamp if not first else min(first, message.timestamp)
+                        last = max(last, message.timestamp)
+    finally:
+        await consumer.stop()
+    return len(seen), (last - first) / 1000.0
