@@ -15,6 +15,7 @@ Both paths use it: the Kafka agent (``streams/agents.py``) and the HTTP views. P
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,8 @@ class Screened:
     complaint: bytes | None
     fresh: bool
     """False when the verdict was repeated from the ledger (a redelivery or a resubmission)."""
+    shadow_differs: bool = False
+    """A shadow config is set and would have decided otherwise (it never acts)."""
 
 
 def fingerprint(listing: Listing) -> str:
@@ -87,15 +90,23 @@ async def _within(budget_s: float | None, call: Awaitable[T]) -> T:
 
 class Screener:
     def __init__(
-        self, runtime: Runtime, state: StateStore, *, clock: Callable[[], float] = time.time
+        self,
+        runtime: Runtime,
+        state: StateStore,
+        *,
+        shadow: Runtime | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.runtime = runtime
+        self.shadow = shadow
         self.state = state
         self._clock = clock
 
-    def swap(self, runtime: Runtime) -> None:
-        """Replace the compiled config; batches already running finish on the old one."""
+    def swap(self, runtime: Runtime, *, shadow: Runtime | None = None) -> None:
+        """Replace the compiled config (and shadow); batches already running finish on the
+        old one."""
         self.runtime = runtime
+        self.shadow = shadow
 
     async def screen(
         self, listings: Sequence[Listing], *, degrade: bool = False, budget_s: float | None = None
@@ -103,12 +114,12 @@ class Screener:
         """Screen a batch. With ``degrade``, unreachable state yields policy verdicts instead of
         raising :class:`StateUnavailable` (the inline path must always answer); ``budget_s``
         bounds each state round trip (slower counts as unreachable)."""
-        runtime = self.runtime
+        runtime, shadow = self.runtime, self.shadow
         started = time.perf_counter()
         now = self._clock()
         batch = ListingBatch(listings, now)
         needs = StateNeeds()
-        for detector in runtime.detectors:
+        for detector in runtime.detectors + (shadow.detectors if shadow else ()):
             needs.merge(detector.needs(batch))
         for listing in listings:
             needs.stores.add(listing.store_id)
@@ -137,6 +148,8 @@ class Screener:
         if fresh_index:
             fresh = [listings[i] for i in fresh_index]
             verdicts = self._judge(runtime, ListingBatch(fresh, now), snapshot, started)
+            if shadow is not None:
+                verdicts = self._with_shadow(shadow, ListingBatch(fresh, now), snapshot, verdicts)
             updates, ledger = StateUpdates(), []
             decisions = [verdict.decision for verdict in verdicts]
             fresh_batch = ListingBatch(fresh, now)
@@ -147,8 +160,11 @@ class Screener:
                 body = orjson.dumps(doc)
                 complaint = orjson.dumps(complaint_from_verdict(doc)) if is_hit(doc) else None
                 ledger.append(LedgerWrite(keys[i], prints[i], body))
+                differs = (
+                    verdict.shadow is not None and verdict.shadow["decision"] != verdict.decision
+                )
                 results[i] = Screened(
-                    keys[i], verdict.listing_id, verdict.decision, body, complaint, True
+                    keys[i], verdict.listing_id, verdict.decision, body, complaint, True, differs
                 )
             try:
                 await _within(budget_s, self.state.commit(updates, ledger, now))
@@ -171,23 +187,54 @@ class Screener:
         keys = sorted({result.key for result in results})
         await self.state.mark_emitted(keys)
 
-    def _judge(
-        self, runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot, started: float
-    ) -> list[Verdict]:
+    @staticmethod
+    def _reasons(
+        runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot
+    ) -> list[tuple[Reason, ...]]:
         per_listing: list[list[Reason]] = [[] for _ in batch.listings]
         for detector in runtime.detectors:
             for reasons, found in zip(per_listing, detector.detect(batch, snapshot), strict=True):
                 reasons.extend(found)
+        return [
+            tuple(sorted(reasons, key=lambda r: (-r.score, r.detector, r.code)))
+            for reasons in per_listing
+        ]
+
+    def _judge(
+        self, runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot, started: float
+    ) -> list[Verdict]:
+        per_listing = self._reasons(runtime, batch, snapshot)
         screened_at = utc_now_iso()
         latency_ms = (time.perf_counter() - started) * 1000.0
         verdicts = []
         for listing, reasons in zip(batch.listings, per_listing, strict=True):
-            ordered = tuple(sorted(reasons, key=lambda r: (-r.score, r.detector, r.code)))
-            outcome = runtime.decision.decide(listing, ordered)
+            outcome = runtime.decision.decide(listing, reasons)
             verdicts.append(
-                self._verdict(runtime, listing, outcome, ordered, screened_at, latency_ms)
+                self._verdict(runtime, listing, outcome, reasons, screened_at, latency_ms)
             )
         return verdicts
+
+    def _with_shadow(
+        self,
+        shadow: Runtime,
+        batch: ListingBatch,
+        snapshot: StateSnapshot,
+        verdicts: list[Verdict],
+    ) -> list[Verdict]:
+        """Attach the decision the shadow config would have made; it never changes the verdict."""
+        annotated = []
+        for listing, reasons, verdict in zip(
+            batch.listings, self._reasons(shadow, batch, snapshot), verdicts, strict=True
+        ):
+            outcome = shadow.decision.decide(listing, reasons)
+            view = {
+                "decision": outcome.decision,
+                "score": round(outcome.score, 4),
+                "config_version": shadow.config_version,
+                "codes": sorted({reason.code for reason in reasons}),
+            }
+            annotated.append(dataclasses.replace(verdict, shadow=view))
+        return annotated
 
     @staticmethod
     def _verdict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from streams.http_api import InlineApi, register_inline_api
 from streams.outbox import Outbox
 from streams.pipeline import Incoming, ScreenPipeline
 from streams.publisher import KafkaPublisher
+from streams.reload import ConfigWatcher
 from streams.service import ScreenService
 from streams.views import register_views
 
@@ -66,6 +68,13 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     @app.task
     async def start_outbox() -> None:
         outbox.start()
+
+    watcher = ConfigWatcher(service)
+
+    @app.timer(interval=1.0)
+    async def watch_config() -> None:
+        if watcher.changed():
+            await asyncio.get_running_loop().run_in_executor(None, watcher.reload)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal stubs are narrow
     async def _flush_outputs(app: Any, **kwargs: Any) -> None:

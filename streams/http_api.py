@@ -87,6 +87,8 @@ class InlineApi:
         topics = self.service.settings.topics
         for result in results:
             metrics.verdicts.labels(path="http", decision=result.decision).inc()
+            if result.shadow_differs:
+                metrics.shadow_disagreements.labels(decision=result.decision).inc()
             if not result.fresh and result.complaint is None:
                 continue  # its outputs are already delivered or on their way
             records = [Record(topics.verdicts, result.listing_id.encode(), result.verdict)]

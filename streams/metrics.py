@@ -79,6 +79,18 @@ class ScreenMetrics:
         self.outbox_depth = Gauge(
             "haze_outbox_depth", "Inline-path records not yet acknowledged by Kafka", registry=r
         )
+        self.config_reloads = Counter(
+            "haze_config_reloads",
+            "Config file changes, applied or rejected",
+            ["outcome"],
+            registry=r,
+        )
+        self.shadow_disagreements = Counter(
+            "haze_shadow_disagreements",
+            "Verdicts whose shadow decision differs, by live decision",
+            ["decision"],
+            registry=r,
+        )
         self.feedback = Counter(
             "haze_feedback", "Feedback records applied, by outcome", ["outcome"], registry=r
         )

@@ -160,6 +160,8 @@ class ScreenPipeline:
             m.verdicts.labels(path="stream", decision=result.decision).inc()
             if not result.fresh:
                 m.repeats.inc()
+            if result.shadow_differs:
+                m.shadow_disagreements.labels(decision=result.decision).inc()
         m.complaints.inc(sum(1 for r in records if r.topic == self.topics.complaints))
         now = time.time()
         for message in batch:

@@ -33,6 +33,11 @@ class ScreenService:
     def create(cls, settings: Settings, runtime: Runtime | None = None) -> ScreenService:
         """Load and compile the config (warming kernels) and connect the state store lazily."""
         runtime = runtime or Runtime.load(settings.config_path, settings.registry_path)
+        shadow = (
+            Runtime.load(settings.shadow_config_path, settings.registry_path)
+            if settings.shadow_config_path
+            else None
+        )
         config = runtime.config
         state = RedisStateStore.from_url(
             settings.redis_url,
@@ -44,4 +49,9 @@ class ScreenService:
         )
         metrics = ScreenMetrics()
         metrics.set_config_version(runtime.config_version)
-        return cls(settings, Screener(runtime, state), SignalKeyer(settings.signal_key), metrics)
+        return cls(
+            settings,
+            Screener(runtime, state, shadow=shadow),
+            SignalKeyer(settings.signal_key),
+            metrics,
+        )
