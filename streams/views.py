@@ -7,6 +7,7 @@ from typing import Any
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from streams.openapi import openapi_document
 from streams.service import ScreenService
 
 
@@ -35,6 +36,11 @@ def register_views(app: Any, service: ScreenService) -> None:
                 "detectors": [detector.name for detector in runtime.detectors],
             }
             return self.json(body, status=200)
+
+    @app.page("/openapi.json")
+    class OpenApi(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(openapi_document(), content_type="application/json")
 
     @app.page("/metrics")
     class Metrics(View):
