@@ -1,0 +1,170 @@
+"""What the price detector sees of each listing: its brand, its groups, its price in the
+registry currency, the brand's reference for its category and whether the store is authorised.
+
+Built once per batch (``ListingBatch.derived``) and shared by ``needs``, ``detect`` and
+``updates``, so all three agree on which groups a listing belongs to.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from config.price import PriceConfig
+from config.registry import Registry
+from contract.listing import Listing
+from detectors._price_kernels import Floats
+from detectors.batch import ListingBatch
+from detectors.decision import _fold as fold
+
+BRANDS_ANNOTATION = "brands"
+
+
+def brand_group(brand: str, category: str) -> str:
+    """Price group of a brand in a category (folded category)."""
+    return f"bc:{brand}|{category}"
+
+
+def category_group(category: str) -> str:
+    """Price group of a whole category (folded category)."""
+    return f"c:{category}"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedListing:
+    """One listing as the price detector sees it."""
+
+    brand: str | None
+    category: str
+    """Folded (NFKC + casefold), so ``Bags/Handbags`` and ``bags/handbags`` share a baseline."""
+    log_price: float
+    """Natural log of the price in the registry currency; NaN when its currency has no rate."""
+    shipping_fee: float
+    """In the registry currency (NaN with the price)."""
+    reference: float
+    """The brand's registry reference for the category; NaN when there is none."""
+    authorised: bool
+
+    @property
+    def convertible(self) -> bool:
+        return math.isfinite(self.log_price)
+
+    @property
+    def groups(self) -> tuple[str | None, str]:
+        """``(brand+category group or None, category group)``."""
+        bc = brand_group(self.brand, self.category) if self.brand is not None else None
+        return bc, category_group(self.category)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedBatch:
+    listings: tuple[PricedListing, ...]
+    log_price: Floats
+    shipping_fee: Floats
+    reference_log: Floats
+
+
+class ListingPricer:
+    """Resolves brands, converts currencies and looks up references, from config + registry."""
+
+    def __init__(self, config: PriceConfig, registry: Registry) -> None:
+        self.currency = registry.currency
+        base = config.rates.get(registry.currency)
+        self._factor: dict[str, float] = {registry.currency: 1.0}
+        if base is not None:
+            self._factor.update({code: rate / base for code, rate in config.rates.items()})
+        self._by_name: dict[str, str] = {}
+        for brand in registry.brands:
+            for name in (brand.id, *brand.all_names):
+                self._by_name.setdefault(fold(name), brand.id)
+        self._known = frozenset(brand.id for brand in registry.brands)
+        self._authorised = {brand.id: brand.authorized_stores for brand in registry.brands}
+        self._reference: dict[tuple[str, str], float] = {}
+        referenced: dict[str, list[str]] = {}
+        for brand in registry.brands:
+            for category, price in brand.reference_prices.items():
+                key = (brand.id, fold(category))
+                self._reference.setdefault(key, float(price))
+                referenced.setdefault(key[1], []).append(brand.id)
+        self._referenced = {category: tuple(ids) for category, ids in referenced.items()}
+
+    def batch(self, batch: ListingBatch) -> PricedBatch:
+        """The batch's priced listings (cached on the batch)."""
+        return batch.derived("price.listings", self._price_batch)
+
+    def candidate_groups(self, batch: ListingBatch) -> set[str]:
+        """Every group the batch may be judged against, for ``needs``.
+
+        ``needs`` runs before any detector has annotated the batch, so when the text's brands
+        are not known yet this adds, beside the resolved brand, every brand with a registry
+        reference in the listing's category: the groups ``detect`` will use are then read in
+        the same round trip for every listing whose brand matters to the reference check.
+        """
+        annotated = self._annotation(batch) is not None
+        wanted: set[str] = set()
+        for listing in self.batch(batch).listings:
+            bc, c = listing.groups
+            wanted.add(c)
+            if bc is not None:
+                wanted.add(bc)
+            if not annotated:
+                referenced = self._referenced.get(listing.category, ())
+                wanted.update(brand_group(brand, listing.category) for brand in referenced)
+        return wanted
+
+    def _annotation(self, batch: ListingBatch) -> Sequence[tuple[str, ...]] | None:
+        found = batch.annotations.get(BRANDS_ANNOTATION)
+        if isinstance(found, Sequence) and len(found) == len(batch.listings):
+            return found
+        return None
+
+    def _price_batch(self, batch: ListingBatch) -> PricedBatch:
+        found = self._annotation(batch)
+        priced = tuple(
+            self.price(listing, found[i] if found is not None else ())
+            for i, listing in enumerate(batch.listings)
+        )
+        return PricedBatch(
+            priced,
+            np.array([p.log_price for p in priced], np.float64),
+            np.array([p.shipping_fee for p in priced], np.float64),
+            np.log(np.array([p.reference for p in priced], np.float64)),
+        )
+
+    def price(self, listing: Listing, found: Sequence[str] = ()) -> PricedListing:
+        category = fold(listing.category)
+        brand = self.resolve_brand(listing, category, found)
+        factor = self._factor.get(listing.currency)
+        if factor is None or not listing.price > 0:
+            log_price = shipping = math.nan
+        else:
+            log_price = math.log(listing.price * factor)
+            shipping = listing.shipping_fee * factor
+        reference = math.nan
+        authorised = False
+        if brand is not None:
+            reference = self._reference.get((brand, category), math.nan)
+            authorised = listing.store_id in self._authorised[brand]
+        return PricedListing(brand, category, log_price, shipping, reference, authorised)
+
+    def resolve_brand(self, listing: Listing, category: str, found: Sequence[str]) -> str | None:
+        """The registry brand a listing is priced as.
+
+        Brands found in the text (the keyword detector's annotation) come first: the claimed
+        one when the text names it too, else the first with a reference for the category, else
+        the first. Without any, the claimed ``brand`` field, folded, against ids, names and
+        aliases.
+        """
+        claimed = self._by_name.get(fold(listing.brand)) if listing.brand else None
+        known = [brand for brand in found if brand in self._known]
+        if not known:
+            return claimed
+        if claimed in known:
+            return claimed
+        for brand in known:
+            if (brand, category) in self._reference:
+                return brand
+        return known[0]

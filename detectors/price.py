@@ -1,0 +1,224 @@
+"""The price-anomaly detector: counterfeits give themselves away by price.
+
+Three signals, scored for the whole batch in one Numba call (``detectors/_price_kernels.py``):
+
+- ``PRICE_BELOW_REFERENCE``: an unauthorised store asks a small fraction of the brand's
+  registry reference for the category (the lowest plausible genuine price). This is also the
+  cold-start baseline: it needs no history, and its evidence says ``baseline: reference``.
+- ``PRICE_FAR_BELOW_MARKET``: the robust z-score of the log price against the rolling baseline
+  of the (brand, category) group, or of the category while the first is not trusted yet; the
+  evidence names the baseline and how many observations and stores it rests on.
+- ``SHIPPING_FEE_ANOMALY``: a fee out of line with the price.
+
+Baselines live in Redis as ``Series.PRICE`` samples (``detectors/_price_samples.py``), and only
+listings that ended ``allow`` feed them, so blocked fakes never drag the market down. A store
+the brand authorised is never flagged on price.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from config.price import PriceConfig
+from config.registry import Registry
+from config.thresholds import ScreenConfig
+from contract.verdict import Decision, Reason
+from detectors._price_features import ListingPricer, PricedBatch, PricedListing
+from detectors._price_kernels import (
+    BASE_BRAND_CATEGORY,
+    BASE_CATEGORY,
+    BatchScores,
+    KernelParams,
+    score_batch,
+)
+from detectors._price_samples import Samples, encode_member, gather
+from detectors.base import Detector
+from detectors.batch import ListingBatch
+from state.base import Series, StateNeeds, StateSnapshot, StateUpdates
+
+DAY_S = 86400.0
+BASELINE_NAMES = {BASE_BRAND_CATEGORY: "brand_category", BASE_CATEGORY: "category"}
+
+
+def kernel_params(config: PriceConfig) -> KernelParams:
+    """The kernel's view of the config: log ratios, seconds."""
+    ref, market, ship = config.reference, config.market, config.shipping
+    return KernelParams(
+        half_life_s=market.half_life_days * DAY_S,
+        trim_scales=market.trim_scales,
+        min_scale=market.min_scale,
+        min_observations=float(market.min_observations),
+        min_stores=float(market.min_stores),
+        z_start=market.start_z,
+        z_review=market.review_z,
+        z_block=market.block_z,
+        market_max_log_ratio=math.log(market.max_ratio),
+        market_review_score=market.review_score,
+        market_block_score=market.block_score,
+        category_max_score=market.category_max_score,
+        ref_start_log=math.log(ref.start_ratio),
+        ref_review_log=math.log(ref.review_ratio),
+        ref_block_log=math.log(ref.block_ratio),
+        ref_review_score=ref.review_score,
+        ref_block_score=ref.block_score,
+        ship_min_fee=ship.min_fee,
+        ship_start_log=math.log(ship.start_ratio),
+        ship_full_log=math.log(ship.full_ratio),
+        ship_score=ship.score,
+    )
+
+
+def _money(log_value: float) -> float:
+    return round(math.exp(log_value), 2)
+
+
+class PriceDetector(Detector):
+    name: ClassVar[str] = "price"
+
+    def __init__(self, config: PriceConfig, registry: Registry) -> None:
+        self.config = config
+        self.pricer = ListingPricer(config, registry)
+        self.params = kernel_params(config)
+
+    @classmethod
+    def build(cls, config: ScreenConfig, registry: Registry) -> PriceDetector | None:
+        price = config.detectors.price
+        return cls(price, registry) if price.enabled else None
+
+    def needs(self, batch: ListingBatch) -> StateNeeds:
+        needs = StateNeeds()
+        needs.want(Series.PRICE, self.pricer.candidate_groups(batch))
+        return needs
+
+    def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
+        priced = self.pricer.batch(batch)
+        groups = sorted({g for p in priced.listings for g in p.groups if g is not None})
+        samples = gather(state, groups)
+        scores = self._score(priced, samples)
+        reasons: list[list[Reason]] = [[] for _ in priced.listings]
+        fired = (
+            (scores.reference_score > 0) | (scores.market_score > 0) | (scores.shipping_score > 0)
+        )
+        for i in np.flatnonzero(fired).tolist():
+            reasons[i] = self._reasons(priced.listings[i], samples, scores, i)
+        return reasons
+
+    def updates(
+        self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[Decision]
+    ) -> StateUpdates:
+        """Allowed listings join their groups' samples; flagged ones never do."""
+        updates = StateUpdates()
+        priced = self.pricer.batch(batch)
+        for listing, p, decision in zip(batch.listings, priced.listings, decisions, strict=True):
+            if decision != "allow" or not p.convertible:
+                continue
+            member = encode_member(listing.key, listing.store_id, p.log_price)
+            for group in p.groups:
+                if group is not None:
+                    updates.add(Series.PRICE, group, member, listing.event_time)
+        return updates
+
+    def warm(self) -> None:
+        """Compile (or load from cache) the kernel for the exact argument types of ``detect``."""
+        score_batch(
+            np.array([1.0]),
+            np.array([0.0]),
+            np.array([0], np.int64),
+            np.array([0, 1], np.int64),
+            np.array([1.0]),
+            np.array([0.0]),
+            np.array([0], np.int64),
+            np.array([0], np.int64),
+            np.array([math.nan]),
+            np.zeros(1, np.bool_),
+            self.params,
+        )
+
+    def _score(self, priced: PricedBatch, samples: Samples) -> BatchScores:
+        index = samples.index
+        bc = np.array([index[g] if (g := p.groups[0]) else -1 for p in priced.listings], np.int64)
+        c = np.array([index[p.groups[1]] for p in priced.listings], np.int64)
+        authorised = np.array([p.authorised for p in priced.listings], np.bool_)
+        result: BatchScores = score_batch(
+            samples.values,
+            samples.times,
+            samples.stores,
+            samples.offsets,
+            priced.log_price,
+            priced.shipping_fee,
+            bc,
+            c,
+            priced.reference_log,
+            authorised,
+            self.params,
+        )
+        return result
+
+    def _reasons(
+        self, p: PricedListing, samples: Samples, scores: BatchScores, i: int
+    ) -> list[Reason]:
+        currency = self.pricer.currency
+        price = _money(p.log_price)
+        brand: dict[str, Any] = {"brand": p.brand} if p.brand is not None else {}
+        found: list[Reason] = []
+        if scores.reference_score[i] > 0:
+            found.append(
+                Reason(
+                    self.name,
+                    "PRICE_BELOW_REFERENCE",
+                    float(scores.reference_score[i]),
+                    {
+                        **brand,
+                        "category": p.category,
+                        "baseline": "reference",
+                        "price": price,
+                        "reference": p.reference,
+                        "ratio": round(math.exp(p.log_price) / p.reference, 4),
+                        "currency": currency,
+                    },
+                )
+            )
+        if scores.market_score[i] > 0:
+            base = int(scores.market_base[i])
+            bc, c = p.groups
+            group = samples.index[bc if base == BASE_BRAND_CATEGORY and bc else c]
+            median = float(scores.median[group])
+            found.append(
+                Reason(
+                    self.name,
+                    "PRICE_FAR_BELOW_MARKET",
+                    float(scores.market_score[i]),
+                    {
+                        **brand,
+                        "category": p.category,
+                        "baseline": BASELINE_NAMES[base],
+                        "observations": int(scores.observations[group]),
+                        "stores": int(scores.stores[group]),
+                        "price": price,
+                        "median": _money(median),
+                        "ratio": round(math.exp(p.log_price - median), 4),
+                        "z": round(float(scores.market_z[i]), 2),
+                        "currency": currency,
+                    },
+                )
+            )
+        if scores.shipping_score[i] > 0:
+            found.append(
+                Reason(
+                    self.name,
+                    "SHIPPING_FEE_ANOMALY",
+                    float(scores.shipping_score[i]),
+                    {
+                        **brand,
+                        "price": price,
+                        "shipping_fee": round(p.shipping_fee, 2),
+                        "ratio": round(p.shipping_fee / math.exp(p.log_price), 2),
+                        "currency": currency,
+                    },
+                )
+            )
+        return found
