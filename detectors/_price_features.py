@@ -83,37 +83,17 @@ class ListingPricer:
         self._known = frozenset(brand.id for brand in registry.brands)
         self._authorised = {brand.id: brand.authorized_stores for brand in registry.brands}
         self._reference: dict[tuple[str, str], float] = {}
-        referenced: dict[str, list[str]] = {}
         for brand in registry.brands:
             for category, price in brand.reference_prices.items():
-                key = (brand.id, fold(category))
-                self._reference.setdefault(key, float(price))
-                referenced.setdefault(key[1], []).append(brand.id)
-        self._referenced = {category: tuple(ids) for category, ids in referenced.items()}
+                self._reference.setdefault((brand.id, fold(category)), float(price))
 
     def batch(self, batch: ListingBatch) -> PricedBatch:
         """The batch's priced listings (cached on the batch)."""
         return batch.derived("price.listings", self._price_batch)
 
-    def candidate_groups(self, batch: ListingBatch) -> set[str]:
-        """Every group the batch may be judged against, for ``needs``.
-
-        ``needs`` runs before any detector has annotated the batch, so when the text's brands
-        are not known yet this adds, beside the resolved brand, every brand with a registry
-        reference in the listing's category: the groups ``detect`` will use are then read in
-        the same round trip for every listing whose brand matters to the reference check.
-        """
-        annotated = self._annotation(batch) is not None
-        wanted: set[str] = set()
-        for listing in self.batch(batch).listings:
-            bc, c = listing.groups
-            wanted.add(c)
-            if bc is not None:
-                wanted.add(bc)
-            if not annotated:
-                referenced = self._referenced.get(listing.category, ())
-                wanted.update(brand_group(brand, listing.category) for brand in referenced)
-        return wanted
+    def groups(self, batch: ListingBatch) -> set[str]:
+        """Every group the batch's listings are judged against."""
+        return {g for p in self.batch(batch).listings for g in p.groups if g is not None}
 
     def _annotation(self, batch: ListingBatch) -> Sequence[tuple[str, ...]] | None:
         found = batch.annotations.get(BRANDS_ANNOTATION)

@@ -1,9 +1,10 @@
 """Numba kernels of the price detector: every group's baseline, then every listing's scores,
 in one call per batch (:func:`score_batch`).
 
-Inputs are flat arrays that ``detectors/price.py`` builds from the batch and the Redis samples
-(members of all groups concatenated, ``offsets[g]:offsets[g + 1]`` delimiting group ``g``);
-nothing here knows about listings, Redis or the registry. Log prices throughout: price ratios
+Inputs are flat arrays that ``detectors/price.py`` builds from the batch and the Redis samples:
+the members of all groups as one character buffer (parsed here: Python touches each member
+once, to join it), ``offsets[g]:offsets[g + 1]`` delimiting group ``g``. Nothing here knows
+about listings, Redis or the registry. Log prices throughout: price ratios
 become differences and a group's spread is comparable across price levels.
 """
 
@@ -29,11 +30,27 @@ MAD_TO_SIGMA = 1.4826
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Text = npt.NDArray[np.uint8] | npt.NDArray[np.uint32]
+"""Members as character codes: bytes when all ASCII, else UTF-32 code points."""
+
+# Layout of a price member (``_price_samples.encode_member``): "+007.937660|1a2b3c4d|<key>".
+VALUE_WIDTH = 11
+STORE_START = 12
+STORE_END = 20
+MEMBER_MIN_LENGTH = STORE_END + 2
+_POINT_AT = 4
+_PIPE, _POINT, _PLUS, _MINUS = ord("|"), ord("."), ord("+"), ord("-")
+_ZERO, _LOWER_A = ord("0"), ord("a")
 
 
 def _kernel(fn: F) -> F:
     """``numba.njit(cache=True)``, typed for mypy (numba ships no type information)."""
     return cast(F, numba.njit(cache=True, nogil=True)(fn))
+
+
+def _inlined(fn: F) -> F:
+    """A kernel inlined into its callers' Numba IR: small, hot, called once per member."""
+    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(fn))
 
 
 class KernelParams(NamedTuple):
@@ -76,7 +93,7 @@ class BatchScores(NamedTuple):
     shipping_score: Floats  # i
 
 
-@_kernel
+@_inlined
 def ramp(x: float, x0: float, x1: float, y1: float, x2: float, y2: float) -> float:
     """Piecewise-linear score falling with ``x`` (``x0 > x1 >= x2``): 0 at or above ``x0``,
     ``y1`` at ``x1``, ``y2`` at or below ``x2``."""
@@ -89,101 +106,188 @@ def ramp(x: float, x0: float, x1: float, y1: float, x2: float, y2: float) -> flo
     return y2
 
 
-@_kernel
-def weighted_median(v: Floats, w: Floats, lo: int, hi: int) -> float:
-    """Weighted median of ``v[lo:hi]`` (sorted ascending) with weights ``w[lo:hi]``; the
-    midpoint when the cumulative weight splits exactly between two values."""
-    total = 0.0
-    for k in range(lo, hi):
-        total += w[k]
-    half = 0.5 * total
-    cum = 0.0
-    for k in range(lo, hi):
-        cum += w[k]
-        if cum >= half:
-            if cum == half and k + 1 < hi:
-                return float(0.5 * (v[k] + v[k + 1]))
-            return float(v[k])
-    return float(v[hi - 1])
+@_inlined
+def parse_member(text: Text, start: int, length: int) -> tuple[bool, float, int]:
+    """``(ok, log price, store hash)`` of the member at ``text[start:start + length]``, laid
+    out as ``_price_samples.encode_member`` writes it; ``ok`` is False for anything else.
+    Branch-free over the fixed-width fields: this runs once per member per batch."""
+    if length < MEMBER_MIN_LENGTH:
+        return False, math.nan, 0
+    head = text[start : start + STORE_END + 1]
+    sign = head[0]
+    ok = (head[VALUE_WIDTH] == _PIPE) & (head[STORE_END] == _PIPE) & (head[_POINT_AT] == _POINT)
+    ok &= (sign == _PLUS) | (sign == _MINUS)
+    micros = 0
+    for k in range(1, VALUE_WIDTH):
+        if k != _POINT_AT:
+            digit = int(head[k]) - _ZERO
+            ok &= (digit >= 0) & (digit <= 9)
+            micros = micros * 10 + digit
+    store = 0
+    for k in range(STORE_START, STORE_END):
+        c = int(head[k])
+        digit = c - _ZERO
+        letter = c - _LOWER_A + 10
+        is_digit = (digit >= 0) & (digit <= 9)
+        ok &= is_digit | ((letter >= 10) & (letter <= 15))
+        store = store * 16 + (digit if is_digit else letter)
+    value = micros / 1e6
+    return ok, (-value if sign == _MINUS else value), store
 
 
-@_kernel
-def weighted_mad(v: Floats, w: Floats, lo: int, hi: int, center: float) -> float:
-    """Weighted median of ``|v - center|`` over sorted ``v[lo:hi]``, in O(n): deviations grow
-    outward from ``center`` on both sides, so two cursors merge them in order."""
+@_inlined
+def weighted_median(x: Floats, w: Floats, n: int) -> float:
+    """Weighted median of ``x[:n]`` (weights ``w[:n]``, all positive), in expected O(n) by
+    quickselect; the midpoint when the cumulative weight splits exactly between two values.
+    Reorders ``x[:n]`` and ``w[:n]``."""
     total = 0.0
-    for k in range(lo, hi):
+    for k in range(n):
         total += w[k]
-    half = 0.5 * total
-    right = lo
-    while right < hi and v[right] < center:
-        right += 1
-    left = right - 1
-    cum = 0.0
-    deviation = 0.0
-    while left >= lo or right < hi:
-        if right < hi and (left < lo or v[right] - center <= center - v[left]):
-            deviation = v[right] - center
-            cum += w[right]
-            right += 1
+    target = 0.5 * total
+    lo = 0
+    hi = n - 1
+    below = 0.0  # weight of the members known to lie below x[lo:hi + 1]
+    above_min = math.inf  # smallest member known to lie above it
+    while lo < hi:
+        a, b, c = x[lo], x[(lo + hi) // 2], x[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        lt = lo
+        i = lo
+        gt = hi
+        w_less = 0.0
+        w_equal = 0.0
+        while i <= gt:
+            xi = x[i]
+            if xi < pivot:
+                x[i], x[lt] = x[lt], xi
+                w[i], w[lt] = w[lt], w[i]
+                w_less += w[lt]
+                lt += 1
+                i += 1
+            elif xi > pivot:
+                x[i], x[gt] = x[gt], xi
+                w[i], w[gt] = w[gt], w[i]
+                gt -= 1
+            else:
+                w_equal += w[i]
+                i += 1
+        if below + w_less >= target:
+            above_min = pivot
+            hi = lt - 1
+        elif below + w_less + w_equal >= target:
+            if below + w_less + w_equal == target:
+                following = above_min
+                for k in range(gt + 1, hi + 1):
+                    following = min(following, x[k])
+                if following < math.inf:
+                    return float(0.5 * (pivot + following))
+            return float(pivot)
         else:
-            deviation = center - v[left]
-            cum += w[left]
-            left -= 1
-        if cum >= half:
-            break
-    return deviation
+            below += w_less + w_equal
+            lo = gt + 1
+    lo = min(lo, n - 1)  # reached only by rounding when the range ran out
+    if below + w[lo] == target and above_min < math.inf:
+        return float(0.5 * (x[lo] + above_min))
+    return float(x[lo])
+
+
+@_kernel
+def center_and_scale(
+    v: Floats, w: Floats, n: int, scratch_x: Floats, scratch_w: Floats, min_scale: float
+) -> tuple[float, float]:
+    """Weighted median of ``v[:n]`` and its robust scale (1.4826 weighted MAD, floored)."""
+    scratch_x[:n] = v[:n]
+    scratch_w[:n] = w[:n]
+    center = weighted_median(scratch_x, scratch_w, n)
+    for k in range(n):
+        scratch_x[k] = abs(v[k] - center)
+    scratch_w[:n] = w[:n]
+    spread = MAD_TO_SIGMA * weighted_median(scratch_x, scratch_w, n)
+    return center, max(spread, min_scale)
 
 
 @_kernel
 def group_baselines(
-    values: Floats, times: Floats, stores: Ints, offsets: Ints, p: KernelParams
+    text: Text,
+    starts: Ints,
+    times: Floats,
+    offsets: Ints,
+    p: KernelParams,
 ) -> tuple[Floats, Floats, Ints, Ints]:
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
-    Weights: ``0.5 ** (age / half_life)`` (age from the group's newest member; the median is
-    invariant to a common factor), divided by the square root of the member's store's count
-    in the group. A first median/MAD pass finds the bulk; members beyond ``trim_scales`` scales
-    from it are left out of a second pass, so a cluster of outliers cannot drag the centre.
+    Members ``offsets[g]:offsets[g + 1]`` belong to group ``g``; member ``k`` is
+    ``text[starts[k]:starts[k + 1]]`` (``starts`` has one entry more than there are members;
+    malformed members are skipped). Weights:
+    ``0.5 ** (age / half_life)`` (age from the group's newest member; the median is invariant
+    to a common factor), divided by the square root of the member's store's count in the
+    group. A first median/MAD pass finds the bulk; members beyond ``trim_scales`` scales from
+    it are left out of a second pass, so a cluster of outliers cannot drag the centre.
     """
     groups = offsets.shape[0] - 1
     median = np.full(groups, np.nan)
     scale = np.full(groups, np.nan)
     observations = np.zeros(groups, np.int64)
     distinct = np.zeros(groups, np.int64)
+    largest = 0
     for g in range(groups):
-        a = offsets[g]
-        n = offsets[g + 1] - a
+        largest = max(largest, offsets[g + 1] - offsets[g])
+    v = np.empty(largest)
+    w = np.empty(largest)
+    t = np.empty(largest)
+    slot = np.empty(largest, np.int64)
+    scratch_x = np.empty(largest)
+    scratch_w = np.empty(largest)
+    size = 2
+    while size < 2 * largest:
+        size *= 2
+    keys = np.empty(size, np.int64)
+    counts = np.empty(size, np.int64)
+    decay = math.log(2.0) / p.half_life_s
+    for g in range(groups):
+        n = 0
+        newest = -math.inf
+        for k in range(offsets[g], offsets[g + 1]):
+            ok, value, store = parse_member(text, starts[k], starts[k + 1] - starts[k])
+            if not ok:
+                continue
+            v[n] = value
+            t[n] = times[k]
+            slot[n] = store
+            newest = max(newest, times[k])
+            n += 1
         if n == 0:
             continue
-        seg_v = values[a : a + n]
-        seg_t = times[a : a + n]
-        seg_s = stores[a : a + n]
-        newest = seg_t.max()
-        weight = np.empty(n)
-        by_store = np.argsort(seg_s)
-        k = 0
-        while k < n:
-            store = seg_s[by_store[k]]
-            end = k
-            while end < n and seg_s[by_store[end]] == store:
-                end += 1
-            shrink = 1.0 / math.sqrt(end - k)
-            for q in range(k, end):
-                j = by_store[q]
-                weight[j] = shrink * 0.5 ** ((newest - seg_t[j]) / p.half_life_s)
-            distinct[g] += 1
-            k = end
-        order = np.argsort(seg_v)
-        v = seg_v[order]
-        w = weight[order]
-        center = weighted_median(v, w, 0, n)
-        spread = max(MAD_TO_SIGMA * weighted_mad(v, w, 0, n, center), p.min_scale)
-        lo = int(np.searchsorted(v, center - p.trim_scales * spread, side="left"))
-        hi = int(np.searchsorted(v, center + p.trim_scales * spread, side="right"))
-        if lo > 0 or hi < n:
-            center = weighted_median(v, w, lo, hi)
-            spread = max(MAD_TO_SIGMA * weighted_mad(v, w, lo, hi, center), p.min_scale)
+        # count each store's members: open addressing over a power-of-two table
+        mask = 2
+        while mask < 2 * n:
+            mask *= 2
+        mask -= 1
+        keys[: mask + 1] = -1
+        for j in range(n):
+            h = slot[j] & mask
+            while keys[h] != -1 and keys[h] != slot[j]:
+                h = (h + 1) & mask
+            if keys[h] == -1:
+                keys[h] = slot[j]
+                counts[h] = 0
+                distinct[g] += 1
+            counts[h] += 1
+            slot[j] = h
+        for j in range(n):
+            age = max(newest - t[j], 0.0)
+            w[j] = math.exp(max(-decay * age, -700.0)) / math.sqrt(counts[slot[j]])
+        center, spread = center_and_scale(v, w, n, scratch_x, scratch_w, p.min_scale)
+        low = center - p.trim_scales * spread
+        high = center + p.trim_scales * spread
+        kept = 0
+        for j in range(n):
+            if low <= v[j] <= high:
+                v[kept] = v[j]
+                w[kept] = w[j]
+                kept += 1
+        if kept < n:
+            center, spread = center_and_scale(v, w, kept, scratch_x, scratch_w, p.min_scale)
         median[g] = center
         scale[g] = spread
         observations[g] = n
@@ -192,9 +296,9 @@ def group_baselines(
 
 @_kernel
 def score_batch(
-    values: Floats,
+    text: Text,
+    starts: Ints,
     times: Floats,
-    stores: Ints,
     offsets: Ints,
     log_price: Floats,
     shipping_fee: Floats,
@@ -214,7 +318,7 @@ def score_batch(
     the first is not trusted yet (too few observations or stores); unbranded listings get no
     market check (a category mixes tiers: a cheap generic item is not a fake).
     """
-    median, scale, observations, distinct = group_baselines(values, times, stores, offsets, p)
+    median, scale, observations, distinct = group_baselines(text, starts, times, offsets, p)
     trusted = (observations >= p.min_observations) & (distinct >= p.min_stores)
     n = log_price.shape[0]
     reference_score = np.zeros(n)

@@ -26,6 +26,7 @@ import numpy as np
 from config.price import PriceConfig
 from config.registry import Registry
 from config.thresholds import ScreenConfig
+from contract.listing import Listing
 from contract.verdict import Decision, Reason
 from detectors._price_features import ListingPricer, PricedBatch, PricedListing
 from detectors._price_kernels import (
@@ -90,14 +91,17 @@ class PriceDetector(Detector):
         return cls(price, registry) if price.enabled else None
 
     def needs(self, batch: ListingBatch) -> StateNeeds:
+        """The batch's groups. The brands found in the text are known here only if the keyword
+        detector annotated the batch already; otherwise the claimed brand decides, and a
+        listing whose text names another brand is judged on that brand's reference and on its
+        category's baseline (its brand's group was not read)."""
         needs = StateNeeds()
-        needs.want(Series.PRICE, self.pricer.candidate_groups(batch))
+        needs.want(Series.PRICE, self.pricer.groups(batch))
         return needs
 
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
         priced = self.pricer.batch(batch)
-        groups = sorted({g for p in priced.listings for g in p.groups if g is not None})
-        samples = gather(state, groups)
+        samples = gather(state, sorted(self.pricer.groups(batch)))
         scores = self._score(priced, samples)
         reasons: list[list[Reason]] = [[] for _ in priced.listings]
         fired = (
@@ -123,20 +127,14 @@ class PriceDetector(Detector):
         return updates
 
     def warm(self) -> None:
-        """Compile (or load from cache) the kernel for the exact argument types of ``detect``."""
-        score_batch(
-            np.array([1.0]),
-            np.array([0.0]),
-            np.array([0], np.int64),
-            np.array([0, 1], np.int64),
-            np.array([1.0]),
-            np.array([0.0]),
-            np.array([0], np.int64),
-            np.array([0], np.int64),
-            np.array([math.nan]),
-            np.zeros(1, np.bool_),
-            self.params,
-        )
+        """Compile (or load from the cache) the kernel for the argument types ``detect`` passes:
+        member buffers of bytes (ASCII) and of UTF-32 code points."""
+        listing = Listing("warm", "warm", "warm", "warm", "warm", 1.0)
+        batch = ListingBatch([listing], 0.0)
+        for key in ("warm:0", "wärm:0"):
+            member = encode_member(key, "warm", 0.0)
+            group = self.pricer.batch(batch).listings[0].groups[1]
+            self.detect(batch, StateSnapshot(series={Series.PRICE: {group: [(member, 0.0)]}}))
 
     def _score(self, priced: PricedBatch, samples: Samples) -> BatchScores:
         index = samples.index
@@ -144,9 +142,9 @@ class PriceDetector(Detector):
         c = np.array([index[p.groups[1]] for p in priced.listings], np.int64)
         authorised = np.array([p.authorised for p in priced.listings], np.bool_)
         result: BatchScores = score_batch(
-            samples.values,
+            samples.text,
+            samples.starts,
             samples.times,
-            samples.stores,
             samples.offsets,
             priced.log_price,
             priced.shipping_fee,

@@ -53,9 +53,9 @@ async def baseline(
     needs.want(Series.PRICE, [group])
     samples = gather(await store.fetch(needs, [], NOW), [group])
     median, scale, observations, _ = group_baselines(
-        samples.values,
+        samples.text,
+        samples.starts,
         samples.times,
-        samples.stores,
         samples.offsets,
         kernel_params(config.detectors.price),
     )

@@ -13,7 +13,7 @@ from config.thresholds import DecisionConfig
 from contract.listing import Listing
 from contract.verdict import Reason
 from detectors._price_features import brand_group, category_group
-from detectors._price_samples import decode_member, encode_member, gather
+from detectors._price_samples import encode_member, gather
 from detectors.batch import ListingBatch
 from detectors.catalog import build_detectors
 from detectors.price import PriceDetector
@@ -184,21 +184,21 @@ def test_shipping_fee_anomaly() -> None:
     assert ordinary == []
 
 
-def test_needs_read_every_group_detect_may_use() -> None:
+def test_needs_read_the_groups_detect_uses() -> None:
     items = [listing(100), listing(100, brand=None, category="Toys")]
-    plain = detector().needs(ListingBatch(items, NOW)).series[Series.PRICE]
-    assert plain == {
+    batch = ListingBatch(items, NOW)
+    assert detector().needs(batch).series[Series.PRICE] == {
         brand_group("acme", "bags/handbags"),
         category_group("bags/handbags"),
         category_group("toys"),
     }
-    # before the keyword detector ran, brands with a reference in the category are read too
-    unbranded = [listing(100, brand=None, category="watches/mechanical")]
-    wanted = detector().needs(ListingBatch(unbranded, NOW)).series[Series.PRICE]
-    assert brand_group("zenit", "watches/mechanical") in wanted
-    annotated = ListingBatch(unbranded, NOW, annotations={"brands": [()]})
-    assert detector().needs(annotated).series[Series.PRICE] == {
-        category_group("watches/mechanical")
+    # once the keyword detector annotated the batch, the brands found in the text count
+    found = ListingBatch(items, NOW, annotations={"brands": [(), ("zenit",)]})
+    assert detector().needs(found).series[Series.PRICE] == {
+        brand_group("acme", "bags/handbags"),
+        category_group("bags/handbags"),
+        brand_group("zenit", "toys"),
+        category_group("toys"),
     }
 
 
@@ -217,23 +217,20 @@ def test_only_allowed_convertible_listings_feed_the_baselines() -> None:
         (Series.PRICE, category_group("bags/handbags")),
     ]
     first, _, generic = (member for _, _, member, _ in adds)
-    assert first.endswith("|a:0") and generic.endswith("|d:0")
-    assert decode_member(first)[0] == pytest.approx(math.log(3000))
+    assert first == encode_member("a:0", "store-reseller", math.log(3000))
+    assert generic.endswith("|d:0")
     assert all(t == NOW - 60 for *_, t in adds)
     again = detector().updates(ListingBatch(items, NOW), StateSnapshot(), ["allow"] * 4).adds
     assert again[0] == adds[0]  # the same revision always writes the same member
 
 
-def test_members_round_trip_and_foreign_ones_are_ignored() -> None:
+def test_members_carry_the_listing_key_and_a_bounded_log_price() -> None:
     member = encode_member("id:with:colons|and|bars:3", "store\x1fodd", math.log(12.5))
-    value, _ = decode_member(member)
-    assert value == pytest.approx(math.log(12.5), abs=1e-6)
-    assert decode_member(encode_member("k:0", "s", 5000.0))[0] == pytest.approx(999.999999)
-    good = (member, NOW)
-    bad = [("garbage", NOW), ("+00x.000000|0000000g|k:0", NOW), ("+0nan.00000|00000000|k", NOW)]
-    samples = gather(snapshot(("g", [good, *bad])), ["g", "missing"])
-    assert samples.values.tolist() == pytest.approx([math.log(12.5)])
-    assert samples.offsets.tolist() == [0, 1, 1]
+    assert member.startswith("+002.525729|") and member.endswith("|id:with:colons|and|bars:3")
+    assert encode_member("k:0", "s", 5000.0).startswith("+999.999999|")
+    assert encode_member("k:0", "s", -5000.0).startswith("-999.999999|")
+    samples = gather(snapshot(("g", [(member, NOW)])), ["g", "missing"])
+    assert samples.offsets.tolist() == [0, 1, 1] and samples.starts.tolist() == [0, len(member)]
 
 
 def test_the_shared_checks_determinism_bounds_and_sizes() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -13,13 +14,16 @@ from detectors._price_kernels import (
     BASE_BRAND_CATEGORY,
     BASE_CATEGORY,
     BASE_NONE,
+    center_and_scale,
     group_baselines,
+    parse_member,
     ramp,
     score_batch,
-    weighted_mad,
     weighted_median,
 )
+from detectors._price_samples import encode_member, gather
 from detectors.price import kernel_params
+from state.base import Series, StateSnapshot
 from tests.price_data import DAY, NOW, screen_config
 
 PARAMS = kernel_params(screen_config().detectors.price)
@@ -27,13 +31,17 @@ finite = st.floats(-50, 50, allow_nan=False)
 
 
 def flat(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
-    if not groups:
-        return np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(1, np.int64)
-    values = np.concatenate([g[0] for g in groups]).astype(np.float64)
-    times = np.concatenate([g[1] for g in groups]).astype(np.float64)
-    stores = np.concatenate([g[2] for g in groups]).astype(np.int64)
-    offsets = np.cumsum([0] + [len(g[0]) for g in groups]).astype(np.int64)
-    return values, times, stores, offsets
+    """Kernel inputs (text, starts, times, offsets) for groups of (log prices, times, stores),
+    through the real member encoding."""
+    series = {
+        f"g{g}": [
+            (encode_member(f"l{g}-{k}:0", f"store-{s}", float(v)), float(t))
+            for k, (v, t, s) in enumerate(zip(*group, strict=True))
+        ]
+        for g, group in enumerate(groups)
+    }
+    samples = gather(StateSnapshot(series={Series.PRICE: series}), list(series))
+    return samples.text, samples.starts, samples.times, samples.offsets
 
 
 def lognormal_group(rng, n, median, sigma, stores=40):
@@ -49,22 +57,67 @@ def baseline(*group, params=PARAMS):
     return math.exp(median[0]), scale[0], n[0], stores[0]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(finite, min_size=1, max_size=41).filter(lambda xs: len(xs) % 2 == 1))
+@settings(max_examples=80, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=60))
 def test_equal_weights_give_the_plain_median_and_mad(xs: list[float]) -> None:
-    v = np.sort(np.array(xs))
-    w = np.ones_like(v)
-    center = weighted_median(v, w, 0, len(v))
+    v = np.array(xs)
+    scratch = np.empty((2, len(v)))
+    center, spread = center_and_scale(v, np.ones_like(v), len(v), scratch[0], scratch[1], 0.0)
     assert center == pytest.approx(np.median(v))
-    assert weighted_mad(v, w, 0, len(v), center) == pytest.approx(np.median(np.abs(v - center)))
+    assert spread == pytest.approx(1.4826 * np.median(np.abs(v - center)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(finite, st.floats(0.01, 10)), min_size=1, max_size=60))
+def test_weighted_median_matches_the_sorted_definition(pairs: list[tuple[float, float]]) -> None:
+    v = np.array([x for x, _ in pairs])
+    w = np.array([x for _, x in pairs])
+    order = np.argsort(v, kind="stable")
+    sv, cum = v[order], np.cumsum(w[order])
+    half = 0.5 * cum[-1]
+    k = int(np.searchsorted(cum, half))  # first value whose cumulative weight reaches half
+    allowed = [sv[min(k, len(v) - 1)]]
+    for j in (k - 1, k):  # an exact split (up to rounding) between neighbours: their midpoint
+        if 0 <= j < len(v) - 1 and math.isclose(cum[j], half, rel_tol=1e-9):
+            allowed += [sv[j], sv[j + 1], 0.5 * (sv[j] + sv[j + 1])]
+    got = weighted_median(v.copy(), w.copy(), len(v))
+    assert any(got == pytest.approx(a) for a in allowed)
 
 
 def test_weighted_median_follows_the_weights_and_splits_ties() -> None:
     v = np.array([1.0, 2.0, 3.0])
-    assert weighted_median(v, np.array([1.0, 1.0, 5.0]), 0, 3) == 3.0
-    assert weighted_median(v, np.array([5.0, 1.0, 1.0]), 0, 3) == 1.0
-    assert weighted_median(np.array([1.0, 3.0]), np.ones(2), 0, 2) == 2.0  # even: midpoint
-    assert weighted_median(v, np.ones(3), 1, 3) == 2.5  # a sub-range
+    assert weighted_median(v.copy(), np.array([1.0, 1.0, 5.0]), 3) == 3.0
+    assert weighted_median(v.copy(), np.array([5.0, 1.0, 1.0]), 3) == 1.0
+    assert weighted_median(np.array([3.0, 1.0]), np.ones(2), 2) == 2.0  # even: midpoint
+    assert weighted_median(np.array([5.0, 5.0, 5.0, 9.0]), np.ones(4), 4) == 5.0
+
+
+def test_members_are_parsed_in_place() -> None:
+    for key, width in (("k:0", 1), ("ключ:1", 4)):  # bytes, or UTF-32 when not ASCII
+        member = encode_member(key, "store-1", -math.log(12.5))
+        samples = gather(StateSnapshot(series={Series.PRICE: {"g": [(member, NOW)]}}), ["g"])
+        assert samples.text.itemsize == width
+        ok, value, store = parse_member(samples.text, 0, len(member))
+        assert ok and value == pytest.approx(-math.log(12.5), abs=1e-6)
+        assert store == zlib.crc32(b"store-1")
+    bad = [
+        "garbage",
+        "+00x.000000|0000000g|k:0",
+        "+007.000000|0000000G|k:0",
+        "*007.000000|00000000|k:0",
+        "+007.000000|00000000|",
+    ]
+    series = {"g": [(member, NOW) for member in bad]}
+    samples = gather(StateSnapshot(series={Series.PRICE: series}), ["g"])
+    for k in range(len(bad)):
+        ok, _, _ = parse_member(
+            samples.text, samples.starts[k], samples.starts[k + 1] - samples.starts[k]
+        )
+        assert not ok, bad[k]
+    _, _, n, _ = group_baselines(
+        samples.text, samples.starts, samples.times, samples.offsets, PARAMS
+    )
+    assert n[0] == 0  # foreign members are not observations
 
 
 @pytest.mark.parametrize(
