@@ -116,10 +116,9 @@ class RedisStateStore(StateStore):
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
-                # C-level map/zip: a batch can read tens of thousands of members
-                names = flat[0::2]
-                text = map(bytes.decode, names) if isinstance(names[0], bytes) else map(str, names)
-                snapshot.series[kind][sid] = list(zip(text, map(float, flat[1::2])))
+                snapshot.series[kind][sid] = [
+                    (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
+                ]
         for key, (fingerprint, verdict, emitted) in zip(ledger_keys, rows[len(wanted) :], strict=False):
             if fingerprint is not None and verdict is not None:
                 snapshot.ledger[key] = LedgerEntry(
