@@ -28,7 +28,7 @@ from config.registry import Registry
 from config.thresholds import ScreenConfig
 from contract.listing import Listing
 from contract.verdict import Decision, Reason
-from detectors._price_features import ListingPricer, PricedBatch, PricedListing
+from detectors._price_features import ListingPricer, PricedBatch, PricedListing, category_group
 from detectors._price_kernels import (
     BASE_BRAND_CATEGORY,
     BASE_CATEGORY,
@@ -102,7 +102,7 @@ class PriceDetector(Detector):
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
         priced = self.pricer.batch(batch)
         samples = gather(state, sorted(self.pricer.groups(batch)))
-        scores = self._score(priced, samples)
+        scores: BatchScores = score_batch(*self.kernel_args(priced, samples))
         reasons: list[list[Reason]] = [[] for _ in priced.listings]
         fired = (
             (scores.reference_score > 0) | (scores.market_score > 0) | (scores.shipping_score > 0)
@@ -129,19 +129,19 @@ class PriceDetector(Detector):
     def warm(self) -> None:
         """Compile (or load from the cache) the kernel for the argument types ``detect`` passes:
         member buffers of bytes (ASCII) and of UTF-32 code points."""
-        listing = Listing("warm", "warm", "warm", "warm", "warm", 1.0)
-        batch = ListingBatch([listing], 0.0)
+        batch = ListingBatch([Listing("warm", "warm", "warm", "warm", "warm", 1.0)], 0.0)
+        group = category_group("warm")
         for key in ("warm:0", "wärm:0"):
             member = encode_member(key, "warm", 0.0)
-            group = self.pricer.batch(batch).listings[0].groups[1]
             self.detect(batch, StateSnapshot(series={Series.PRICE: {group: [(member, 0.0)]}}))
 
-    def _score(self, priced: PricedBatch, samples: Samples) -> BatchScores:
+    def kernel_args(self, priced: PricedBatch, samples: Samples) -> tuple[Any, ...]:
+        """The arguments of ``score_batch`` for a batch (the benchmark calls it too)."""
         index = samples.index
         bc = np.array([index[g] if (g := p.groups[0]) else -1 for p in priced.listings], np.int64)
         c = np.array([index[p.groups[1]] for p in priced.listings], np.int64)
         authorised = np.array([p.authorised for p in priced.listings], np.bool_)
-        result: BatchScores = score_batch(
+        return (
             samples.text,
             samples.starts,
             samples.times,
@@ -154,69 +154,52 @@ class PriceDetector(Detector):
             authorised,
             self.params,
         )
-        return result
 
     def _reasons(
         self, p: PricedListing, samples: Samples, scores: BatchScores, i: int
     ) -> list[Reason]:
-        currency = self.pricer.currency
-        price = _money(p.log_price)
-        brand: dict[str, Any] = {"brand": p.brand} if p.brand is not None else {}
+        """The reasons of listing ``i`` (one that fired), with the evidence a reviewer needs."""
+        common: dict[str, Any] = {"brand": p.brand} if p.brand is not None else {}
+        common |= {"price": _money(p.log_price), "currency": self.pricer.currency}
         found: list[Reason] = []
         if scores.reference_score[i] > 0:
+            evidence = {
+                "category": p.category,
+                "baseline": "reference",
+                "reference": p.reference,
+                "ratio": round(math.exp(p.log_price) / p.reference, 4),
+            }
             found.append(
-                Reason(
-                    self.name,
-                    "PRICE_BELOW_REFERENCE",
-                    float(scores.reference_score[i]),
-                    {
-                        **brand,
-                        "category": p.category,
-                        "baseline": "reference",
-                        "price": price,
-                        "reference": p.reference,
-                        "ratio": round(math.exp(p.log_price) / p.reference, 4),
-                        "currency": currency,
-                    },
-                )
+                self._reason("PRICE_BELOW_REFERENCE", scores.reference_score[i], common, evidence)
             )
         if scores.market_score[i] > 0:
             base = int(scores.market_base[i])
             bc, c = p.groups
-            group = samples.index[bc if base == BASE_BRAND_CATEGORY and bc else c]
-            median = float(scores.median[group])
+            g = samples.index[bc if base == BASE_BRAND_CATEGORY and bc is not None else c]
+            median = float(scores.median[g])
+            evidence = {
+                "category": p.category,
+                "baseline": BASELINE_NAMES[base],
+                "observations": int(scores.observations[g]),
+                "stores": int(scores.stores[g]),
+                "median": _money(median),
+                "ratio": round(math.exp(p.log_price - median), 4),
+                "z": round(float(scores.market_z[i]), 2),
+            }
             found.append(
-                Reason(
-                    self.name,
-                    "PRICE_FAR_BELOW_MARKET",
-                    float(scores.market_score[i]),
-                    {
-                        **brand,
-                        "category": p.category,
-                        "baseline": BASELINE_NAMES[base],
-                        "observations": int(scores.observations[group]),
-                        "stores": int(scores.stores[group]),
-                        "price": price,
-                        "median": _money(median),
-                        "ratio": round(math.exp(p.log_price - median), 4),
-                        "z": round(float(scores.market_z[i]), 2),
-                        "currency": currency,
-                    },
-                )
+                self._reason("PRICE_FAR_BELOW_MARKET", scores.market_score[i], common, evidence)
             )
         if scores.shipping_score[i] > 0:
+            evidence = {
+                "shipping_fee": round(p.shipping_fee, 2),
+                "ratio": round(p.shipping_fee / math.exp(p.log_price), 2),
+            }
             found.append(
-                Reason(
-                    self.name,
-                    "SHIPPING_FEE_ANOMALY",
-                    float(scores.shipping_score[i]),
-                    {
-                        **brand,
-                        "price": price,
-                        "shipping_fee": round(p.shipping_fee, 2),
-                        "ratio": round(p.shipping_fee / math.exp(p.log_price), 2),
-                        "currency": currency,
-                    },
-                )
+                self._reason("SHIPPING_FEE_ANOMALY", scores.shipping_score[i], common, evidence)
             )
         return found
+
+    def _reason(
+        self, code: str, score: float, common: dict[str, Any], evidence: dict[str, Any]
+    ) -> Reason:
+        return Reason(self.name, code, float(score), {**common, **evidence})
