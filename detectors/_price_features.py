@@ -120,8 +120,8 @@ class ListingPricer:
         factor = self._factor.get(listing.currency)
         if factor is None or not listing.price > 0:
             log_price = shipping = math.nan
-        else:
-            log_price = math.log(listing.price * factor)
+        else:  # a sum of logs: no product can underflow to 0 or overflow
+            log_price = math.log(listing.price) + math.log(factor)
             shipping = listing.shipping_fee * factor
         reference = math.nan
         authorised = False

@@ -212,17 +212,17 @@ def group_baselines(
     starts: Ints,
     times: Floats,
     offsets: Ints,
+    now: float,
     p: KernelParams,
 ) -> tuple[Floats, Floats, Ints, Ints]:
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
     Members ``offsets[g]:offsets[g + 1]`` belong to group ``g``; member ``k`` is
     ``text[starts[k]:starts[k + 1]]`` (``starts`` has one entry more than there are members;
-    malformed members are skipped). Weights:
-    ``0.5 ** (age / half_life)`` (age from the group's newest member; the median is invariant
-    to a common factor), divided by the square root of the member's store's count in the
-    group. A first median/MAD pass finds the bulk; members beyond ``trim_scales`` scales from
-    it are left out of a second pass, so a cluster of outliers cannot drag the centre.
+    malformed members are skipped). A member weighs ``0.5 ** (age / half_life)`` divided by
+    the square root of its store's count in the group (one store cannot define a market). A
+    first median/MAD pass finds the bulk; members beyond ``trim_scales`` scales from it are
+    left out of a second pass, so a cluster of outliers cannot drag the centre.
     """
     groups = offsets.shape[0] - 1
     median = np.full(groups, np.nan)
@@ -258,6 +258,10 @@ def group_baselines(
             n += 1
         if n == 0:
             continue
+        # ages from the newest member, or from now when members claim later times (a listing
+        # dated in the future weighs as a fresh one, not more); a common factor leaves the
+        # median unchanged, so replays of old data keep their relative weights
+        reference = min(newest, now)
         # count each store's members: open addressing over a power-of-two table
         mask = 2
         while mask < 2 * n:
@@ -275,7 +279,7 @@ def group_baselines(
             counts[h] += 1
             slot[j] = h
         for j in range(n):
-            age = max(newest - t[j], 0.0)
+            age = max(reference - t[j], 0.0)
             w[j] = math.exp(max(-decay * age, -700.0)) / math.sqrt(counts[slot[j]])
         center, spread = center_and_scale(v, w, n, scratch_x, scratch_w, p.min_scale)
         low = center - p.trim_scales * spread
@@ -300,6 +304,7 @@ def score_batch(
     starts: Ints,
     times: Floats,
     offsets: Ints,
+    now: float,
     log_price: Floats,
     shipping_fee: Floats,
     brand_group: Ints,
@@ -308,7 +313,8 @@ def score_batch(
     authorised: Bools,
     p: KernelParams,
 ) -> BatchScores:
-    """Baselines of every group, then the three scores of every listing.
+    """Baselines of every group (:func:`group_baselines`; ``now`` is the batch's clock), then
+    the three scores of every listing.
 
     Per listing ``i``: ``log_price`` in the registry currency (NaN: not checkable),
     ``shipping_fee`` in the same currency, the indices of its (brand, category) group (-1
@@ -318,7 +324,7 @@ def score_batch(
     the first is not trusted yet (too few observations or stores); unbranded listings get no
     market check (a category mixes tiers: a cheap generic item is not a fake).
     """
-    median, scale, observations, distinct = group_baselines(text, starts, times, offsets, p)
+    median, scale, observations, distinct = group_baselines(text, starts, times, offsets, now, p)
     trusted = (observations >= p.min_observations) & (distinct >= p.min_stores)
     n = log_price.shape[0]
     reference_score = np.zeros(n)

@@ -74,7 +74,7 @@ def kernel_params(config: PriceConfig) -> KernelParams:
 
 
 def _money(log_value: float) -> float:
-    return round(math.exp(log_value), 2)
+    return round(math.exp(min(log_value, 700.0)), 2)
 
 
 class PriceDetector(Detector):
@@ -102,7 +102,7 @@ class PriceDetector(Detector):
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
         priced = self.pricer.batch(batch)
         samples = gather(state, sorted(self.pricer.groups(batch)))
-        scores: BatchScores = score_batch(*self.kernel_args(priced, samples))
+        scores: BatchScores = score_batch(*self.kernel_args(priced, samples, batch.now))
         reasons: list[list[Reason]] = [[] for _ in priced.listings]
         fired = (
             (scores.reference_score > 0) | (scores.market_score > 0) | (scores.shipping_score > 0)
@@ -135,7 +135,7 @@ class PriceDetector(Detector):
             member = encode_member(key, "warm", 0.0)
             self.detect(batch, StateSnapshot(series={Series.PRICE: {group: [(member, 0.0)]}}))
 
-    def kernel_args(self, priced: PricedBatch, samples: Samples) -> tuple[Any, ...]:
+    def kernel_args(self, priced: PricedBatch, samples: Samples, now: float) -> tuple[Any, ...]:
         """The arguments of ``score_batch`` for a batch (the benchmark calls it too)."""
         index = samples.index
         bc = np.array([index[g] if (g := p.groups[0]) else -1 for p in priced.listings], np.int64)
@@ -146,6 +146,7 @@ class PriceDetector(Detector):
             samples.starts,
             samples.times,
             samples.offsets,
+            now,
             priced.log_price,
             priced.shipping_fee,
             bc,
@@ -192,7 +193,7 @@ class PriceDetector(Detector):
         if scores.shipping_score[i] > 0:
             evidence = {
                 "shipping_fee": round(p.shipping_fee, 2),
-                "ratio": round(p.shipping_fee / math.exp(p.log_price), 2),
+                "ratio": _money(math.log(p.shipping_fee) - p.log_price),
             }
             found.append(
                 self._reason("SHIPPING_FEE_ANOMALY", scores.shipping_score[i], common, evidence)

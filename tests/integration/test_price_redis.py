@@ -57,6 +57,7 @@ async def baseline(
         samples.starts,
         samples.times,
         samples.offsets,
+        NOW,
         kernel_params(config.detectors.price),
     )
     return math.exp(median[0]), float(scale[0]), int(observations[0])

@@ -250,6 +250,10 @@ def test_the_shared_checks_determinism_bounds_and_sizes() -> None:
     state = snapshot(
         sample(brand_group("acme", "bags/handbags"), 3000), sample(category_group("toys"), 80)
     )
+    items += [  # extreme but valid prices and fees: no overflow, no crash
+        listing(5e-324, listing_id="tiny", shipping_fee=1e308),
+        listing(1.7e308, listing_id="huge", currency="USD", shipping_fee=1e308),
+    ]
     first = run(items, state)
     assert first == run(items, state)
     assert len(first) == len(items)

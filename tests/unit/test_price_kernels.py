@@ -31,7 +31,7 @@ finite = st.floats(-50, 50, allow_nan=False)
 
 
 def flat(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
-    """Kernel inputs (text, starts, times, offsets) for groups of (log prices, times, stores),
+    """Kernel inputs (text, starts, times, offsets, now) for groups of (log prices, times, stores),
     through the real member encoding."""
     series = {
         f"g{g}": [
@@ -41,7 +41,7 @@ def flat(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         for g, group in enumerate(groups)
     }
     samples = gather(StateSnapshot(series={Series.PRICE: series}), list(series))
-    return samples.text, samples.starts, samples.times, samples.offsets
+    return samples.text, samples.starts, samples.times, samples.offsets, NOW
 
 
 def lognormal_group(rng, n, median, sigma, stores=40):
@@ -115,7 +115,7 @@ def test_members_are_parsed_in_place() -> None:
         )
         assert not ok, bad[k]
     _, _, n, _ = group_baselines(
-        samples.text, samples.starts, samples.times, samples.offsets, PARAMS
+        samples.text, samples.starts, samples.times, samples.offsets, NOW, PARAMS
     )
     assert n[0] == 0  # foreign members are not observations
 
@@ -177,6 +177,14 @@ def test_recent_prices_outweigh_old_ones() -> None:
     new = (np.full(40, math.log(2000.0)), np.full(40, NOW), rng.integers(0, 20, 40))
     mixed = tuple(np.concatenate([a, b]) for a, b in zip(old, new, strict=True))
     assert baseline(*mixed)[0] == pytest.approx(2000.0)  # 4 half-lives: old weigh 1/16
+
+
+def test_a_listing_dated_in_the_future_weighs_as_a_fresh_one() -> None:
+    rng = np.random.default_rng(10)
+    honest = lognormal_group(rng, 100, 3000.0, 0.1)
+    future = (np.array([math.log(300.0)]), np.array([NOW + 365 * DAY]), np.array([999]))
+    mixed = tuple(np.concatenate([a, b]) for a, b in zip(honest, future, strict=True))
+    assert baseline(*mixed)[0] == pytest.approx(3000.0, rel=0.05)
 
 
 def test_an_empty_group_has_no_baseline() -> None:
