@@ -47,20 +47,19 @@ class PricedListing:
     reference: float
     """The brand's registry reference for the category; NaN when there is none."""
     authorised: bool
+    """The store is one the brand authorised (never flagged on price)."""
+    groups: tuple[str | None, str]
+    """``(brand+category group or None, category group)``."""
 
     @property
     def convertible(self) -> bool:
         return math.isfinite(self.log_price)
 
-    @property
-    def groups(self) -> tuple[str | None, str]:
-        """``(brand+category group or None, category group)``."""
-        bc = brand_group(self.brand, self.category) if self.brand is not None else None
-        return bc, category_group(self.category)
-
 
 @dataclass(frozen=True, slots=True)
 class PricedBatch:
+    """The batch's priced listings, with the columns the kernel takes."""
+
     listings: tuple[PricedListing, ...]
     log_price: Floats
     shipping_fee: Floats
@@ -125,10 +124,13 @@ class ListingPricer:
             shipping = listing.shipping_fee * factor
         reference = math.nan
         authorised = False
+        bc = None
         if brand is not None:
             reference = self._reference.get((brand, category), math.nan)
             authorised = listing.store_id in self._authorised[brand]
-        return PricedListing(brand, category, log_price, shipping, reference, authorised)
+            bc = brand_group(brand, category)
+        groups = (bc, category_group(category))
+        return PricedListing(brand, category, log_price, shipping, reference, authorised, groups)
 
     def resolve_brand(self, listing: Listing, category: str, found: Sequence[str]) -> str | None:
         """The registry brand a listing is priced as.
