@@ -40,8 +40,8 @@ from detectors._price_samples import Samples, encode_member, gather
 from detectors.base import Detector
 from detectors.batch import ListingBatch
 from state.base import Series, StateNeeds, StateSnapshot, StateUpdates
+from state.policies import DAY_S
 
-DAY_S = 86400.0
 BASELINE_NAMES = {BASE_BRAND_CATEGORY: "brand_category", BASE_CATEGORY: "category"}
 
 
