@@ -9,8 +9,8 @@ DAY_S = 86400.0
 
 # Members kept per series id: enough for robust statistics and candidate lists, bounded so one
 # hot id (a popular category, a common LSH bucket) cannot grow without limit.
+# The price sample size is the price detector's to set (detectors.price.market.sample_size).
 _MAX_MEMBERS = {
-    Series.PRICE: 512,
     Series.SIGNAL: 256,
     Series.LSH: 64,
     Series.PHASH: 64,
@@ -20,7 +20,8 @@ _MAX_MEMBERS = {
 
 def series_policies(config: ScreenConfig) -> dict[Series, SeriesPolicy]:
     window = config.state.history_window_days * DAY_S
-    return {kind: SeriesPolicy(window_s=window, max_members=_MAX_MEMBERS[kind]) for kind in Series}
+    caps = {**_MAX_MEMBERS, Series.PRICE: config.detectors.price.market.sample_size}
+    return {kind: SeriesPolicy(window_s=window, max_members=caps[kind]) for kind in Series}
 
 
 def store_policy(config: ScreenConfig) -> StorePolicy:
