@@ -147,12 +147,14 @@ class Screener:
 
         if fresh_index:
             fresh = [listings[i] for i in fresh_index]
-            verdicts = self._judge(runtime, ListingBatch(fresh, now), snapshot, started)
+            # one batch object for detect and updates: annotations made while detecting
+            # (the brands found in the text) must reach the updates
+            fresh_batch = ListingBatch(fresh, now)
+            verdicts = self._judge(runtime, fresh_batch, snapshot, started)
             if shadow is not None:
                 verdicts = self._with_shadow(shadow, ListingBatch(fresh, now), snapshot, verdicts)
             updates, ledger = StateUpdates(), []
             decisions = [verdict.decision for verdict in verdicts]
-            fresh_batch = ListingBatch(fresh, now)
             for detector in runtime.detectors:
                 updates.merge(detector.updates(fresh_batch, snapshot, decisions))
             for i, verdict in zip(fresh_index, verdicts, strict=True):
