@@ -33,9 +33,8 @@ def split_member(member: str) -> tuple[str, str]:
 class Series(enum.StrEnum):
     """Kinds of rolling series. The value is the Redis key segment."""
 
-    PRICE = (
-        "price"  # id: price group (brand+category, category); member: "<listing key>|<log price>"
-    )
+    # id: price group; member: "<log price>|<store>|<listing key>" (detectors/_price_samples.py)
+    PRICE = "price"
     SIGNAL = "sig"  # id: "<kind>:<hmac digest>"; member: store_id
     LSH = "lsh"  # id: "<band>:<band hash>"; member: store_member(store_id, listing reference)
     PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: store_member(store_id, listing reference)
