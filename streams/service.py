@@ -8,7 +8,8 @@ from config.settings import Settings
 from contract.signals import SignalKeyer
 from haze.engine import Screener
 from haze.runtime import Runtime
-from state.base import StateStore
+from state.base import Series, StateStore
+from state.cache import CachedSeriesStore
 from state.policies import series_policies, store_policy
 from state.redis import RedisStateStore
 from streams.metrics import ScreenMetrics
@@ -39,14 +40,19 @@ class ScreenService:
             else None
         )
         config = runtime.config
-        state = RedisStateStore.from_url(
+        policies = series_policies(config)
+        state: StateStore = RedisStateStore.from_url(
             settings.redis_url,
-            series_policies(config),
+            policies,
             prefix=config.state.key_prefix,
             ledger_ttl_s=config.state.ledger_ttl_days * 86400,
             store_policy=store_policy(config),
             timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
         )
+        if config.state.series_cache_s > 0:
+            state = CachedSeriesStore(
+                state, policies, frozenset({Series.PRICE}), config.state.series_cache_s
+            )
         metrics = ScreenMetrics()
         metrics.set_config_version(runtime.config_version)
         return cls(
