@@ -11,7 +11,7 @@ import faust
 from config.settings import Settings
 from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
-from streams.outbox import Outbox
+from streams.inline_context import InlineContext
 from streams.pipeline import Incoming, ScreenPipeline
 from streams.publisher import KafkaPublisher
 from streams.reload import ConfigWatcher
@@ -47,6 +47,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         web_host=settings.http_host,
         web_port=settings.http_port,
         web_application_options={"client_max_size": 64 * 1024 * 1024},
+        web_in_thread=True,  # the inline API never waits behind a stream batch
     )
     topics = settings.topics
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)
@@ -57,18 +58,9 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     pipeline = ScreenPipeline(service.screener, publisher, topics, service.keyer, service.metrics)
 
-    outbox = Outbox(
-        publisher,
-        settings.data_dir / "outbox.spool",
-        on_delivered=service.state.mark_emitted,
-    )
-    service.metrics.outbox_depth.set_function(lambda: outbox.depth)
+    inline = InlineContext(service)
+    service.metrics.outbox_depth.set_function(lambda: inline.depth)
     feedback_topic = app.topic(topics.feedback, key_type=bytes, value_type=bytes)
-
-    @app.task
-    async def start_outbox() -> None:
-        outbox.start()
-
     watcher = ConfigWatcher(service)
 
     @app.timer(interval=1.0)
@@ -78,7 +70,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal stubs are narrow
     async def _flush_outputs(app: Any, **kwargs: Any) -> None:
-        await outbox.stop()
+        await asyncio.get_running_loop().run_in_executor(None, inline.close)
         await publisher.stop()
 
     @app.agent(feedback_topic, name="feedback")
@@ -100,8 +92,8 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
                 await stream.ack(event)
 
     feedback_pipeline = FeedbackPipeline(service, publisher, topics)
-    register_views(app, service)
-    register_inline_api(app, InlineApi(service, outbox))
+    register_views(app, service, inline)
+    register_inline_api(app, InlineApi(service, inline))
     app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
     return app
 

@@ -23,7 +23,7 @@ from contract.listing import Listing, listing_from_dict
 from haze.engine import Screened
 from haze.feedback import apply_feedback
 from state.errors import StateUnavailable
-from streams.outbox import Outbox
+from streams.inline_context import InlineContext
 from streams.publisher import Record
 from streams.service import ScreenService
 
@@ -47,9 +47,9 @@ def _ok(view: View, body: bytes, status: int = 200) -> Response:
 class InlineApi:
     """Request handling shared by the views; the views only adapt Faust's web layer."""
 
-    def __init__(self, service: ScreenService, outbox: Outbox) -> None:
+    def __init__(self, service: ScreenService, inline: InlineContext) -> None:
         self.service = service
-        self.outbox = outbox
+        self.inline = inline
         token = service.settings.api_token
         self._token = f"Bearer {token}".encode() if token else None
 
@@ -78,7 +78,8 @@ class InlineApi:
     async def screen(self, listings: list[Listing]) -> list[Screened]:
         config = self.service.runtime.config
         started = time.perf_counter()
-        results = await self.service.screener.screen(
+        resources = self.inline.get()
+        results = await resources.screener.screen(
             listings, degrade=True, budget_s=config.state.redis_budget_ms / 1000.0
         )
         metrics = self.service.metrics
@@ -97,7 +98,7 @@ class InlineApi:
                     Record(topics.complaints, result.listing_id.encode(), result.complaint)
                 )
                 metrics.complaints.inc()
-            self.outbox.put(records, result.key if result.fresh else None)
+            resources.outbox.put(records, result.key if result.fresh else None)
         return results
 
 
@@ -155,7 +156,7 @@ def register_inline_api(app: Any, api: InlineApi) -> None:
 
     async def feedback(view: View, request: Request) -> Response:
         record = feedback_from_dict(await api.body(request, MAX_LISTING_BYTES))
-        status = await apply_feedback(api.service.state, record, time.time())
+        status = await apply_feedback(api.inline.get().state, record, time.time())
         api.service.metrics.feedback.labels(outcome=record.outcome).inc()
         body: dict[str, Any] = {"status": "accepted", "store_id": record.store_id}
         if status is not None:

@@ -8,6 +8,23 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_HTTP_BUCKETS = (
+    0.0002,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+)
 _BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
 
@@ -73,7 +90,7 @@ class ScreenMetrics:
             "haze_http_request_seconds",
             "Server-side latency of the inline API, by endpoint",
             ["endpoint"],
-            buckets=_LATENCY_BUCKETS,
+            buckets=_HTTP_BUCKETS,
             registry=r,
         )
         self.outbox_depth = Gauge(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config.settings import Settings
+from config.thresholds import ScreenConfig
 from contract.signals import SignalKeyer
 from haze.engine import Screener
 from haze.runtime import Runtime
@@ -39,20 +40,7 @@ class ScreenService:
             if settings.shadow_config_path
             else None
         )
-        config = runtime.config
-        policies = series_policies(config)
-        state: StateStore = RedisStateStore.from_url(
-            settings.redis_url,
-            policies,
-            prefix=config.state.key_prefix,
-            ledger_ttl_s=config.state.ledger_ttl_days * 86400,
-            store_policy=store_policy(config),
-            timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
-        )
-        if config.state.series_cache_s > 0:
-            state = CachedSeriesStore(
-                state, policies, frozenset({Series.PRICE}), config.state.series_cache_s
-            )
+        state = build_state_store(settings, runtime.config)
         metrics = ScreenMetrics()
         metrics.set_config_version(runtime.config_version)
         return cls(
@@ -61,3 +49,24 @@ class ScreenService:
             SignalKeyer(settings.signal_key),
             metrics,
         )
+
+
+def build_state_store(settings: Settings, config: ScreenConfig) -> StateStore:
+    """The Redis store for this config (behind the worker-local price cache when enabled).
+
+    Each event loop gets its own (the stream agent's and the inline API's thread), since an
+    asyncio Redis connection belongs to the loop that opened it."""
+    policies = series_policies(config)
+    state: StateStore = RedisStateStore.from_url(
+        settings.redis_url,
+        policies,
+        prefix=config.state.key_prefix,
+        ledger_ttl_s=config.state.ledger_ttl_days * 86400,
+        store_policy=store_policy(config),
+        timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
+    )
+    if config.state.series_cache_s > 0:
+        state = CachedSeriesStore(
+            state, policies, frozenset({Series.PRICE}), config.state.series_cache_s
+        )
+    return state

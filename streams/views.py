@@ -7,6 +7,7 @@ from typing import Any
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from streams.inline_context import InlineContext
 from streams.openapi import openapi_document
 from streams.service import ScreenService
 
@@ -15,7 +16,7 @@ def _service_started(component: Any) -> bool:
     return bool(getattr(component, "started", False)) and not getattr(component, "crashed", False)
 
 
-def register_views(app: Any, service: ScreenService) -> None:
+def register_views(app: Any, service: ScreenService, inline: InlineContext) -> None:
     """Attach ``/healthz`` and ``/metrics`` to the Faust app's web server."""
 
     @app.page("/healthz")
@@ -23,7 +24,7 @@ def register_views(app: Any, service: ScreenService) -> None:
         """200 with ``ok``/``degraded`` while the worker can screen, 503 when it cannot."""
 
         async def get(self, request: Request) -> Response:
-            redis_ok = await service.state.ping()
+            redis_ok = await inline.get().state.ping()
             kafka_ok = _service_started(app.consumer) and _service_started(app.producer)
             runtime = service.runtime
             status = "ok" if redis_ok and kafka_ok else "degraded"

@@ -1,0 +1,63 @@
+"""Locust load test of the inline path: ``POST /v1/screen`` with realistic labelled listings.
+
+Run headless against a running worker (loopback by default), e.g.::
+
+    .venv/bin/locust -f loadtest/locustfile.py --headless -u 200 -r 100 -t 30s \\
+        --host http://127.0.0.1:6066 --json-file results/inline
+
+Each user sends one request per second (``constant_throughput(1)``), so ``-u`` is the target
+rate in requests per second. ``HAZE_LOAD_MIX`` (``class=weight,...``) changes the mix of
+listing classes (see ``loadtest/generator.py``); ``SCREEN_API_TOKEN`` is sent when set.
+Kept out of pytest's collection and of the worker: importing locust patches sockets (gevent).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import orjson
+from locust import HttpUser, constant_throughput, task
+
+from config.registry import load_registry
+from loadtest.generator import ListingGenerator
+
+
+def _mix() -> dict[str, float] | None:
+    text = os.environ.get("HAZE_LOAD_MIX", "").strip()
+    if not text:
+        return None
+    return {name: float(weight) for name, weight in (part.split("=") for part in text.split(","))}
+
+
+_REGISTRY, _ = (
+    load_registry(os.environ["SCREEN_REGISTRY"])
+    if os.environ.get("SCREEN_REGISTRY")
+    else load_registry()
+)
+_SEQUENCE = itertools.count()
+_RUN = uuid.uuid4().hex[:6]
+
+
+class ScreeningUser(HttpUser):
+    wait_time = constant_throughput(1)
+
+    def on_start(self) -> None:
+        user = next(_SEQUENCE)
+        self.listings = iter(
+            ListingGenerator(_REGISTRY, seed=user, mix=_mix(), id_prefix=f"lc{_RUN}u{user}")
+        )
+        token = os.environ.get("SCREEN_API_TOKEN")
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    @task
+    def screen(self) -> None:
+        body = orjson.dumps(next(self.listings))
+        with self.client.post(
+            "/v1/screen", data=body, headers=self.headers, catch_response=True
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"HTTP {r.status_code}: {r.text[:200]}")
