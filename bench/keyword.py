@@ -76,8 +76,14 @@ def make_registry(rng: random.Random, han: list[str]) -> Registry:
         if rng.random() < 0.6:
             aliases.append(_han(rng, han, rng.randint(2, 4)))
         index = len(brands)
-        brands.append(Brand(id=f"b{index}", name=name.title(), aliases=tuple(aliases),
-                            authorized_stores=frozenset({f"store-{index}", f"store-{index}-b"})))
+        brands.append(
+            Brand(
+                id=f"b{index}",
+                name=name.title(),
+                aliases=tuple(aliases),
+                authorized_stores=frozenset({f"store-{index}", f"store-{index}-b"}),
+            )
+        )
     lexicons = Lexicons(counterfeit_terms=_COUNTERFEIT, prohibited_terms=("ivory", "象牙"),
                         benign_phrases=("ivory white",))  # fmt: skip
     return Registry(version="bench", brands=tuple(brands), lexicons=lexicons)

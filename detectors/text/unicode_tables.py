@@ -38,8 +38,13 @@ FOLD_LIMIT = 0x30000
 
 LEET_DIGITS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t"}
 """Digits read as letters inside a word that has at least two letters (``gucc1``, ``l0uis``)."""
-LEET_SYMBOLS = {"@": ("a", F_LEET_SOFT), "$": ("s", F_LEET_SOFT), "€": ("e", F_LEET_SOFT),
-                "!": ("l", F_LEET_HARD), "|": ("l", F_LEET_HARD)}
+LEET_SYMBOLS = {
+    "@": ("a", F_LEET_SOFT),
+    "$": ("s", F_LEET_SOFT),
+    "€": ("e", F_LEET_SOFT),
+    "!": ("l", F_LEET_HARD),
+    "|": ("l", F_LEET_HARD),
+}
 """Symbols read as letters when they touch a letter or digit; separators otherwise."""
 MERGED_LETTERS = {"i": "l"}
 """Capital I, small l, digit one and the vertical bar look alike: one letter for matching."""
@@ -170,9 +175,12 @@ def fold_char(ch: str) -> list[tuple[int, int]]:
     if ch in LEET_SYMBOLS:
         letter, kind = LEET_SYMBOLS[ch]
         return [(ord(letter), kind)]
-    if category[0] == "L" and ch in confusable:
-        ch = confusable[ch]  # before case folding: capital look-alikes have other lowercases
     folded = _casefold(ch)
+    if category[0] == "L" and ch in confusable and not (folded.isascii() and folded.isalnum()):
+        # A look-alike letter (NFKC does not make it ASCII: long s stays s, not the f it
+        # resembles). Mapped before case folding: capital look-alikes have other lowercases.
+        ch = confusable[ch]
+        folded = _casefold(ch)
     if category[0] != "L" and ch in confusable and not (len(folded) == 1 and folded.isalpha()):
         # A symbol that looks like a letter (NFKC does not make it one): read like leetspeak.
         kind = F_LEET_HARD if _classify(ch) == F_HARD else F_LEET_SOFT
