@@ -36,17 +36,23 @@ N_TITLES = 200_000
 N_BRANDS = 2_000
 BATCH = ScreenConfig(version="bench").stream.batch_size
 
-_PRODUCT_WORDS = (
-    "bag handbag tote wallet purse backpack shoes sneakers boots sandals watch strap dress "
-    "shirt jacket coat hoodie jeans skirt scarf belt hat cap sunglasses earrings necklace "
-    "bracelet ring perfume lipstick cream serum charger cable headphones earbuds speaker case "
-    "cover phone tablet laptop keyboard mouse lamp chair table sofa pillow blanket mug bottle "
-    "tent stove knife leather canvas cotton silk wool black white red blue green pink beige "
-    "brown grey large small mini new vintage classic limited edition women men kids unisex "
-    "sale gift box set pack pro max plus ultra sport outdoor travel waterproof wireless"
-).split()
-_SYLLABLES = ("ka lo ri ve na to mi sa de lu ra ne vo ki ta be ro fa li mo ze ga nu pe si "
-              "dor len kar mar vik sol tel bran nor aur kes lum").split()  # fmt: skip
+_PRODUCT_WORDS = [
+    "bag", "handbag", "tote", "wallet", "purse", "backpack", "shoes", "sneakers", "boots",
+    "sandals", "watch", "strap", "dress", "shirt", "jacket", "coat", "hoodie", "jeans", "skirt",
+    "scarf", "belt", "hat", "cap", "sunglasses", "earrings", "necklace", "bracelet", "ring",
+    "perfume", "lipstick", "cream", "serum", "charger", "cable", "headphones", "earbuds",
+    "speaker", "case", "cover", "phone", "tablet", "laptop", "keyboard", "mouse", "lamp", "chair",
+    "table", "sofa", "pillow", "blanket", "mug", "bottle", "tent", "stove", "knife", "leather",
+    "canvas", "cotton", "silk", "wool", "black", "white", "red", "blue", "green", "pink", "beige",
+    "brown", "grey", "large", "small", "mini", "new", "vintage", "classic", "limited", "edition",
+    "women", "men", "kids", "unisex", "sale", "gift", "box", "set", "pack", "pro", "max", "plus",
+    "ultra", "sport", "outdoor", "travel", "waterproof", "wireless",
+]  # fmt: skip
+_SYLLABLES = [
+    "ka", "lo", "ri", "ve", "na", "to", "mi", "sa", "de", "lu", "ra", "ne", "vo", "ki", "ta",
+    "be", "ro", "fa", "li", "mo", "ze", "ga", "nu", "pe", "si", "dor", "len", "kar", "mar",
+    "vik", "sol", "tel", "bran", "nor", "aur", "kes", "lum",
+]  # fmt: skip
 _COUNTERFEIT = ("replica", "1:1", "high copy", "super fake", "高仿", "复刻", "a货")
 _PROHIBITED = ("ivory carving", "rhino horn", "象牙", "穿山甲")
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}

@@ -93,12 +93,14 @@ def _emit(
         if words:
             start = i - lengths[pattern] + 1
             edge = edges[pattern]
-            if edge & EDGE_LEFT and start > 0:
-                if not _edge_ok(kinds[start - 1], kinds[start], SEP_BEFORE):
-                    continue
-            if edge & EDGE_RIGHT and i < last:
-                if not _edge_ok(kinds[i + 1], kinds[i], SEP_AFTER):
-                    continue
+            if (
+                edge & EDGE_LEFT
+                and start > 0
+                and not _edge_ok(kinds[start - 1], kinds[start], SEP_BEFORE)
+            ):
+                continue
+            if edge & EDGE_RIGHT and i < last and not _edge_ok(kinds[i + 1], kinds[i], SEP_AFTER):
+                continue
         c = counts[lane]
         if c < cap:
             found_pattern[lane, c] = pattern

@@ -462,8 +462,9 @@ def normalize_batch(
     """Normalise every field; returns (code points, kinds, source positions, field offsets).
 
     Input field ``f`` is ``cps[field_off[f]:field_off[f + 1] - 1]`` (each field is followed by
-    one terminator code point, never read). The output starts with a break and has one after every field; field ``f`` occupies
-    ``[offsets[f], offsets[f + 1] - 1)``. Positions are code-point indices into the field.
+    one terminator code point, never read). The output starts with a break and has one after
+    every field; field ``f`` occupies ``[offsets[f], offsets[f + 1] - 1)``. Positions are
+    code-point indices into the field.
     ``fast=False`` sends every field down the general path (tests compare the two).
     """
     n_fields = field_off.shape[0] - 1

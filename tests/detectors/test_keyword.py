@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from config.keyword import KeywordConfig
-from config.registry import Brand, Lexicons, Registry, load_registry
+from config.registry import Brand, Lexicons, load_registry
 from config.thresholds import ScreenConfig, load_screen_config
 from contract.listing import Listing
 from contract.verdict import Reason

@@ -12,12 +12,12 @@ import functools
 import string
 import unicodedata
 
+from confusable_homoglyphs import confusables
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from config.keyword import DEFAULT_BENIGN_PHRASES, KeywordConfig
 from config.registry import Brand, Registry, load_registry
-from confusable_homoglyphs import confusables
 from contract.listing import Listing
 from detectors.batch import ListingBatch
 from detectors.keyword import KeywordDetector

@@ -126,7 +126,7 @@ def test_fields_are_separated_by_breaks_and_keep_their_offsets() -> None:
     assert len(batch) == 4
     assert batch.kinds[0] == N_BREAK
     for field in range(len(texts)):
-        start, end = batch.span(field)
+        _start, end = batch.span(field)
         assert batch.kinds[end] == N_BREAK
     assert [batch.text(f) for f in range(3)] == ["guccl", "", "高仿"]
     assert "\x00" not in batch.text(3)
@@ -160,8 +160,10 @@ def test_confusables_come_from_the_unicode_data() -> None:
     st.lists(
         st.lists(
             st.sampled_from(
-                list("abcilosxyzABCIO 0123457.-_:,;!|@$€ 高仿货ＡＢ１ßﬁ™é\n\t\u200b\u3000")
-                + ["\U000e0041", "\U00030001", "\U0010ffff", "g u c", "1 : 1", "ab 12"]
+                [
+                    *"abcilosxyzABCIO 0123457.-_:,;!|@$€ 高仿货ＡＢ１ßﬁ™é\n\t\u200b\u3000",
+                    *("\U000e0041", "\U00030001", "\U0010ffff", "g u c", "1 : 1", "ab 12"),
+                ]
             ),
             max_size=20,
         ).map("".join),
