@@ -15,6 +15,8 @@ the honest accessory listing.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BRAND_PLACEHOLDER = "<brand>"
@@ -71,6 +73,9 @@ DEFAULT_BENIGN_PHRASES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 class KeywordConfig(BaseModel):
     """Scores and switches of the keyword detector; see detectors/keyword.py."""
 
@@ -80,29 +85,29 @@ class KeywordConfig(BaseModel):
     scan_description: bool = True
     """Look for terms in the description as well as the title."""
 
-    brand_unauthorized_score: float = Field(0.3, ge=0.0, le=1.0)
+    brand_unauthorized_score: Score = 0.3
     """BRAND_UNAUTHORIZED_STORE: a registered brand from a store not authorised for it."""
-    brand_with_counterfeit_score: float = Field(0.92, ge=0.0, le=1.0)
+    brand_with_counterfeit_score: Score = 0.92
     """BRAND_WITH_COUNTERFEIT_TERM: that, plus a counterfeit term."""
-    counterfeit_term_score: float = Field(0.6, ge=0.0, le=1.0)
+    counterfeit_term_score: Score = 0.6
     """COUNTERFEIT_TERM: a counterfeit term without an unauthorised brand."""
-    prohibited_score: float = Field(0.95, ge=0.0, le=1.0)
+    prohibited_score: Score = 0.95
     """PROHIBITED_ITEM (usually also a hard-block code)."""
-    stuffing_score: float = Field(0.6, ge=0.0, le=1.0)
+    stuffing_score: Score = 0.6
     """KEYWORD_STUFFING: many registered brands in one title."""
-    brand_mismatch_score: float = Field(0.4, ge=0.0, le=1.0)
+    brand_mismatch_score: Score = 0.4
     """BRAND_MISMATCH: the claimed brand is not the brand written in the title."""
 
-    stuffing_min_brands: int = Field(3, ge=2, le=100)
+    stuffing_min_brands: Annotated[int, Field(ge=2, le=100)] = 3
     """Distinct registered brands in one title that count as stuffing..."""
-    stuffing_max_authorized: int = Field(1, ge=0, le=100)
+    stuffing_max_authorized: Annotated[int, Field(ge=0, le=100)] = 1
     """...when the store is authorised for at most this many of them."""
 
-    benign_factor: float = Field(0.15, ge=0.0, le=1.0)
+    benign_factor: Score = 0.15
     """A term inside a benign phrase scores this fraction of its usual score."""
-    benign_min_score: float = Field(0.05, ge=0.0, le=1.0)
+    benign_min_score: Score = 0.05
     """TERM_IN_BENIGN_PHRASE is reported only from this score on."""
-    max_evidence_terms: int = Field(8, ge=1, le=100)
+    max_evidence_terms: Annotated[int, Field(ge=1, le=100)] = 8
     """Matched terms listed in one reason's evidence (the count is always given)."""
 
     use_default_lexicon: bool = True

@@ -31,15 +31,15 @@ LANES = 4
 def _step(
     state: int,
     cp: int,
-    symbol_of: np.ndarray,  # type: ignore[type-arg]
-    transitions: np.ndarray,  # type: ignore[type-arg]
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
     n_symbols: int,
 ) -> int:
     code = symbol_of[cp] if cp < symbol_of.shape[0] else 0
     if code >= PAIR_FLAG:
         state = transitions[state * n_symbols + (code >> 8)]
-        return transitions[state * n_symbols + (code & 0xFF)]
-    return transitions[state * n_symbols + code]
+        return int(transitions[state * n_symbols + (code & 0xFF)])
+    return int(transitions[state * n_symbols + code])
 
 
 @njit(cache=True, inline="always")
@@ -55,7 +55,7 @@ def _edge_ok(outside: int, inside: int, flag: int) -> bool:
 
 
 @njit(cache=True)
-def _lanes(text: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _lanes(text: np.ndarray) -> np.ndarray:
     """Lane boundaries: ``LANES + 1`` cut points, each at a break character (or the end)."""
     n = text.shape[0]
     cuts = np.empty(LANES + 1, np.int64)
@@ -75,15 +75,15 @@ def _emit(
     state: int,
     i: int,
     words: bool,
-    kinds: np.ndarray,  # type: ignore[type-arg]
+    kinds: np.ndarray,
     first_output: int,
-    out_offsets: np.ndarray,  # type: ignore[type-arg]
-    out_patterns: np.ndarray,  # type: ignore[type-arg]
-    lengths: np.ndarray,  # type: ignore[type-arg]
-    edges: np.ndarray,  # type: ignore[type-arg]
-    found_pattern: np.ndarray,  # type: ignore[type-arg]
-    found_end: np.ndarray,  # type: ignore[type-arg]
-    counts: np.ndarray,  # type: ignore[type-arg]
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+    found_pattern: np.ndarray,
+    found_end: np.ndarray,
+    counts: np.ndarray,
 ) -> None:
     row = state - first_output
     cap = found_pattern.shape[1]
@@ -110,19 +110,19 @@ def _emit(
 
 @njit(cache=True)
 def _walk(
-    text: np.ndarray,  # type: ignore[type-arg]
-    kinds: np.ndarray,  # type: ignore[type-arg]
+    text: np.ndarray,
+    kinds: np.ndarray,
     words: bool,
-    symbol_of: np.ndarray,  # type: ignore[type-arg]
-    transitions: np.ndarray,  # type: ignore[type-arg]
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
     n_symbols: int,
     first_output: int,
-    out_offsets: np.ndarray,  # type: ignore[type-arg]
-    out_patterns: np.ndarray,  # type: ignore[type-arg]
-    lengths: np.ndarray,  # type: ignore[type-arg]
-    edges: np.ndarray,  # type: ignore[type-arg]
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
     cap: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Walk the four lanes; matches past ``cap`` per lane are counted, not stored."""
     cuts = _lanes(text)
     found_pattern = np.empty((LANES, cap), np.int32)
@@ -164,10 +164,10 @@ def _walk(
 
 @njit(cache=True)
 def _gather(
-    found_pattern: np.ndarray,  # type: ignore[type-arg]
-    found_end: np.ndarray,  # type: ignore[type-arg]
-    counts: np.ndarray,  # type: ignore[type-arg]
-) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    found_pattern: np.ndarray,
+    found_end: np.ndarray,
+    counts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     total = counts.sum()
     patterns = np.empty(total, np.int32)
     ends = np.empty(total, np.int32)
@@ -182,14 +182,14 @@ def _gather(
 
 @njit(cache=True)
 def scan_raw(
-    text: np.ndarray,  # type: ignore[type-arg]
-    symbol_of: np.ndarray,  # type: ignore[type-arg]
-    transitions: np.ndarray,  # type: ignore[type-arg]
+    text: np.ndarray,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
     n_symbols: int,
     first_output: int,
-    out_offsets: np.ndarray,  # type: ignore[type-arg]
-    out_patterns: np.ndarray,  # type: ignore[type-arg]
-) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every occurrence of every pattern: (pattern ids, index of the last character)."""
     none = np.zeros(1, np.int32)
     cap = text.shape[0] // 32 + 64
@@ -205,17 +205,17 @@ def scan_raw(
 
 @njit(cache=True)
 def scan_words(
-    text: np.ndarray,  # type: ignore[type-arg]
-    kinds: np.ndarray,  # type: ignore[type-arg]
-    symbol_of: np.ndarray,  # type: ignore[type-arg]
-    transitions: np.ndarray,  # type: ignore[type-arg]
+    text: np.ndarray,
+    kinds: np.ndarray,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
     n_symbols: int,
     first_output: int,
-    out_offsets: np.ndarray,  # type: ignore[type-arg]
-    out_patterns: np.ndarray,  # type: ignore[type-arg]
-    lengths: np.ndarray,  # type: ignore[type-arg]
-    edges: np.ndarray,  # type: ignore[type-arg]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occurrences whose Latin edges are word boundaries: (pattern ids, starts, ends)."""
     cap = text.shape[0] // 64 + 64
     while True:

@@ -1,18 +1,12 @@
 """Numba kernel behind :class:`detectors.text.normalize.TextNormalizer`.
 
 One call normalises a whole batch: every field's code points, concatenated, with the field
-offsets. Per field it runs four short passes over scratch arrays that stay in cache:
-
-1. fold each code point through the tables (NFKC, case, marks, confusables);
-2. cut the folded characters into words (letters, digits and look-alike symbols), CJK
-   characters and separator gaps;
-3. join runs of spelled-out single characters (``g u c c i``, ``L.o.u.i.s``);
-4. emit the normalised characters: leet digits become letters inside words with two or more
-   letters, look-alike symbols become letters inside words and separators elsewhere, and each
-   gap becomes one space, one hard break, nothing (next to CJK, or inside a spelled-out run),
-   or its punctuation when it sits between two numbers (``1:1`` stays ``1:1``).
-
-Every emitted character keeps the position of the original code point it came from.
+offsets. Most fields are plain (letters, digits, CJK, spaces and punctuation, each folding to
+one character): one pass over them with one table load per code point does it. A field with
+anything that needs context (look-alike symbols, zero-width characters, spelled-out letters,
+leet digits, characters that fold to several or none) is redone by the general path in
+:mod:`detectors.text._normalize_general`, which is the reference: the tests check that both
+paths agree on every field the fast one accepts.
 """
 
 from __future__ import annotations
@@ -20,14 +14,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from detectors.text._normalize_general import general_field
 from detectors.text.kinds import (
     BREAK_CP,
     F_CJK,
     F_DIGIT,
     F_HARD,
-    F_INVISIBLE,
-    F_LEET_HARD,
-    F_LEET_SOFT,
     F_LETTER,
     F_SOFT,
     HARD_CP,
@@ -35,298 +27,10 @@ from detectors.text.kinds import (
     N_CJK,
     N_DIGIT,
     N_HARD,
-    N_LENIENT,
     N_LETTER,
     N_SPACE,
-    SEP_AFTER,
-    SEP_BEFORE,
     SPACE_CP,
 )
-
-_T_WORD = 0
-_T_CJK = 1
-_T_LONE_SYMBOL = 2
-"""A look-alike symbol standing alone: a letter inside a spelled-out run, else a separator."""
-
-
-@njit(cache=True, inline="always")
-def _is_word_kind(kind: int) -> bool:
-    return kind in (F_LETTER, F_DIGIT, F_LEET_SOFT, F_LEET_HARD)
-
-
-@njit(cache=True)
-def _full_field(
-    cps: np.ndarray,  # type: ignore[type-arg]
-    a: int,
-    b: int,
-    fold_off: np.ndarray,  # type: ignore[type-arg]
-    fold_cps: np.ndarray,  # type: ignore[type-arg]
-    fold_kinds: np.ndarray,  # type: ignore[type-arg]
-    leet: np.ndarray,  # type: ignore[type-arg]
-    scratch_i32: np.ndarray,  # type: ignore[type-arg]
-    scratch_u8: np.ndarray,  # type: ignore[type-arg]
-    out_cp: np.ndarray,  # type: ignore[type-arg]
-    out_kind: np.ndarray,  # type: ignore[type-arg]
-    out_pos: np.ndarray,  # type: ignore[type-arg]
-    o: int,
-) -> int:
-    """The general path: four passes over one field; returns the new output length."""
-    limit = fold_off.shape[0] - 1
-    t_cp = scratch_i32[0]
-    t_pos = scratch_i32[1]
-    tk_s = scratch_i32[2]
-    tk_e = scratch_i32[3]
-    tk_letters = scratch_i32[4]
-    tk_nch = scratch_i32[5]
-    gp_punct = scratch_i32[6]
-    gp_pos = scratch_i32[7]
-    t_kind = scratch_u8[0]
-    tk_type = scratch_u8[1]
-    tk_run = scratch_u8[2]  # 0 alone, 1 starts a spelled-out run, 2 continues it
-    tk_leet = scratch_u8[3]
-    gp_hard = scratch_u8[4]
-    gp_soft = scratch_u8[5]
-    gp_zw = scratch_u8[6]
-
-    # Pass 1: fold.
-    m = 0
-    for j in range(a, b):
-        cp = cps[j]
-        if cp < limit:
-            s = fold_off[cp]
-            e = fold_off[cp + 1]
-            for k in range(s, e):
-                t_cp[m] = fold_cps[k]
-                t_kind[m] = fold_kinds[k]
-                t_pos[m] = j - a
-                m += 1
-        else:
-            if 0xE0000 <= cp < 0xE1000:
-                continue  # tags and variation selectors: invisible marks
-            t_cp[m] = cp
-            t_kind[m] = F_CJK if 0x30000 <= cp < 0x40000 else F_HARD
-            t_pos[m] = j - a
-            m += 1
-    # Pass 2: tokens and gaps.
-    nt = 0
-    g_hard = 0
-    g_soft = 0
-    g_zw = 0
-    g_punct = 0
-    g_pos = -1
-    i = 0
-    while i < m:
-        k = t_kind[i]
-        if k == F_CJK or _is_word_kind(k):
-            if k == F_CJK:
-                e = i + 1
-                typ = _T_CJK
-                letters = 0
-                nch = 1
-                others = 1
-            else:
-                e = i
-                letters = 0
-                nch = 0
-                others = 0  # letters and digits
-                while e < m:
-                    k2 = t_kind[e]
-                    if k2 == F_INVISIBLE:
-                        look = e
-                        while look < m and t_kind[look] == F_INVISIBLE:
-                            look += 1
-                        if look < m and _is_word_kind(t_kind[look]):
-                            e = look
-                            continue
-                        break
-                    if not _is_word_kind(k2):
-                        break
-                    nch += 1
-                    if k2 == F_LETTER:
-                        letters += 1
-                        others += 1
-                    elif k2 == F_DIGIT:
-                        others += 1
-                    e += 1
-                typ = _T_WORD
-                if others == 0:
-                    if nch > 1:  # a run of symbols only ("!!!", "$$"): separators
-                        for q in range(i, e):
-                            if t_kind[q] == F_LEET_HARD:
-                                g_hard = 1
-                            elif t_kind[q] == F_LEET_SOFT:
-                                g_soft = 1
-                            if g_pos < 0:
-                                g_pos = t_pos[q]
-                        i = e
-                        continue
-                    typ = _T_LONE_SYMBOL
-            tk_s[nt] = i
-            tk_e[nt] = e
-            tk_type[nt] = typ
-            tk_letters[nt] = letters + (nch - others)  # look-alike symbols count as letters
-            tk_nch[nt] = nch
-            tk_run[nt] = 0
-            gp_hard[nt] = g_hard
-            gp_soft[nt] = g_soft
-            gp_zw[nt] = g_zw
-            gp_punct[nt] = g_punct
-            gp_pos[nt] = g_pos
-            g_hard = 0
-            g_soft = 0
-            g_zw = 0
-            g_punct = 0
-            g_pos = -1
-            nt += 1
-            i = e
-        else:
-            if g_pos < 0:
-                g_pos = t_pos[i]
-            if k == F_INVISIBLE:
-                g_zw = 1
-            else:
-                c = t_cp[i]
-                if k == F_HARD:
-                    g_hard = 1
-                else:
-                    g_soft = 1
-                if g_punct == 0 and c != SPACE_CP and c != 0x09:
-                    g_punct = c
-            i += 1
-
-    # Pass 3: runs of spelled-out single characters, joined across soft gaps.
-    i = 0
-    while i < nt:
-        single = tk_type[i] == _T_LONE_SYMBOL or (tk_type[i] == _T_WORD and tk_nch[i] == 1)
-        if not single:
-            tk_leet[i] = 1 if tk_letters[i] >= 2 else 0
-            i += 1
-            continue
-        j = i
-        letters = 0
-        for q in range(tk_s[i], tk_e[i]):
-            if t_kind[q] == F_LETTER:
-                letters += 1
-        lookalikes = letters + (1 if tk_type[i] == _T_LONE_SYMBOL else 0)
-        while j + 1 < nt and gp_hard[j + 1] == 0:
-            nxt = j + 1
-            if not (
-                tk_type[nxt] == _T_LONE_SYMBOL or (tk_type[nxt] == _T_WORD and tk_nch[nxt] == 1)
-            ):
-                break
-            for q in range(tk_s[nxt], tk_e[nxt]):
-                if t_kind[q] == F_LETTER:
-                    letters += 1
-            if tk_type[nxt] == _T_LONE_SYMBOL:
-                lookalikes += 1
-            else:
-                lookalikes += tk_letters[nxt]
-            j = nxt
-        joined = j > i and letters > 0
-        for q in range(i, j + 1):
-            tk_run[q] = (1 if q == i else 2) if joined else 0
-            if joined:
-                tk_leet[q] = 1 if lookalikes >= 2 else 0
-            else:
-                tk_leet[q] = 1 if tk_letters[q] >= 2 else 0
-        i = j + 1
-
-    # Pass 4: emit (never more characters than were folded).
-    prev = N_BREAK
-    p_hard = 0
-    p_soft = 0
-    p_zw = 0
-    p_punct = 0
-    p_pos = -1
-    field_start = o
-    for i in range(nt):
-        typ = tk_type[i]
-        run = tk_run[i]
-        flags_next = 0
-        if run == 2:
-            if o > field_start:
-                out_kind[o - 1] |= SEP_AFTER
-            flags_next = SEP_BEFORE
-        else:
-            p_hard |= gp_hard[i]
-            p_soft |= gp_soft[i]
-            p_zw |= gp_zw[i]
-            if p_punct == 0:
-                p_punct = gp_punct[i]
-            if p_pos < 0:
-                p_pos = gp_pos[i]
-            if typ == _T_LONE_SYMBOL and run == 0:
-                if t_kind[tk_s[i]] == F_LEET_HARD:
-                    p_hard = 1
-                else:
-                    p_soft = 1
-                if p_pos < 0:
-                    p_pos = t_pos[tk_s[i]]
-                continue
-        leet_ok = tk_leet[i] == 1
-        first = t_kind[tk_s[i]]
-        if first == F_CJK:
-            first_kind = N_CJK
-        elif first == F_LETTER:
-            first_kind = N_LETTER
-        elif first == F_DIGIT:
-            d = t_cp[tk_s[i]] - 48
-            first_kind = N_LETTER if leet_ok and 0 <= d <= 9 and leet[d] != 0 else N_DIGIT
-        else:
-            first_kind = N_LENIENT
-        if run != 2 and prev != N_BREAK:
-            if p_hard == 0 and p_soft == 0:
-                if p_zw == 1:
-                    out_kind[o - 1] |= SEP_AFTER
-                    flags_next = SEP_BEFORE
-            elif p_hard == 0 and (prev == N_CJK or first_kind == N_CJK):
-                pass  # soft gaps vanish next to CJK (no spaces in those scripts)
-            else:
-                if prev == N_DIGIT and first_kind == N_DIGIT and p_punct != 0:
-                    out_cp[o] = p_punct
-                    out_kind[o] = N_HARD
-                elif p_hard == 1:
-                    out_cp[o] = HARD_CP
-                    out_kind[o] = N_HARD
-                else:
-                    out_cp[o] = SPACE_CP
-                    out_kind[o] = N_SPACE
-                out_pos[o] = p_pos
-                o += 1
-        p_hard = 0
-        p_soft = 0
-        p_zw = 0
-        p_punct = 0
-        p_pos = -1
-        run_flags = (SEP_BEFORE | SEP_AFTER) if run != 0 else 0
-        for q in range(tk_s[i], tk_e[i]):
-            k = t_kind[q]
-            if k == F_INVISIBLE:
-                if o > field_start:
-                    out_kind[o - 1] |= SEP_AFTER
-                flags_next = SEP_BEFORE
-                continue
-            c = t_cp[q]
-            if k == F_LETTER:
-                nk = N_LETTER
-            elif k == F_DIGIT:
-                d = c - 48
-                if leet_ok and 0 <= d <= 9 and leet[d] != 0:
-                    c = leet[d]
-                    nk = N_LETTER
-                else:
-                    nk = N_DIGIT
-            elif k == F_CJK:
-                nk = N_CJK
-            else:
-                nk = N_LENIENT
-            out_cp[o] = c
-            out_kind[o] = nk | flags_next | run_flags
-            out_pos[o] = t_pos[q]
-            o += 1
-            flags_next = 0
-            prev = nk
-    return o
 
 
 @njit(cache=True, inline="always")
@@ -348,117 +52,97 @@ def _gap(
 
 @njit(cache=True, inline="always")
 def _fast_field(
-    cps: np.ndarray,  # type: ignore[type-arg]
+    cps: np.ndarray,
     a: int,
     b: int,
-    fold_off: np.ndarray,  # type: ignore[type-arg]
-    fold_cps: np.ndarray,  # type: ignore[type-arg]
-    fold_kinds: np.ndarray,  # type: ignore[type-arg]
-    leet: np.ndarray,  # type: ignore[type-arg]
-    out_cp: np.ndarray,  # type: ignore[type-arg]
-    out_kind: np.ndarray,  # type: ignore[type-arg]
-    out_pos: np.ndarray,  # type: ignore[type-arg]
+    single: np.ndarray,
+    leet: np.ndarray,
+    out_cp: np.ndarray,
+    out_kind: np.ndarray,
+    out_pos: np.ndarray,
     o: int,
 ) -> int:
     """One pass for the common field: returns the new output length, or -1 when the field
-    holds anything that needs context (look-alike symbols, zero-width characters, a word of
-    one character, a leet digit in a word of letters); the general path then redoes it."""
-    limit = fold_off.shape[0] - 1
+    holds anything that needs context or more than one table (a character that folds to none
+    or several, look-alike symbols, zero-width characters, a word of one character, a leet
+    digit in a word of letters); the general path then redoes the field."""
+    limit = single.shape[0]
     prev = N_BREAK
     gap = 0  # 1 while separators are pending
     g_hard = 0
     g_punct = 0
     g_pos = 0
-    in_word = False
-    w_len = 0
+    w_len = 0  # letters and digits in the current word (0: not in a word)
     w_letters = 0
     w_leet = 0
     for j in range(a, b):
         cp = cps[j]
-        if cp < limit:
-            s = fold_off[cp]
-            e = fold_off[cp + 1]
-        else:
-            if 0xE0000 <= cp < 0xE1000 or 0x30000 <= cp < 0x40000:
-                return -1  # rare planes: the general path knows them
-            s = 0
-            e = 0
-            g_hard = 1
-            if g_punct == 0:
-                g_punct = cp
+        packed = single[cp] if cp < limit else 0
+        kind = packed >> 24
+        c = packed & 0xFFFFFF
+        if kind in (F_LETTER, F_DIGIT, F_CJK):
+            if gap == 1:
+                sep = _gap(prev, N_CJK if kind == F_CJK else N_LETTER if kind == F_LETTER
+                           else N_DIGIT, g_hard, g_punct)  # fmt: skip
+                if sep >= 0:
+                    out_cp[o] = sep
+                    out_kind[o] = N_SPACE if sep == SPACE_CP else N_HARD
+                    out_pos[o] = g_pos
+                    o += 1
+                gap = 0
+                g_hard = 0
+                g_punct = 0
+            if kind == F_CJK:
+                if w_len == 1 or (w_letters >= 2 and w_leet > 0):
+                    return -1
+                w_len = 0
+                nk = N_CJK
+            else:
+                if w_len == 0:
+                    w_letters = 0
+                    w_leet = 0
+                w_len += 1
+                if kind == F_LETTER:
+                    w_letters += 1
+                    nk = N_LETTER
+                else:
+                    if 48 <= c <= 57 and leet[c - 48] != 0:
+                        w_leet += 1
+                    nk = N_DIGIT
+            out_cp[o] = c
+            out_kind[o] = nk
+            out_pos[o] = j - a
+            o += 1
+            prev = nk
+        elif kind in (F_SOFT, F_HARD):
+            if w_len == 1 or (w_letters >= 2 and w_leet > 0):
+                return -1
+            w_len = 0
             if gap == 0:
                 gap = 1
                 g_pos = j - a
-            if in_word:
-                if w_len == 1 or (w_letters >= 2 and w_leet > 0):
-                    return -1
-                in_word = False
-            continue
-        for k in range(s, e):
-            kind = fold_kinds[k]
-            c = fold_cps[k]
-            if kind in (F_LETTER, F_DIGIT, F_CJK):
-                nk = N_LETTER if kind == F_LETTER else (N_DIGIT if kind == F_DIGIT else N_CJK)
-                if gap == 1:
-                    sep = _gap(prev, nk, g_hard, g_punct)
-                    if sep >= 0:
-                        out_cp[o] = sep
-                        out_kind[o] = N_SPACE if sep == SPACE_CP else N_HARD
-                        out_pos[o] = g_pos
-                        o += 1
-                    gap = 0
-                    g_hard = 0
-                    g_punct = 0
-                if kind == F_CJK:
-                    if in_word:
-                        if w_len == 1 or (w_letters >= 2 and w_leet > 0):
-                            return -1
-                        in_word = False
-                else:
-                    if not in_word:
-                        in_word = True
-                        w_len = 0
-                        w_letters = 0
-                        w_leet = 0
-                    w_len += 1
-                    if kind == F_LETTER:
-                        w_letters += 1
-                    elif 48 <= c <= 57 and leet[c - 48] != 0:
-                        w_leet += 1
-                out_cp[o] = c
-                out_kind[o] = nk
-                out_pos[o] = j - a
-                o += 1
-                prev = nk
-            elif kind in (F_SOFT, F_HARD):
-                if in_word:
-                    if w_len == 1 or (w_letters >= 2 and w_leet > 0):
-                        return -1
-                    in_word = False
-                if gap == 0:
-                    gap = 1
-                    g_pos = j - a
-                if kind == F_HARD:
-                    g_hard = 1
-                if g_punct == 0 and c != SPACE_CP and c != 0x09:
-                    g_punct = c
-            else:
-                return -1  # look-alike symbols and zero-width characters need context
-    if in_word and (w_len == 1 or (w_letters >= 2 and w_leet > 0)):
+            if kind == F_HARD:
+                g_hard = 1
+            if g_punct == 0 and c != SPACE_CP and c != 0x09:
+                g_punct = c
+        else:
+            return -1
+    if w_len == 1 or (w_letters >= 2 and w_leet > 0):
         return -1
     return o
 
 
 @njit(cache=True)
 def normalize_batch(
-    cps: np.ndarray,  # type: ignore[type-arg]
-    field_off: np.ndarray,  # type: ignore[type-arg]
-    fold_off: np.ndarray,  # type: ignore[type-arg]
-    fold_cps: np.ndarray,  # type: ignore[type-arg]
-    fold_kinds: np.ndarray,  # type: ignore[type-arg]
-    leet: np.ndarray,  # type: ignore[type-arg]
+    cps: np.ndarray,
+    field_off: np.ndarray,
+    fold_off: np.ndarray,
+    fold_cps: np.ndarray,
+    fold_kinds: np.ndarray,
+    single: np.ndarray,
+    leet: np.ndarray,
     fast: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Normalise every field; returns (code points, kinds, source positions, field offsets).
 
     Input field ``f`` is ``cps[field_off[f]:field_off[f + 1] - 1]`` (each field is followed by
@@ -476,7 +160,10 @@ def normalize_batch(
         folded = 0
         for j in range(field_off[f], field_off[f + 1] - 1):
             cp = cps[j]
-            folded += fold_off[cp + 1] - fold_off[cp] if cp < limit else 1
+            if cp < limit:
+                folded += 1 if single[cp] != 0 else fold_off[cp + 1] - fold_off[cp]
+            else:
+                folded += 1
         total += folded
         longest = max(longest, folded)
     out_cp = np.empty(total + n_fields + 1, np.int32)
@@ -493,10 +180,9 @@ def normalize_batch(
         a = field_off[f]
         b = field_off[f + 1] - 1  # one terminator code point follows every field
         out_off[f] = o
-        end = _fast_field(cps, a, b, fold_off, fold_cps, fold_kinds, leet,
-                          out_cp, out_kind, out_pos, o) if fast else -1  # fmt: skip
+        end = _fast_field(cps, a, b, single, leet, out_cp, out_kind, out_pos, o) if fast else -1
         if end < 0:
-            end = _full_field(cps, a, b, fold_off, fold_cps, fold_kinds, leet,
+            end = general_field(cps, a, b, fold_off, fold_cps, fold_kinds, leet,
                               scratch_i32, scratch_u8, out_cp, out_kind, out_pos, o)  # fmt: skip
         o = end
         out_cp[o] = BREAK_CP

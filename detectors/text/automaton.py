@@ -171,10 +171,13 @@ def compile_automaton(
     out_offsets[1:] = np.cumsum([len(outputs[state]) for state in loud])
     flat = [pattern_id for state in loud for pattern_id in outputs[state]]
     narrow = n_states <= np.iinfo(np.uint16).max
+    transitions: npt.NDArray[np.uint16] | npt.NDArray[np.int32] = (
+        renumbered.ravel().astype(np.uint16) if narrow else renumbered.ravel()
+    )
     return Automaton(
         n_symbols=n_symbols,
         symbol_of=symbol_of,
-        transitions=renumbered.ravel().astype(np.uint16 if narrow else np.int32),
+        transitions=transitions,
         first_output=len(silent),
         out_offsets=out_offsets,
         out_patterns=np.asarray(flat, dtype=np.int32),

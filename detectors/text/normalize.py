@@ -53,7 +53,7 @@ class NormalizedBatch:
 
     def field_kinds(self, field: int) -> npt.NDArray[np.uint8]:
         start, end = self.span(field)
-        kinds: npt.NDArray[np.uint8] = self.kinds[start:end] & KIND_MASK
+        kinds: npt.NDArray[np.uint8] = (self.kinds[start:end] & KIND_MASK).astype(np.uint8)
         return kinds
 
 
@@ -95,7 +95,14 @@ class TextNormalizer:
     ) -> NormalizedBatch:
         tables = self.tables
         out_cp, out_kind, out_pos, out_off = normalize_batch(
-            cps, offsets, tables.offsets, tables.cps, tables.kinds, tables.leet_digits, self.fast
+            cps,
+            offsets,
+            tables.offsets,
+            tables.cps,
+            tables.kinds,
+            tables.single,
+            tables.leet_digits,
+            self.fast,
         )
         return NormalizedBatch(out_cp, out_kind, out_pos, out_off)
 

@@ -95,6 +95,9 @@ class FoldTables:
     offsets: npt.NDArray[np.int32]
     cps: npt.NDArray[np.int32]
     kinds: npt.NDArray[np.uint8]
+    single: npt.NDArray[np.int32]
+    """``kind << 24 | code point`` for the (vast majority of) code points that fold to exactly
+    one character, else 0: one load on the kernel's fast path."""
     leet_digits: npt.NDArray[np.int32]
     """For ASCII digits ``0``-``9``: the letter code point it may stand for, else 0."""
 
@@ -215,12 +218,15 @@ def fold_tables() -> FoldTables:
             cps.append(folded)
             kinds.append(kind)
     offsets[FOLD_LIMIT] = len(cps)
+    folds = np.asarray(cps, dtype=np.int32)
+    kinds_array = np.asarray(kinds, dtype=np.uint8)
+    one = np.flatnonzero(np.diff(offsets) == 1)
+    single = np.zeros(FOLD_LIMIT, dtype=np.int32)
+    first = offsets[one]
+    single[one] = (kinds_array[first].astype(np.int32) << 24) | folds[first]
     leet = np.zeros(10, dtype=np.int32)
     for digit, letter in LEET_DIGITS.items():
         leet[int(digit)] = ord(MERGED_LETTERS.get(letter, letter))
     return FoldTables(
-        offsets=offsets,
-        cps=np.asarray(cps, dtype=np.int32),
-        kinds=np.asarray(kinds, dtype=np.uint8),
-        leet_digits=leet,
+        offsets=offsets, cps=folds, kinds=kinds_array, single=single, leet_digits=leet
     )

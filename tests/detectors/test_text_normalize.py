@@ -161,7 +161,7 @@ def test_confusables_come_from_the_unicode_data() -> None:
         st.lists(
             st.sampled_from(
                 [
-                    *"abcilosxyzABCIO 0123457.-_:,;!|@$€ 高仿货ＡＢ１ßﬁ™é\n\t\u200b\u3000",
+                    *"abcilosxyzABCIO ٣٤0123457.-_:,;!|@$€ 高仿货ＡＢ１ßﬁ™é\n\t\u200b\u3000",
                     *("\U000e0041", "\U00030001", "\U0010ffff", "g u c", "1 : 1", "ab 12"),
                 ]
             ),
