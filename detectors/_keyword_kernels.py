@@ -227,3 +227,73 @@ def scan_words(
             patterns, ends = _gather(found_pattern, found_end, counts)
             return patterns, ends - lengths[patterns] + 1, ends
         cap = counts.max()
+
+
+@njit(cache=True)
+def expand_hits(
+    patterns: np.ndarray,
+    ends: np.ndarray,
+    lengths: np.ndarray,
+    term_offsets: np.ndarray,
+    terms: np.ndarray,
+    field_offsets: np.ndarray,
+    positions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pattern matches (in text order) -> term matches with their field and source span:
+    (terms, fields, starts, ends, source starts, source ends (exclusive))."""
+    total = 0
+    for m in range(patterns.shape[0]):
+        total += term_offsets[patterns[m] + 1] - term_offsets[patterns[m]]
+    out_term = np.empty(total, np.int32)
+    out_field = np.empty(total, np.int64)
+    out_start = np.empty(total, np.int32)
+    out_end = np.empty(total, np.int32)
+    out_src_start = np.empty(total, np.int32)
+    out_src_end = np.empty(total, np.int32)
+    field = 0
+    at = 0
+    for m in range(patterns.shape[0]):
+        end = ends[m]
+        start = end - lengths[patterns[m]] + 1
+        while field_offsets[field + 1] <= start:  # matches come in text order
+            field += 1
+        for k in range(term_offsets[patterns[m]], term_offsets[patterns[m] + 1]):
+            out_term[at] = terms[k]
+            out_field[at] = field
+            out_start[at] = start
+            out_end[at] = end
+            out_src_start[at] = positions[start]
+            out_src_end[at] = positions[end] + 1
+            at += 1
+    return out_term, out_field, out_start, out_end, out_src_start, out_src_end
+
+
+@njit(cache=True)
+def group_by_listing(
+    fields: np.ndarray,
+    term_is_brand: np.ndarray,
+    terms: np.ndarray,
+    field_offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Term matches of (title, description, claimed brand) field triples, grouped by listing:
+    (first match of each group, its listing, its size, whether it is *plain*: all brand names
+    in the title or description, and an empty claimed brand field)."""
+    n = fields.shape[0]
+    starts = np.empty(n, np.int64)
+    owners = np.empty(n, np.int64)
+    sizes = np.empty(n, np.int64)
+    plain = np.empty(n, np.bool_)
+    groups = 0
+    for k in range(n):
+        owner = fields[k] // 3
+        if groups == 0 or owners[groups - 1] != owner:
+            claimed = 3 * owner + 2
+            starts[groups] = k
+            owners[groups] = owner
+            sizes[groups] = 0
+            plain[groups] = field_offsets[claimed + 1] - field_offsets[claimed] <= 1
+            groups += 1
+        sizes[groups - 1] += 1
+        if fields[k] % 3 == 2 or not term_is_brand[terms[k]]:
+            plain[groups - 1] = False
+    return starts[:groups], owners[:groups], sizes[:groups], plain[:groups]

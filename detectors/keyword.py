@@ -49,11 +49,12 @@ from config.registry import Registry
 from config.thresholds import ScreenConfig
 from contract.listing import Listing
 from contract.verdict import Reason
+from detectors._keyword_kernels import group_by_listing
 from detectors.base import Detector
 from detectors.batch import ListingBatch
 from detectors.keyword_lexicon import Kind, compile_lexicon
 from detectors.keyword_matcher import TermHits, TermMatcher
-from detectors.keyword_rules import CLAIMED, HitRows, KeywordRules
+from detectors.keyword_rules import HitRows, KeywordRules
 from detectors.text.normalize import TextNormalizer
 from state.base import StateSnapshot
 
@@ -107,19 +108,19 @@ class KeywordDetector(Detector):
         reasons: list[list[Reason]],
         brands: list[tuple[str, ...]],
     ) -> None:
-        owner = hits.field // 3  # fields are (title, description, claimed brand) per listing
-        # Listings whose matches are all brand names in the title or description take the
-        # short path (the common case); anything else goes through the general rules.
-        plain = self._brand_kind[hits.term] & (hits.field % 3 != CLAIMED)
-        starts = np.flatnonzero(np.diff(owner, prepend=-1))
-        simple = np.logical_and.reduceat(plain, starts).tolist()
-        bounds = [*starts.tolist(), len(owner)]
+        # Fields are (title, description, claimed brand) per listing. Listings whose matches
+        # are all brand names in the title or description, with no claimed brand, take short
+        # paths (the common case): one match, or a few; anything else, the general rules.
+        starts, owners, sizes, plain = group_by_listing(
+            hits.field, self._brand_kind, hits.term, hits.text.offsets
+        )
         rows = HitRows(hits)
         rules = self.rules
-        for group, index in enumerate(owner[starts].tolist()):
-            listing = listings[index]
-            first, stop = bounds[group], bounds[group + 1]
-            if simple[group] and not listing.brand:
-                reasons[index], brands[index] = rules.judge_brands(listing, rows, first, stop)
-            else:
-                reasons[index], brands[index] = rules.judge(listing, rows, first, stop)
+        one = plain & (sizes == 1)
+        rules.judge_single_brands(listings, rows, owners[one], starts[one], reasons, brands)
+        for group in np.flatnonzero(~one).tolist():
+            index, first = int(owners[group]), int(starts[group])
+            judge = rules.judge_brands if plain[group] else rules.judge
+            reasons[index], brands[index] = judge(
+                listings[index], rows, first, first + int(sizes[group])
+            )

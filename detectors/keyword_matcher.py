@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors._keyword_kernels import scan_raw, scan_words
+from detectors._keyword_kernels import expand_hits, scan_raw, scan_words
 from detectors.keyword_lexicon import Lexicon
 from detectors.text.normalize import NormalizedBatch, TextNormalizer
 
@@ -40,7 +40,6 @@ class TermMatcher:
     def __init__(self, lexicon: Lexicon, normalizer: TextNormalizer) -> None:
         self.lexicon = lexicon
         self.normalizer = normalizer
-        self._single_term = bool(np.all(np.diff(lexicon.pattern_term_offsets) == 1))
 
     def find(self, texts: Sequence[str]) -> TermHits:
         """Whole-word (Latin) and substring (CJK) matches of every term in every text."""
@@ -48,7 +47,7 @@ class TermMatcher:
 
     def find_normalized(self, text: NormalizedBatch) -> TermHits:
         lexicon, automaton = self.lexicon, self.lexicon.automaton
-        pattern, start, end = scan_words(
+        pattern, _start, end = scan_words(
             text.cps,
             text.kinds,
             automaton.symbol_of,
@@ -60,25 +59,16 @@ class TermMatcher:
             automaton.pattern_lengths,
             lexicon.edges,
         )
-        first = lexicon.pattern_term_offsets[pattern]
-        if self._single_term:
-            term = lexicon.pattern_terms[first]
-        else:
-            counts = lexicon.pattern_term_offsets[pattern + 1] - first
-            row = np.repeat(np.arange(len(pattern)), counts)
-            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-            term = lexicon.pattern_terms[first[row] + within]
-            start, end = start[row], end[row]
-        field = np.searchsorted(text.offsets, start, side="right") - 1
-        return TermHits(
-            term=term,
-            field=field,
-            start=start,
-            end=end,
-            src_start=text.positions[start],
-            src_end=text.positions[end] + 1,
-            text=text,
+        term, field, start, end, src_start, src_end = expand_hits(
+            pattern,
+            end,
+            automaton.pattern_lengths,
+            lexicon.pattern_term_offsets,
+            lexicon.pattern_terms,
+            text.offsets,
+            text.positions,
         )
+        return TermHits(term, field, start, end, src_start, src_end, text)
 
     def scan_raw(
         self, text: NormalizedBatch

@@ -11,6 +11,7 @@ avoid), and :meth:`KeywordRules.judge` for everything else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,16 +40,25 @@ class HitRows:
     of one listing are contiguous and in order: title first, then description.
     """
 
-    __slots__ = ("end", "kinds", "src_end", "src_start", "start", "term", "which")
+    __slots__ = ("end", "field", "kinds", "offsets", "src_end", "src_start", "start", "term",
+                 "which")  # fmt: skip
 
     def __init__(self, hits: TermHits) -> None:
         self.term: list[int] = hits.term.tolist()
+        self.field: list[int] = hits.field.tolist()
         self.which: list[int] = (hits.field % 3).tolist()
         self.start: list[int] = hits.start.tolist()
         self.end: list[int] = hits.end.tolist()
         self.src_start: list[int] = hits.src_start.tolist()
         self.src_end: list[int] = hits.src_end.tolist()
         self.kinds: npt.NDArray[np.uint8] = hits.text.kinds
+        self.offsets: npt.NDArray[np.int64] = hits.text.offsets
+
+    def claims_brand(self, k: int) -> bool:
+        """Whether the listing of match ``k`` fills its brand field (with anything that
+        normalises to text: a brand of only spaces or symbols claims nothing)."""
+        claimed = self.field[k] - self.field[k] % 3 + CLAIMED
+        return bool(self.offsets[claimed + 1] - self.offsets[claimed] > 1)
 
     def adjacent(self, left_end: int, right_start: int) -> bool:
         """Nothing, or one space, between two matches (``end`` is inclusive)."""
@@ -116,31 +126,49 @@ class KeywordRules:
 
     # The common path.
 
-    def judge_brands(
-        self, listing: Listing, rows: HitRows, first: int, stop: int
-    ) -> tuple[list[Reason], tuple[str, ...]]:
-        """Matches that are all brand names in the title or description, no claimed brand.
-
-        The hot path of the detector (most listings that name a brand name only that): plain
-        loops, no comprehensions, evidence from prebuilt parts."""
-        brand_of, term = self.brand, rows.term
-        if stop - first == 1:  # one brand name, written once: everything inline
-            t = term[first]
-            brand = brand_of[t]
-            if listing.store_id in self.authorized[brand]:
-                return [], self._one_brand[brand]
-            which, start, end = rows.which[first], rows.src_start[first], rows.src_end[first]
-            source = listing.title if which == TITLE else listing.description
-            brand_id = self.brand_ids[brand]
+    def judge_single_brands(
+        self,
+        listings: Sequence[Listing],
+        rows: HitRows,
+        owners: npt.NDArray[np.int64],
+        matches: npt.NDArray[np.intp],
+        reasons: list[list[Reason]],
+        brands: list[tuple[str, ...]],
+    ) -> None:
+        """Listings with one match, a brand name in the title or description, and no claimed
+        brand: the hot path of the detector, one plain loop with evidence from prebuilt parts."""
+        brand_of, authorized, ids, one_brand = (
+            self.brand,
+            self.authorized,
+            self.brand_ids,
+            self._one_brand,
+        )
+        term_docs, score = self._term_docs, self._unauthorized_score
+        for index, k in zip(owners.tolist(), matches.tolist(), strict=True):
+            listing = listings[index]
+            term = rows.term[k]
+            brand = brand_of[term]
+            brands[index] = one_brand[brand]
+            if listing.store_id in authorized[brand]:
+                continue
+            start, end = rows.src_start[k], rows.src_end[k]
+            field = rows.which[k]
+            source = listing.title if field == TITLE else listing.description
+            brand_id = ids[brand]
             doc = {
                 "brand": brand_id,
-                "terms": [{**self._term_docs[t], "field": FIELDS[which], "start": start,
+                "terms": [{**term_docs[term], "field": FIELDS[field], "start": start,
                            "end": end, "text": source[start:end]}],
                 "term_count": 1,
                 "brands": [brand_id],
             }  # fmt: skip
-            reason = Reason(DETECTOR, "BRAND_UNAUTHORIZED_STORE", self._unauthorized_score, doc)
-            return [reason], self._one_brand[brand]
+            reasons[index] = [Reason(DETECTOR, "BRAND_UNAUTHORIZED_STORE", score, doc)]
+
+    def judge_brands(
+        self, listing: Listing, rows: HitRows, first: int, stop: int
+    ) -> tuple[list[Reason], tuple[str, ...]]:
+        """Matches that are all brand names in the title or description, no claimed brand."""
+        brand_of, term = self.brand, rows.term
         named = [brand_of[term[first]]]
         for k in range(first + 1, stop):
             brand = brand_of[term[k]]
@@ -155,15 +183,10 @@ class KeywordRules:
         if not unauthorized:
             return [], annotation
         hits = [k for k in range(first, stop) if brand_of[term[k]] in unauthorized]
-        return [self._unauthorized(listing, rows, hits, unauthorized)], annotation
-
-    def _unauthorized(
-        self, listing: Listing, rows: HitRows, hits: list[int], brands: list[int]
-    ) -> Reason:
-        ids = self.brand_ids
-        doc = self.evidence(listing, rows, hits, brands[0])
-        doc["brands"] = [ids[b] for b in brands]
-        return Reason(DETECTOR, "BRAND_UNAUTHORIZED_STORE", self._unauthorized_score, doc)
+        doc = self.evidence(listing, rows, hits, unauthorized[0])
+        doc["brands"] = [ids[b] for b in unauthorized]
+        score = self._unauthorized_score
+        return [Reason(DETECTOR, "BRAND_UNAUTHORIZED_STORE", score, doc)], annotation
 
     # The general path.
 
@@ -236,8 +259,7 @@ class KeywordRules:
                 doc["brands"] = [ids[b] for b in title_brands]
                 doc["authorized"] = [ids[b] for b in allowed]
                 found.append(Reason(DETECTOR, "KEYWORD_STUFFING", config.stuffing_score, doc))
-        claims = bool(listing.brand and listing.brand.strip())
-        if claims and title_brands and not set(claimed) & set(title_brands):
+        if title_brands and not set(claimed) & set(title_brands) and rows.claims_brand(first):
             hits = [k for k in brand_hits if rows.which[k] == TITLE and k not in benign]
             doc = self.evidence(listing, rows, hits, title_brands[0])
             doc["claimed"] = listing.brand
