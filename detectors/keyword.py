@@ -34,7 +34,10 @@ Evidence: ``brand`` (the registry brand id, when the reason concerns one, which 
 decision step picks the rights holder), ``terms`` (each matched term as registered, its
 ``kind`` -- brand, counterfeit, prohibited -- its ``brand``, the ``field`` it was found in --
 title, description, brand -- its ``start``/``end`` code-point offsets in that field and the
-``text`` found there), ``term_count``, and per code ``brands``, ``claimed``, ``benign``.
+``text`` found there), ``term_count`` (``terms`` lists at most ``max_evidence_terms``), and
+per code: ``brands`` (the brands concerned), ``authorized`` (stuffing: those the store may
+sell), ``claimed`` / ``claimed_brand`` (the brand field as written, and its registry id),
+``benign`` (the phrases that lowered a term).
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@
 authorised for which brand, the scores) and turns the matches of one listing into its reasons
 and the brands it names. The reason codes are documented in :mod:`detectors.keyword`.
 
-Two paths: :meth:`KeywordRules.judge_brands` for the common listing whose matches are all
-brand names in its title or description (annotation, at most one reason, no allocation it can
-avoid), and :meth:`KeywordRules.judge` for everything else.
+Three paths, from the hottest: :meth:`KeywordRules.judge_single_brands` for the listings
+whose only match is one brand name in the title or description (most listings that match
+anything; one plain loop over all of them), :meth:`KeywordRules.judge_brands` when all the
+matches are brand names, and :meth:`KeywordRules.judge`, the general rules, for the rest. The
+three agree: the short paths are the general rules with the branches that cannot apply cut.
 """
 
 from __future__ import annotations
@@ -89,24 +91,14 @@ class KeywordRules:
     # Evidence.
 
     def term_docs(self, listing: Listing, rows: HitRows, hits: list[int]) -> list[dict[str, Any]]:
-        if len(hits) == 1:
-            (k,) = hits
-            which, start, end = rows.which[k], rows.src_start[k], rows.src_end[k]
-            source = listing.title if which == TITLE else listing.description
-            if which == CLAIMED:
-                source = listing.brand or ""
-            return [{**self._term_docs[rows.term[k]], "field": FIELDS[which], "start": start,
-                     "end": end, "text": source[start:end]}]  # fmt: skip
+        """Each match once: the term as registered, its kind and brand, where the seller wrote
+        it (field, code-point span) and what exactly was written there."""
         sources = (listing.title, listing.description, listing.brand or "")
         docs: list[dict[str, Any]] = []
         seen: set[tuple[int, int, int, int]] = set()
         for k in hits:
-            term, which, start, end = (
-                rows.term[k],
-                rows.which[k],
-                rows.src_start[k],
-                rows.src_end[k],
-            )
+            term, which = rows.term[k], rows.which[k]
+            start, end = rows.src_start[k], rows.src_end[k]
             key = (term, which, start, end)
             if key in seen:
                 continue

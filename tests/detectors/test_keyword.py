@@ -17,6 +17,7 @@ from detectors.batch import ListingBatch
 from detectors.catalog import DETECTOR_CLASSES
 from detectors.decision import DecisionStep
 from detectors.keyword import KeywordDetector
+from detectors.keyword_rules import HitRows
 from haze.engine import Screener
 from haze.runtime import Runtime
 from state.base import StateSnapshot
@@ -215,9 +216,13 @@ def test_registry_benign_phrases_and_brand_cues() -> None:
     custom = KeywordDetector(KeywordConfig(use_default_lexicon=False), registry)
     reasons, brands = screen(custom, [listing("Neoprene sleeve for Lumis laptops")])
     assert reasons[0] == [] and brands[0] == ()
-    # without the built-in cues, "for <brand>" alone no longer lowers anything
-    reasons, brands = screen(custom, [listing("Neoprene case for Lumis")])
+    # both sides of the phrase are needed; without the built-in cues, "for <brand>" alone
+    # no longer lowers anything
+    reasons, brands = screen(custom, [listing("Neoprene sleeve for Lumis"),
+                                      listing("Neoprene case for Lumis", index=1)])  # fmt: skip
     assert [r.code for r in reasons[0]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert [r.code for r in reasons[1]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert brands == [("lumis",), ("lumis",)]
 
 
 def test_config_knobs(detector: KeywordDetector) -> None:
@@ -304,3 +309,36 @@ async def test_through_the_engine() -> None:
     assert verdict["reasons"][0]["code"] == "BRAND_WITH_COUNTERFEIT_TERM"
     assert results[0].complaint is not None
     assert orjson.loads(results[1].verdict)["decision"] == "allow"
+
+
+def test_short_paths_agree_with_the_general_rules(detector: KeywordDetector) -> None:
+    rng = random.Random(11)
+    words = ["Aurora", "奥罗拉", "nordvik", "L.u.m.i.s", "kestrel", "bag", "new", "replica",
+             "ivory white", "for", "compatible with", "凯斯特", "sale", "2024"]  # fmt: skip
+    stores = [OTHER_STORE, "store-aurora-official", "store-timehouse"]
+    items = [
+        listing(" ".join(rng.choices(words, k=rng.randint(1, 4))),
+                description=" ".join(rng.choices(words, k=rng.randint(0, 2))),
+                brand=rng.choice([None, None, "Aurora", "!!", "Kestrel"]),
+                store=rng.choice(stores), index=i)
+        for i in range(400)
+    ]  # fmt: skip
+    fast, fast_brands = screen(detector, items)
+    texts = [t for x in items for t in (x.title, x.description, x.brand or "")]
+    hits = detector.matcher.find(texts)
+    rows = HitRows(hits)
+    field = hits.field.tolist()
+    general: list[list[Reason]] = [[] for _ in items]
+    general_brands: list[tuple[str, ...]] = [()] * len(items)
+    first = 0
+    while first < len(field):
+        stop = first
+        while stop < len(field) and field[stop] // 3 == field[first] // 3:
+            stop += 1
+        index = field[first] // 3
+        general[index], general_brands[index] = detector.rules.judge(
+            items[index], rows, first, stop
+        )
+        first = stop
+    assert fast == general
+    assert fast_brands == general_brands
