@@ -33,6 +33,7 @@ from contract.listing import Listing
 from detectors.batch import ListingBatch
 from detectors.keyword import KeywordDetector
 from detectors.text.normalize import NormalizedBatch
+from state.base import StateSnapshot
 
 SEED = 20261123
 N_TITLES = 200_000
@@ -217,38 +218,48 @@ def run() -> dict[str, Any]:
 
     def full() -> None:
         for batch in batches:
-            detector.detect(batch, None)  # type: ignore[arg-type]
+            detector.detect(batch, StateSnapshot())
 
     # The corpus is prepared data, not the detector's garbage: keep the collector off it, as
     # a worker does with what it holds for its lifetime (gc.freeze after start-up).
     gc.collect()
     gc.freeze()
-    normalize_rate = _rate(lambda: detector.normalizer.normalize(titles), N_TITLES)
-    results = {
-        "haze_scan": _rate(haze_scan_run, N_TITLES, repeats=5),
-        "hyperscan_joined": _rate(hs_run, N_TITLES, repeats=5),
-        "pyahocorasick": _rate(pyac_run, N_TITLES, repeats=2),
-        "haze_full": _rate(full, N_TITLES),
-    }
-    results["haze_normalize"] = normalize_rate
-    flagged = sum(1 for batch in batches for r in detector.detect(batch, None) if r)  # type: ignore[arg-type]
+    try:
+        results = {
+            "haze_scan": _rate(haze_scan_run, N_TITLES, repeats=7),
+            "hyperscan_joined": _rate(hs_run, N_TITLES, repeats=7),
+            "pyahocorasick": _rate(pyac_run, N_TITLES, repeats=2),
+            "haze_full": _rate(full, N_TITLES, repeats=5),
+        }
+        normalize_rate = _rate(lambda: detector.normalizer.normalize(titles), N_TITLES, 5)
+    finally:
+        gc.unfreeze()
+    flagged = named = 0
+    for batch in batches:
+        found = detector.detect(batch, StateSnapshot())
+        flagged += sum(1 for reasons in found if reasons)
+        named += sum(1 for brands in batch.annotations["brands"] if brands)
+    automaton = lexicon.automaton
     return {
         **results,
         "ratios": {
             "haze_scan / hyperscan_joined": results["haze_scan"] / results["hyperscan_joined"],
             "haze_scan / pyahocorasick": results["haze_scan"] / results["pyahocorasick"],
+            "haze_full / 1M target": results["haze_full"] / 1e6,
         },
         "targets": {
             "haze_scan": ">= 0.7x hyperscan_joined and >= 5x pyahocorasick",
             "haze_full": ">= 1,000,000 titles/s",
         },
         "notes": (
-            f"{N_TITLES:,} titles, {lexicon.n_patterns:,} patterns "
-            f"({lexicon.automaton.n_states:,} DFA states, {lexicon.automaton.n_symbols} symbols, "
-            f"{lexicon.automaton.nbytes / 1e6:.1f} MB); raw matches: haze {haze_matches:,}, "
-            f"hyperscan {hs_matches:,}, pyahocorasick {pyac_matches:,}; listings with a reason: "
-            f"{flagged:,}; haze_full in batches of {BATCH} (the stream batch size); normalised "
-            f"text is {len(text.cps):,} code points; gc.freeze() after preparing the corpus."
+            f"{N_TITLES:,} titles ({len(text.cps):,} normalised code points), "
+            f"{lexicon.n_patterns:,} patterns ({automaton.n_states:,} DFA states over "
+            f"{automaton.n_symbols} symbols, {automaton.nbytes / 1e6:.1f} MB). Raw matches: "
+            f"haze {haze_matches:,}, hyperscan {hs_matches:,}, pyahocorasick {pyac_matches:,}. "
+            f"{named:,} titles name a registered brand, {flagged:,} get a reason (a Reason "
+            f"with evidence built in Python each). haze_full: detect() on batches of {BATCH} "
+            f"(the stream batch size), normalisation alone {normalize_rate:,.0f} titles/s. "
+            "Scans are over the same normalised text. gc.freeze() after preparing the corpus."
         ),
     }
 

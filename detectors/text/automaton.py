@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-MAX_SYMBOLS = 256
+MAX_SYMBOLS = 128
 PAIR_FLAG = 1 << 8
 """``symbol_of[cp] >= PAIR_FLAG``: the character is two symbols, ``v >> 8`` then ``v & 255``
 (a high symbol is never 0, so a pair is always at least 256)."""
