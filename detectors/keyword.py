@@ -120,7 +120,7 @@ class KeywordDetector(Detector):
         rows = HitRows(hits)
         rules = self.rules
         one = plain & (sizes == 1)
-        rules.judge_single_brands(listings, rows, owners[one], starts[one], reasons, brands)
+        rules.judge_single_brands(listings, hits, owners[one], starts[one], reasons, brands)
         for group in np.flatnonzero(~one).tolist():
             index, first = int(owners[group]), int(starts[group])
             judge = rules.judge_brands if plain[group] else rules.judge
