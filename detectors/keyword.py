@@ -86,7 +86,12 @@ class KeywordDetector(Detector):
         return cls(own, registry) if own.enabled else None
 
     def warm(self) -> None:
+        """Compile (or load from the cache) every kernel: one listing through ``detect``,
+        naming a registered term so the matches take the whole path."""
         self.matcher.warm()
+        sample = self.lexicon.terms[0].text if self.lexicon.terms else "warm-up"
+        listing = Listing("warm-up", "warm-up", "warm-up", sample, "warm-up", 1.0)
+        self.detect(ListingBatch([listing], 0.0), StateSnapshot())
 
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
         listings = batch.listings

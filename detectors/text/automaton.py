@@ -8,6 +8,10 @@ pattern characters get one symbol each, and when a registry has more distinct ch
 that (thousands of Han characters), the rest are spelled as two symbols, a high and a low one
 from separate ranges, so a pattern still matches exactly the same texts.
 
+Memory is ``states x symbols`` entries of two bytes (four past 65,535 states): about 5 MB for
+5,000 brand aliases and terms at the default 128 symbols, growing linearly with the total
+length of the patterns.
+
 States that end a pattern are numbered last (from ``first_output``), so the kernel tests a
 single comparison per step; their pattern ids, including those reached through dictionary
 suffix links, are listed flat in ``out_patterns``.

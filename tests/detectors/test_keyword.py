@@ -342,3 +342,13 @@ def test_short_paths_agree_with_the_general_rules(detector: KeywordDetector) -> 
         first = stop
     assert fast == general
     assert fast_brands == general_brands
+
+
+def test_warm_compiles_every_kernel(detector: KeywordDetector) -> None:
+    from detectors import _keyword_kernels as kernels
+    from detectors.text import _normalize_kernels as normalize
+
+    detector.warm()
+    for kernel in (normalize.normalize_batch, kernels.scan_words, kernels.scan_raw,
+                   kernels.expand_hits, kernels.group_by_listing):  # fmt: skip
+        assert kernel.signatures, kernel
