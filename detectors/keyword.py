@@ -99,10 +99,12 @@ class KeywordDetector(Detector):
         reasons: list[list[Reason]] = [[] for _ in range(n)]
         brands: list[tuple[str, ...]] = [()] * n
         if n:
+            # Three fields per listing, interleaved: title, description, claimed brand.
+            texts = [""] * (3 * n)
+            texts[0::3] = [x.title for x in listings]
             if self.config.scan_description:
-                texts = [t for x in listings for t in (x.title, x.description, x.brand or "")]
-            else:
-                texts = [t for x in listings for t in (x.title, "", x.brand or "")]
+                texts[1::3] = [x.description for x in listings]
+            texts[2::3] = [x.brand or "" for x in listings]
             hits = self.matcher.find(texts)
             if len(hits):
                 self._judge_all(listings, hits, reasons, brands)
