@@ -230,19 +230,73 @@ def scan_words(
 
 
 @njit(cache=True)
+def _shadowed(
+    patterns: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    fields: np.ndarray,
+    pattern_competes: np.ndarray,
+    longest: int,
+) -> np.ndarray:
+    """Matches inside a longer match of another competing pattern in the same field.
+
+    "Rami" inside "Ribranlen Rami", "fake" inside "super fake", the letters of one spelled-out
+    brand that happen to spell another: the text names the longer one only.
+    """
+    n = patterns.shape[0]
+    shadowed = np.zeros(n, np.bool_)
+    for m in range(n):
+        if not pattern_competes[patterns[m]]:
+            continue
+        # A match containing m ends at or after m's end, at most `longest` later.
+        other = m - 1
+        while other >= 0 and ends[other] == ends[m]:
+            other -= 1
+        for o in range(other + 1, n):
+            if ends[o] > ends[m] + longest or fields[o] != fields[m]:
+                break
+            if (
+                o != m
+                and pattern_competes[patterns[o]]
+                and starts[o] <= starts[m]
+                and (starts[o] < starts[m] or ends[o] > ends[m])
+            ):
+                shadowed[m] = True
+                break
+    return shadowed
+
+
+@njit(cache=True)
 def expand_hits(
     patterns: np.ndarray,
     ends: np.ndarray,
     lengths: np.ndarray,
     term_offsets: np.ndarray,
     terms: np.ndarray,
+    pattern_competes: np.ndarray,
+    term_competes: np.ndarray,
     field_offsets: np.ndarray,
     positions: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pattern matches (in text order) -> term matches with their field and source span:
-    (terms, fields, starts, ends, source starts, source ends (exclusive))."""
+    (terms, fields, starts, ends, source starts, source ends (exclusive)).
+
+    Competing terms (brands, counterfeit and prohibited terms) of a match that lies inside a
+    longer competing match are dropped; benign phrases and cues are context and stay.
+    """
+    n = patterns.shape[0]
+    starts = np.empty(n, np.int64)
+    fields = np.empty(n, np.int64)
+    field = 0
+    for m in range(n):
+        starts[m] = ends[m] - lengths[patterns[m]] + 1
+        while field_offsets[field + 1] <= starts[m]:  # matches come in text order
+            field += 1
+        fields[m] = field
+    longest = lengths.max() if lengths.shape[0] else 0
+    shadowed = _shadowed(patterns, starts, ends, fields, pattern_competes, longest)
     total = 0
-    for m in range(patterns.shape[0]):
+    for m in range(n):
         total += term_offsets[patterns[m] + 1] - term_offsets[patterns[m]]
     out_term = np.empty(total, np.int32)
     out_field = np.empty(total, np.int64)
@@ -250,22 +304,23 @@ def expand_hits(
     out_end = np.empty(total, np.int32)
     out_src_start = np.empty(total, np.int32)
     out_src_end = np.empty(total, np.int32)
-    field = 0
     at = 0
-    for m in range(patterns.shape[0]):
-        end = ends[m]
-        start = end - lengths[patterns[m]] + 1
-        while field_offsets[field + 1] <= start:  # matches come in text order
-            field += 1
+    for m in range(n):
+        start, end = starts[m], ends[m]
         for k in range(term_offsets[patterns[m]], term_offsets[patterns[m] + 1]):
+            if shadowed[m] and term_competes[terms[k]]:
+                continue
             out_term[at] = terms[k]
-            out_field[at] = field
+            out_field[at] = fields[m]
             out_start[at] = start
             out_end[at] = end
             out_src_start[at] = positions[start]
             out_src_end[at] = positions[end] + 1
             at += 1
-    return out_term, out_field, out_start, out_end, out_src_start, out_src_end
+    return (
+        out_term[:at], out_field[:at], out_start[:at], out_end[:at], out_src_start[:at],
+        out_src_end[:at],
+    )  # fmt: skip
 
 
 @njit(cache=True)

@@ -88,6 +88,10 @@ class Lexicon:
     pattern_term_offsets: npt.NDArray[np.int64]
     pattern_terms: npt.NDArray[np.int32]
     """Terms of pattern ``p``: ``pattern_terms[pattern_term_offsets[p]:...[p + 1]]``."""
+    term_competes: npt.NDArray[np.bool_]
+    """Brands, counterfeit and prohibited terms: a match of one inside a longer match of
+    another is dropped (benign phrases and cues are context: they never compete)."""
+    pattern_competes: npt.NDArray[np.bool_]
 
     @property
     def n_patterns(self) -> int:
@@ -191,6 +195,8 @@ def compile_lexicon(
                 by_pattern[pattern].append(term_id)
     offsets = np.zeros(len(by_pattern) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in by_pattern])
+    competing = (Kind.BRAND, Kind.COUNTERFEIT, Kind.PROHIBITED)
+    term_competes = np.asarray([term.kind in competing for term in terms], dtype=np.bool_)
     return Lexicon(
         terms=tuple(terms),
         brand_ids=tuple(brand.id for brand in registry.brands),
@@ -200,4 +206,8 @@ def compile_lexicon(
         edges=np.asarray(edges, dtype=np.uint8),
         pattern_term_offsets=offsets,
         pattern_terms=np.asarray([t for ids in by_pattern for t in ids], dtype=np.int32),
+        term_competes=term_competes,
+        pattern_competes=np.asarray(
+            [any(term_competes[t] for t in ids) for ids in by_pattern], dtype=np.bool_
+        ),
     )

@@ -65,6 +65,8 @@ class TermMatcher:
             automaton.pattern_lengths,
             lexicon.pattern_term_offsets,
             lexicon.pattern_terms,
+            lexicon.pattern_competes,
+            lexicon.term_competes,
             text.offsets,
             text.positions,
         )

@@ -352,3 +352,28 @@ def test_warm_compiles_every_kernel(detector: KeywordDetector) -> None:
     for kernel in (normalize.normalize_batch, kernels.scan_words, kernels.scan_raw,
                    kernels.expand_hits, kernels.group_by_listing):  # fmt: skip
         assert kernel.signatures, kernel
+
+
+def test_a_match_inside_a_longer_one_names_the_longer_only() -> None:
+    brands = (
+        Brand(id="lv", name="Louis Vuitton", aliases=("louis vuitton",)),
+        Brand(id="louis", name="Louis", aliases=("louis",)),
+        Brand(id="naze", name="Naze"),
+        Brand(id="nazelen", name="Nazelen"),
+        Brand(id="zelen", name="Zelen"),
+        Brand(id="mirror", name="Mirror"),
+    )
+    registry = REGISTRY.model_copy(update={"brands": brands})
+    custom = KeywordDetector(KeywordConfig(), registry)
+    items = [
+        listing("Louis Vuitton bag"),
+        listing("Louis bag", index=1),
+        listing("n.a.z.e.l.e.n sneakers", index=2),  # not three brands: one, spelled out
+        listing("mirror quality watch", index=3),  # a brand word inside a counterfeit term
+        listing("super fake bag", index=4),
+    ]
+    reasons, found = screen(custom, items)
+    assert found == [("lv",), ("louis",), ("nazelen",), (), ()]
+    assert [r.code for r in reasons[2]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert [r.code for r in reasons[3]] == ["COUNTERFEIT_TERM"]
+    assert [t["term"] for t in reasons[4][0].evidence["terms"]] == ["super fake"]
