@@ -5,9 +5,11 @@ from __future__ import annotations
 from config.registry import Registry
 from config.thresholds import ScreenConfig
 from detectors.base import Detector
+from detectors.duplicate import DuplicateDetector
+from detectors.keyword import KeywordDetector
 from detectors.price import PriceDetector
 
-DETECTOR_CLASSES: tuple[type[Detector], ...] = (PriceDetector,)
+DETECTOR_CLASSES: tuple[type[Detector], ...] = (KeywordDetector, PriceDetector, DuplicateDetector)
 
 
 def build_detectors(config: ScreenConfig, registry: Registry) -> list[Detector]:

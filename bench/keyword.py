@@ -1,0 +1,270 @@
+"""Keyword benchmark: the Haze scan against hyperscan and pyahocorasick, and the full detector.
+
+A seeded corpus of 200,000 titles (about half Latin-script, half Chinese) and a seeded registry
+whose aliases plus the built-in and registry lexicons make about 5,000 patterns. A quarter of
+the titles name a registered brand (some disguised), a few carry counterfeit or prohibited
+terms. Everything is generated before the clock starts.
+
+Contenders, in titles per second, single thread:
+
+- ``haze_scan``: the detector's Aho-Corasick kernel over the batch's normalised buffer (one
+  call), reporting every occurrence;
+- ``hyperscan_joined``: hyperscan over the same normalised text as one UTF-8 buffer (one call,
+  a Python callback per match), the fastest way to use it;
+- ``pyahocorasick``: ``Automaton.iter`` once per normalised title;
+- ``haze_full``: ``KeywordDetector.detect`` on ``Listing`` batches of the configured stream
+  batch size: normalisation, scan, word boundaries, benign phrases, reasons and evidence.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import random
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from config.keyword import KeywordConfig
+from config.registry import Brand, Lexicons, Registry
+from config.thresholds import ScreenConfig
+from contract.listing import Listing
+from detectors.batch import ListingBatch
+from detectors.keyword import KeywordDetector
+from detectors.text.normalize import NormalizedBatch
+from state.base import StateSnapshot
+
+SEED = 20261123
+N_TITLES = 200_000
+N_BRANDS = 2_000
+BATCH = ScreenConfig(version="bench").stream.batch_size
+
+_PRODUCT_WORDS = [
+    "bag", "handbag", "tote", "wallet", "purse", "backpack", "shoes", "sneakers", "boots",
+    "sandals", "watch", "strap", "dress", "shirt", "jacket", "coat", "hoodie", "jeans", "skirt",
+    "scarf", "belt", "hat", "cap", "sunglasses", "earrings", "necklace", "bracelet", "ring",
+    "perfume", "lipstick", "cream", "serum", "charger", "cable", "headphones", "earbuds",
+    "speaker", "case", "cover", "phone", "tablet", "laptop", "keyboard", "mouse", "lamp", "chair",
+    "table", "sofa", "pillow", "blanket", "mug", "bottle", "tent", "stove", "knife", "leather",
+    "canvas", "cotton", "silk", "wool", "black", "white", "red", "blue", "green", "pink", "beige",
+    "brown", "grey", "large", "small", "mini", "new", "vintage", "classic", "limited", "edition",
+    "women", "men", "kids", "unisex", "sale", "gift", "box", "set", "pack", "pro", "max", "plus",
+    "ultra", "sport", "outdoor", "travel", "waterproof", "wireless",
+]  # fmt: skip
+_SYLLABLES = [
+    "ka", "lo", "ri", "ve", "na", "to", "mi", "sa", "de", "lu", "ra", "ne", "vo", "ki", "ta",
+    "be", "ro", "fa", "li", "mo", "ze", "ga", "nu", "pe", "si", "dor", "len", "kar", "mar",
+    "vik", "sol", "tel", "bran", "nor", "aur", "kes", "lum",
+]  # fmt: skip
+_COUNTERFEIT = ("replica", "1:1", "high copy", "super fake", "高仿", "复刻", "a货")
+_PROHIBITED = ("ivory carving", "rhino horn", "象牙", "穿山甲")
+_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
+
+
+def _word(rng: random.Random, syllables: int) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(syllables))
+
+
+@cache
+def _zipf(n: int) -> list[float]:
+    """Cumulative Zipf weights: character and word frequencies in real text are Zipfian."""
+    return list(itertools.accumulate(1.0 / rank for rank in range(1, n + 1)))
+
+
+def _han(rng: random.Random, pool: list[str], n: int, *, zipf: bool = False) -> str:
+    weights = _zipf(len(pool)) if zipf else None
+    return "".join(rng.choices(pool, cum_weights=weights, k=n))
+
+
+def make_registry(rng: random.Random, han: list[str]) -> Registry:
+    brands = []
+    names: set[str] = set()
+    while len(brands) < N_BRANDS:
+        name = _word(rng, rng.randint(2, 3))
+        if rng.random() < 0.3:
+            name = f"{name} {_word(rng, 2)}"
+        if name in names or name in _PRODUCT_WORDS:
+            continue
+        names.add(name)
+        aliases = [name]
+        if rng.random() < 0.4:
+            aliases.append(_word(rng, 2) + name.split()[0][-2:])
+        if rng.random() < 0.6:
+            aliases.append(_han(rng, han, rng.randint(2, 4)))
+        index = len(brands)
+        brands.append(
+            Brand(
+                id=f"b{index}",
+                name=name.title(),
+                aliases=tuple(aliases),
+                authorized_stores=frozenset({f"store-{index}", f"store-{index}-b"}),
+            )
+        )
+    lexicons = Lexicons(counterfeit_terms=_COUNTERFEIT, prohibited_terms=("ivory", "象牙"),
+                        benign_phrases=("ivory white",))  # fmt: skip
+    return Registry(version="bench", brands=tuple(brands), lexicons=lexicons)
+
+
+def _disguise(rng: random.Random, alias: str) -> str:
+    style = rng.random()
+    if style < 0.4:
+        return alias.upper()
+    if style < 0.7:
+        return "".join(_LEET.get(c, c) if rng.random() < 0.3 else c for c in alias)
+    if style < 0.85:
+        return ".".join(alias.replace(" ", ""))
+    return "".join(chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else c for c in alias)
+
+
+def make_listings(rng: random.Random, registry: Registry, han: list[str]) -> list[Listing]:
+    cjk_words = [_han(rng, han, 2, zipf=True) for _ in range(3000)]
+    word_weights = _zipf(len(cjk_words))
+    listings = []
+    for i in range(N_TITLES):
+        cjk = rng.random() < 0.45
+        if cjk:
+            parts = rng.choices(cjk_words, cum_weights=word_weights, k=rng.randint(3, 8))
+        else:
+            parts = [rng.choice(_PRODUCT_WORDS) for _ in range(rng.randint(4, 9))]
+        store = f"store-r{rng.randrange(5000)}"
+        if rng.random() < 0.25:
+            index = rng.randrange(len(registry.brands))
+            brand = registry.brands[index]
+            alias = rng.choice(brand.aliases)
+            if rng.random() < 0.15:
+                alias = _disguise(rng, alias)
+            parts.insert(rng.randrange(len(parts) + 1), alias)
+            if rng.random() < 0.4:
+                store = f"store-{index}"
+        if rng.random() < 0.02:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(_COUNTERFEIT))
+        if rng.random() < 0.003:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(_PROHIBITED))
+        if rng.random() < 0.1:
+            parts.append(str(rng.randrange(1, 2030)))
+        title = ("" if cjk and rng.random() < 0.7 else " ").join(parts)
+        listings.append(Listing(f"l{i}", f"s{i % 997}", store, title, "bags/handbags", 100.0))
+    return listings
+
+
+def _rate(run: Callable[[], Any], count: int, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return count / best
+
+
+def _hyperscan(patterns: list[str], buffer: bytes) -> tuple[Callable[[], Any], int]:
+    import hyperscan
+
+    database = hyperscan.Database()
+    expressions = ["".join(f"\\x{b:02x}" for b in p.encode()).encode() for p in patterns]
+    database.compile(expressions=expressions, ids=list(range(len(patterns))),
+                     elements=len(patterns), flags=[0] * len(patterns))  # fmt: skip
+    scratch = hyperscan.Scratch(database)
+    counter = [0]
+
+    def on_match(*_: Any) -> None:
+        counter[0] += 1
+
+    def run() -> None:
+        counter[0] = 0
+        database.scan(buffer, match_event_handler=on_match, scratch=scratch)
+
+    run()
+    return run, counter[0]
+
+
+def _pyahocorasick(patterns: list[str], titles: list[str]) -> tuple[Callable[[], Any], int]:
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for index, pattern in enumerate(patterns):
+        automaton.add_word(pattern, index)
+    automaton.make_automaton()
+
+    def run() -> int:
+        found = 0
+        for title in titles:
+            for _ in automaton.iter(title):
+                found += 1
+        return found
+
+    return run, run()
+
+
+def run() -> dict[str, Any]:
+    rng = random.Random(SEED)
+    han = [chr(cp) for cp in rng.sample(range(0x4E00, 0x9FA6), 2500)]
+    registry = make_registry(rng, han)
+    listings = make_listings(rng, registry, han)
+    detector = KeywordDetector(KeywordConfig(), registry)
+    detector.warm()
+    lexicon = detector.lexicon
+    patterns = ["".join(map(chr, p)) for p in lexicon.patterns]
+    titles = [listing.title for listing in listings]
+    text: NormalizedBatch = detector.normalizer.normalize(titles)
+    normalized_titles = [text.text(f) for f in range(len(titles))]
+    buffer = "".join(map(chr, text.cps.tolist())).encode()
+
+    haze_scan_run = lambda: detector.matcher.scan_raw(text)  # noqa: E731
+    haze_matches = len(haze_scan_run()[0])
+    hs_run, hs_matches = _hyperscan(patterns, buffer)
+    pyac_run, pyac_matches = _pyahocorasick(patterns, normalized_titles)
+    batches = [ListingBatch(listings[i : i + BATCH], 0.0) for i in range(0, N_TITLES, BATCH)]
+
+    def full() -> None:
+        for batch in batches:
+            detector.detect(batch, StateSnapshot())
+
+    # The corpus is prepared data, not the detector's garbage: keep the collector off it, as
+    # a worker does with what it holds for its lifetime (gc.freeze after start-up).
+    gc.collect()
+    gc.freeze()
+    try:
+        results = {
+            "haze_scan": _rate(haze_scan_run, N_TITLES, repeats=7),
+            "hyperscan_joined": _rate(hs_run, N_TITLES, repeats=7),
+            "pyahocorasick": _rate(pyac_run, N_TITLES, repeats=2),
+            "haze_full": _rate(full, N_TITLES, repeats=5),
+        }
+        normalize_rate = _rate(lambda: detector.normalizer.normalize(titles), N_TITLES, 5)
+    finally:
+        gc.unfreeze()
+    flagged = named = 0
+    for batch in batches:
+        found = detector.detect(batch, StateSnapshot())
+        flagged += sum(1 for reasons in found if reasons)
+        named += sum(1 for brands in batch.annotations["brands"] if brands)
+    automaton = lexicon.automaton
+    return {
+        **results,
+        "ratios": {
+            "haze_scan / hyperscan_joined": results["haze_scan"] / results["hyperscan_joined"],
+            "haze_scan / pyahocorasick": results["haze_scan"] / results["pyahocorasick"],
+            "haze_full / 1M target": results["haze_full"] / 1e6,
+        },
+        "targets": {
+            "haze_scan": ">= 0.7x hyperscan_joined and >= 5x pyahocorasick",
+            "haze_full": ">= 1,000,000 titles/s",
+        },
+        "notes": (
+            f"{N_TITLES:,} titles ({len(text.cps):,} normalised code points), "
+            f"{lexicon.n_patterns:,} patterns ({automaton.n_states:,} DFA states over "
+            f"{automaton.n_symbols} symbols, {automaton.nbytes / 1e6:.1f} MB). Raw matches: "
+            f"haze {haze_matches:,}, hyperscan {hs_matches:,}, pyahocorasick {pyac_matches:,}. "
+            f"{named:,} titles name a registered brand, {flagged:,} get a reason (a Reason "
+            f"with evidence built in Python each). haze_full: detect() on batches of {BATCH} "
+            f"(the stream batch size), normalisation alone {normalize_rate:,.0f} titles/s. "
+            "Scans are over the same normalised text. gc.freeze() after preparing the corpus."
+        ),
+    }
+
+
+if __name__ == "__main__":
+    import orjson
+
+    print(orjson.dumps(run(), option=orjson.OPT_INDENT_2).decode())

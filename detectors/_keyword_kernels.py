@@ -1,0 +1,354 @@
+"""Numba kernels of the keyword detector: one Aho-Corasick walk over a whole batch.
+
+The input is the normalised buffer of every field of the batch. Break characters between
+fields occur in no pattern, so they send the walk back to the root: the buffer can be cut at
+any break and the pieces walked independently. The kernels cut it in four and walk the four
+lanes in one loop, so the table loads of one lane overlap the cache misses of the others (a
+DFA walk is otherwise one long chain of dependent loads).
+
+``scan_raw`` reports every pattern occurrence, like any Aho-Corasick library would on the same
+text (the test oracle and the benchmark use it); ``scan_words`` keeps only occurrences whose
+Latin-script edges sit on word boundaries, which is what the detector uses. Results come out
+in text order. The automaton is built by :mod:`detectors.text.automaton`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from detectors.text.kinds import BREAK_CP, KIND_MASK, N_DIGIT, N_LETTER, SEP_AFTER, SEP_BEFORE
+
+EDGE_LEFT = 1
+"""The pattern starts with a letter or digit: a word boundary must precede the match."""
+EDGE_RIGHT = 2
+"""The pattern ends with a letter or digit: a word boundary must follow the match."""
+PAIR_FLAG = 1 << 8
+LANES = 4
+
+
+@njit(cache=True, inline="always")
+def _step(
+    state: int,
+    cp: int,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+) -> int:
+    code = symbol_of[cp] if cp < symbol_of.shape[0] else 0
+    if code >= PAIR_FLAG:
+        state = transitions[state * n_symbols + (code >> 8)]
+        return int(transitions[state * n_symbols + (code & 0xFF)])
+    return int(transitions[state * n_symbols + code])
+
+
+@njit(cache=True, inline="always")
+def _edge_ok(outside: int, inside: int, flag: int) -> bool:
+    """A word boundary between ``outside`` and ``inside`` (kind bytes), or a removed separator."""
+    if inside & flag:
+        return True
+    out_kind = outside & KIND_MASK
+    if out_kind != N_LETTER and out_kind != N_DIGIT:
+        return True  # break, space, hard break, CJK, or a look-alike symbol
+    # Letters next to digits are separate words ("gucci2024"), letters next to letters are not.
+    return (out_kind == N_DIGIT) != ((inside & KIND_MASK) == N_DIGIT)
+
+
+@njit(cache=True)
+def _lanes(text: np.ndarray) -> np.ndarray:
+    """Lane boundaries: ``LANES + 1`` cut points, each at a break character (or the end)."""
+    n = text.shape[0]
+    cuts = np.empty(LANES + 1, np.int64)
+    cuts[0] = 0
+    for lane in range(1, LANES):
+        at = max(cuts[lane - 1], (n * lane) // LANES)
+        while at < n and text[at] != BREAK_CP:
+            at += 1
+        cuts[lane] = at
+    cuts[LANES] = n
+    return cuts
+
+
+@njit(cache=True, inline="always")
+def _emit(
+    lane: int,
+    state: int,
+    i: int,
+    words: bool,
+    kinds: np.ndarray,
+    first_output: int,
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+    found_pattern: np.ndarray,
+    found_end: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    row = state - first_output
+    cap = found_pattern.shape[1]
+    last = kinds.shape[0] - 1
+    for k in range(out_offsets[row], out_offsets[row + 1]):
+        pattern = out_patterns[k]
+        if words:
+            start = i - lengths[pattern] + 1
+            edge = edges[pattern]
+            if (
+                edge & EDGE_LEFT
+                and start > 0
+                and not _edge_ok(kinds[start - 1], kinds[start], SEP_BEFORE)
+            ):
+                continue
+            if edge & EDGE_RIGHT and i < last and not _edge_ok(kinds[i + 1], kinds[i], SEP_AFTER):
+                continue
+        c = counts[lane]
+        if c < cap:
+            found_pattern[lane, c] = pattern
+            found_end[lane, c] = i
+        counts[lane] = c + 1
+
+
+@njit(cache=True)
+def _walk(
+    text: np.ndarray,
+    kinds: np.ndarray,
+    words: bool,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+    first_output: int,
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+    cap: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk the four lanes; matches past ``cap`` per lane are counted, not stored."""
+    cuts = _lanes(text)
+    found_pattern = np.empty((LANES, cap), np.int32)
+    found_end = np.empty((LANES, cap), np.int32)
+    counts = np.zeros(LANES, np.int64)
+    a0, a1, a2, a3 = cuts[0], cuts[1], cuts[2], cuts[3]
+    together = min(cuts[1] - a0, cuts[2] - a1, cuts[3] - a2, cuts[4] - a3)
+    s0 = 0
+    s1 = 0
+    s2 = 0
+    s3 = 0
+    for t in range(together):
+        s0 = _step(s0, text[a0 + t], symbol_of, transitions, n_symbols)
+        s1 = _step(s1, text[a1 + t], symbol_of, transitions, n_symbols)
+        s2 = _step(s2, text[a2 + t], symbol_of, transitions, n_symbols)
+        s3 = _step(s3, text[a3 + t], symbol_of, transitions, n_symbols)
+        if s0 >= first_output:
+            _emit(0, s0, a0 + t, words, kinds, first_output, out_offsets, out_patterns,
+                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+        if s1 >= first_output:
+            _emit(1, s1, a1 + t, words, kinds, first_output, out_offsets, out_patterns,
+                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+        if s2 >= first_output:
+            _emit(2, s2, a2 + t, words, kinds, first_output, out_offsets, out_patterns,
+                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+        if s3 >= first_output:
+            _emit(3, s3, a3 + t, words, kinds, first_output, out_offsets, out_patterns,
+                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+    states = (s0, s1, s2, s3)
+    for lane in range(LANES):
+        state = states[lane]
+        for i in range(cuts[lane] + together, cuts[lane + 1]):
+            state = _step(state, text[i], symbol_of, transitions, n_symbols)
+            if state >= first_output:
+                _emit(lane, state, i, words, kinds, first_output, out_offsets, out_patterns,
+                      lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+    return found_pattern, found_end, counts
+
+
+@njit(cache=True)
+def _gather(
+    found_pattern: np.ndarray,
+    found_end: np.ndarray,
+    counts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    total = counts.sum()
+    patterns = np.empty(total, np.int32)
+    ends = np.empty(total, np.int32)
+    at = 0
+    for lane in range(LANES):
+        for c in range(counts[lane]):
+            patterns[at] = found_pattern[lane, c]
+            ends[at] = found_end[lane, c]
+            at += 1
+    return patterns, ends
+
+
+@njit(cache=True)
+def scan_raw(
+    text: np.ndarray,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+    first_output: int,
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every occurrence of every pattern: (pattern ids, index of the last character)."""
+    none = np.zeros(1, np.int32)
+    cap = text.shape[0] // 32 + 64
+    while True:
+        found_pattern, found_end, counts = _walk(
+            text, np.zeros(1, np.uint8), False, symbol_of, transitions, n_symbols,
+            first_output, out_offsets, out_patterns, none, np.zeros(1, np.uint8), cap,
+        )  # fmt: skip
+        if counts.max() <= cap:
+            return _gather(found_pattern, found_end, counts)
+        cap = counts.max()
+
+
+@njit(cache=True)
+def scan_words(
+    text: np.ndarray,
+    kinds: np.ndarray,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+    first_output: int,
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Occurrences whose Latin edges are word boundaries: (pattern ids, starts, ends)."""
+    cap = text.shape[0] // 64 + 64
+    while True:
+        found_pattern, found_end, counts = _walk(
+            text, kinds, True, symbol_of, transitions, n_symbols, first_output, out_offsets,
+            out_patterns, lengths, edges, cap,
+        )  # fmt: skip
+        if counts.max() <= cap:
+            patterns, ends = _gather(found_pattern, found_end, counts)
+            return patterns, ends - lengths[patterns] + 1, ends
+        cap = counts.max()
+
+
+@njit(cache=True)
+def _shadowed(
+    patterns: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    fields: np.ndarray,
+    pattern_competes: np.ndarray,
+    longest: int,
+) -> np.ndarray:
+    """Matches inside a longer match of another competing pattern in the same field.
+
+    "Rami" inside "Ribranlen Rami", "fake" inside "super fake", the letters of one spelled-out
+    brand that happen to spell another: the text names the longer one only.
+    """
+    n = patterns.shape[0]
+    shadowed = np.zeros(n, np.bool_)
+    for m in range(n):
+        if not pattern_competes[patterns[m]]:
+            continue
+        # A match containing m ends at or after m's end, at most `longest` later.
+        other = m - 1
+        while other >= 0 and ends[other] == ends[m]:
+            other -= 1
+        for o in range(other + 1, n):
+            if ends[o] > ends[m] + longest or fields[o] != fields[m]:
+                break
+            if (
+                o != m
+                and pattern_competes[patterns[o]]
+                and starts[o] <= starts[m]
+                and (starts[o] < starts[m] or ends[o] > ends[m])
+            ):
+                shadowed[m] = True
+                break
+    return shadowed
+
+
+@njit(cache=True)
+def expand_hits(
+    patterns: np.ndarray,
+    ends: np.ndarray,
+    lengths: np.ndarray,
+    term_offsets: np.ndarray,
+    terms: np.ndarray,
+    pattern_competes: np.ndarray,
+    term_competes: np.ndarray,
+    field_offsets: np.ndarray,
+    positions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pattern matches (in text order) -> term matches with their field and source span:
+    (terms, fields, starts, ends, source starts, source ends (exclusive)).
+
+    Competing terms (brands, counterfeit and prohibited terms) of a match that lies inside a
+    longer competing match are dropped; benign phrases and cues are context and stay.
+    """
+    n = patterns.shape[0]
+    starts = np.empty(n, np.int64)
+    fields = np.empty(n, np.int64)
+    field = 0
+    for m in range(n):
+        starts[m] = ends[m] - lengths[patterns[m]] + 1
+        while field_offsets[field + 1] <= starts[m]:  # matches come in text order
+            field += 1
+        fields[m] = field
+    longest = lengths.max() if lengths.shape[0] else 0
+    shadowed = _shadowed(patterns, starts, ends, fields, pattern_competes, longest)
+    total = 0
+    for m in range(n):
+        total += term_offsets[patterns[m] + 1] - term_offsets[patterns[m]]
+    out_term = np.empty(total, np.int32)
+    out_field = np.empty(total, np.int64)
+    out_start = np.empty(total, np.int32)
+    out_end = np.empty(total, np.int32)
+    out_src_start = np.empty(total, np.int32)
+    out_src_end = np.empty(total, np.int32)
+    at = 0
+    for m in range(n):
+        start, end = starts[m], ends[m]
+        for k in range(term_offsets[patterns[m]], term_offsets[patterns[m] + 1]):
+            if shadowed[m] and term_competes[terms[k]]:
+                continue
+            out_term[at] = terms[k]
+            out_field[at] = fields[m]
+            out_start[at] = start
+            out_end[at] = end
+            out_src_start[at] = positions[start]
+            out_src_end[at] = positions[end] + 1
+            at += 1
+    return (
+        out_term[:at], out_field[:at], out_start[:at], out_end[:at], out_src_start[:at],
+        out_src_end[:at],
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def group_by_listing(
+    fields: np.ndarray,
+    term_is_brand: np.ndarray,
+    terms: np.ndarray,
+    field_offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Term matches of (title, description, claimed brand) field triples, grouped by listing:
+    (first match of each group, its listing, its size, whether it is *plain*: all brand names
+    in the title or description, and an empty claimed brand field)."""
+    n = fields.shape[0]
+    starts = np.empty(n, np.int64)
+    owners = np.empty(n, np.int64)
+    sizes = np.empty(n, np.int64)
+    plain = np.empty(n, np.bool_)
+    groups = 0
+    for k in range(n):
+        owner = fields[k] // 3
+        if groups == 0 or owners[groups - 1] != owner:
+            claimed = 3 * owner + 2
+            starts[groups] = k
+            owners[groups] = owner
+            sizes[groups] = 0
+            plain[groups] = field_offsets[claimed + 1] - field_offsets[claimed] <= 1
+            groups += 1
+        sizes[groups - 1] += 1
+        if fields[k] % 3 == 2 or not term_is_brand[terms[k]]:
+            plain[groups - 1] = False
+    return starts[:groups], owners[:groups], sizes[:groups], plain[:groups]

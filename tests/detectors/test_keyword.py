@@ -1,0 +1,379 @@
+"""The keyword detector over the demo registry: reasons, scores, evidence, annotations."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import orjson
+import pytest
+
+from config.keyword import KeywordConfig
+from config.registry import Brand, Lexicons, load_registry
+from config.thresholds import ScreenConfig, load_screen_config
+from contract.listing import Listing
+from contract.verdict import Reason
+from detectors.batch import ListingBatch
+from detectors.catalog import DETECTOR_CLASSES
+from detectors.decision import DecisionStep
+from detectors.keyword import KeywordDetector
+from detectors.keyword_rules import HitRows
+from haze.engine import Screener
+from haze.runtime import Runtime
+from state.base import StateSnapshot
+from state.memory import MemoryStateStore
+from state.policies import series_policies, store_policy
+
+CONFIG, _ = load_screen_config()
+REGISTRY, _ = load_registry()
+OTHER_STORE = "store-somebody"
+
+
+@pytest.fixture(scope="module")
+def detector() -> KeywordDetector:
+    built = KeywordDetector.build(CONFIG, REGISTRY)
+    assert built is not None
+    built.warm()
+    return built
+
+
+def listing(
+    title: str,
+    *,
+    description: str = "",
+    brand: str | None = None,
+    store: str = OTHER_STORE,
+    index: int = 0,
+) -> Listing:
+    return Listing(
+        listing_id=f"l{index}",
+        seller_id="seller",
+        store_id=store,
+        title=title,
+        category="bags/handbags",
+        price=100.0,
+        description=description,
+        brand=brand,
+    )
+
+
+def screen(
+    detector: KeywordDetector, listings: list[Listing]
+) -> tuple[list[list[Reason]], list[tuple[str, ...]]]:
+    batch = ListingBatch(listings, 0.0)
+    reasons = detector.detect(batch, StateSnapshot())
+    return reasons, batch.annotations["brands"]
+
+
+def decide(listing_: Listing, reasons: list[Reason]) -> str:
+    return DecisionStep(CONFIG.decision, REGISTRY).decide(listing_, reasons).decision
+
+
+# title, description, claimed brand, store -> codes, brands annotation, decision
+CASES = [
+    # a brand from a store that is not authorised: a weak signal, below review
+    ("Aurora leather handbag", "", None, OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    # the same from the brand's own store: nothing
+    ("Aurora leather handbag", "", None, "store-aurora-official", set(), ("aurora",), "allow"),
+    # brand and counterfeit term: the classic counterfeit listing
+    ("AURORA replica handbag", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("aurora",), "block"),
+    ("奥罗拉高仿包包", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("aurora",), "block"),
+    # disguised brand, disguised term
+    ("K.E.S.T.R.E.L watch SUPER-FAKE", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("kestrel",), "block"),
+    ("Nοrdv1k jacket 1：1", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("nordvik",), "block"),
+    # a counterfeit term in an authorised store, or with no brand: review
+    ("奥罗拉 高仿", "", None, "store-aurora-outlet", {"COUNTERFEIT_TERM"}, ("aurora",), "review"),
+    ("Replica watch, super fake", "", None, OTHER_STORE, {"COUNTERFEIT_TERM"}, (), "review"),
+    # prohibited items block through the hard-block codes
+    ("Carved ivory figurine", "", None, OTHER_STORE, {"PROHIBITED_ITEM"}, (), "block"),
+    ("穿山甲 鳞片", "", None, OTHER_STORE, {"PROHIBITED_ITEM"}, (), "block"),
+    # a benign phrase lowers only the term inside it
+    ("Ivory white wedding dress", "", None, OTHER_STORE, {"TERM_IN_BENIGN_PHRASE"}, (), "allow"),
+    ("Ivory white box with a carved ivory tusk", "", None, OTHER_STORE,
+     {"PROHIBITED_ITEM", "TERM_IN_BENIGN_PHRASE"}, (), "block"),
+    ("Not a replica, genuine Aurora", "", None, OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE", "TERM_IN_BENIGN_PHRASE"}, ("aurora",), "allow"),
+    # an honest accessory
+    ("Charger compatible with Lumis headphones", "", None, OTHER_STORE, set(), (), "allow"),
+    ("Case for Lumis earbuds", "", None, OTHER_STORE, set(), (), "allow"),
+    ("鲁米斯专用充电线", "", None, OTHER_STORE, set(), (), "allow"),
+    # stuffing
+    ("Lumis Kestrel Aurora Nordvik style mega sale", "", None, OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE", "KEYWORD_STUFFING"},
+     ("lumis", "kestrel", "aurora", "nordvik"), "review"),
+    # the claimed brand disagrees with the title
+    ("Aurora handbag", "", "Nordvik", OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE", "BRAND_MISMATCH"}, ("aurora",), "review"),
+    ("Aurora handbag", "", "AURORA", "store-aurora-official", set(), ("aurora",), "allow"),
+    # a claimed brand alone, from an unauthorised store
+    ("Leather handbag", "", "Aurora", OTHER_STORE, {"BRAND_UNAUTHORIZED_STORE"}, (), "allow"),
+    # the description counts too
+    ("Leather handbag", "In the style of AURORA", None, OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    # not a brand: a longer word, or nothing at all
+    ("Auroral lights lamp", "", None, OTHER_STORE, set(), (), "allow"),
+    ("Nordvikings saga poster", "", None, OTHER_STORE, set(), (), "allow"),
+    ("Plain leather bag", "", None, OTHER_STORE, set(), (), "allow"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "claimed", "store", "codes", "brands", "decision"), CASES
+)
+def test_reasons_annotations_and_decisions(
+    detector: KeywordDetector,
+    title: str,
+    description: str,
+    claimed: str | None,
+    store: str,
+    codes: set[str],
+    brands: tuple[str, ...],
+    decision: str,
+) -> None:
+    item = listing(title, description=description, brand=claimed, store=store)
+    reasons, annotations = screen(detector, [item])
+    assert {reason.code for reason in reasons[0]} == codes
+    assert annotations[0] == brands
+    assert decide(item, reasons[0]) == decision
+
+
+def test_all_cases_in_one_batch_match_one_by_one(detector: KeywordDetector) -> None:
+    items = [
+        listing(t, description=d, brand=b, store=s, index=i)
+        for i, (t, d, b, s, *_rest) in enumerate(CASES)
+    ]
+    together, brands_together = screen(detector, items)
+    for index, item in enumerate(items):
+        alone, brands_alone = screen(detector, [item])
+        assert together[index] == alone[0]
+        assert brands_together[index] == brands_alone[0]
+
+
+def test_evidence_points_at_the_sellers_text(detector: KeywordDetector) -> None:
+    title = "Best G.U.C.C.1 bag — Ａｕｒｏｒａ 1:1 高仿"
+    reasons, _ = screen(detector, [listing(title)])
+    (reason,) = reasons[0]
+    assert reason.code == "BRAND_WITH_COUNTERFEIT_TERM"
+    assert reason.score >= 0.9
+    assert reason.evidence["brand"] == "aurora"
+    terms = reason.evidence["terms"]
+    assert [(t["term"], t["kind"]) for t in terms] == [
+        ("Aurora", "brand"), ("1:1", "counterfeit"), ("高仿", "counterfeit")
+    ]  # fmt: skip
+    for term in terms:
+        assert term["field"] == "title"
+        assert title[term["start"] : term["end"]] == term["text"]
+    assert terms[0]["text"] == "Ａｕｒｏｒａ"
+    assert terms[0]["brand"] == "aurora"
+    orjson.dumps(reason.evidence)  # evidence is JSON
+
+
+def test_evidence_of_a_spelled_out_brand_spans_the_whole_disguise(
+    detector: KeywordDetector,
+) -> None:
+    title = "new K . e . s . t . r . e . l watch"
+    reasons, _ = screen(detector, [listing(title)])
+    term = reasons[0][0].evidence["terms"][0]
+    assert term["text"] == "K . e . s . t . r . e . l"
+
+
+def test_hard_negatives_stay_clean_under_a_strict_lexicon() -> None:
+    # A stricter registry than the demo: bare "仿", "mirror" and "aaa" as counterfeit terms.
+    lexicons = Lexicons(
+        counterfeit_terms=(*REGISTRY.lexicons.counterfeit_terms, "仿", "mirror", "aaa"),
+        prohibited_terms=REGISTRY.lexicons.prohibited_terms,
+        benign_phrases=REGISTRY.lexicons.benign_phrases,
+    )
+    strict = KeywordDetector(KeywordConfig(), REGISTRY.model_copy(update={"lexicons": lexicons}))
+    titles = [
+        "仿古家具 实木雕花",  # antique-style furniture
+        "AAA batteries, 24 pack",
+        "Bathroom mirror with LED light",
+        "Ivory white silk dress",
+        "USB-C charger compatible with Lumis headphones",
+        "象牙白 连衣裙",
+        "Auroral borealis poster",
+    ]
+    items = [listing(title, index=i) for i, title in enumerate(titles)]
+    reasons, _ = screen(strict, items)
+    for item, found in zip(items, reasons, strict=True):
+        assert decide(item, found) == "allow", (item.title, found)
+    # ...while the same terms outside those phrases still count
+    reasons, _ = screen(strict, [listing("aaa mirror 仿 Aurora bag")])
+    assert {r.code for r in reasons[0]} == {"BRAND_WITH_COUNTERFEIT_TERM"}
+
+
+def test_registry_benign_phrases_and_brand_cues() -> None:
+    lexicons = REGISTRY.lexicons.model_copy(
+        update={"benign_phrases": ("ivory white", "sleeve for <brand> laptops")}
+    )
+    registry = REGISTRY.model_copy(update={"lexicons": lexicons})
+    custom = KeywordDetector(KeywordConfig(use_default_lexicon=False), registry)
+    reasons, brands = screen(custom, [listing("Neoprene sleeve for Lumis laptops")])
+    assert reasons[0] == [] and brands[0] == ()
+    # both sides of the phrase are needed; without the built-in cues, "for <brand>" alone
+    # no longer lowers anything
+    reasons, brands = screen(custom, [listing("Neoprene sleeve for Lumis"),
+                                      listing("Neoprene case for Lumis", index=1)])  # fmt: skip
+    assert [r.code for r in reasons[0]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert [r.code for r in reasons[1]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert brands == [("lumis",), ("lumis",)]
+
+
+def test_config_knobs(detector: KeywordDetector) -> None:
+    quiet = KeywordDetector(KeywordConfig(scan_description=False), REGISTRY)
+    item = listing("Leather handbag", description="Aurora replica")
+    assert screen(quiet, [item]) == ([[]], [()])
+    strict = KeywordDetector(KeywordConfig(stuffing_min_brands=2, stuffing_score=0.7), REGISTRY)
+    reasons, _ = screen(strict, [listing("Lumis Kestrel headphones")])
+    stuffing = [r for r in reasons[0] if r.code == "KEYWORD_STUFFING"]
+    assert stuffing and stuffing[0].score == 0.7
+    off = CONFIG.model_copy(
+        update={"detectors": CONFIG.detectors.model_copy(
+            update={"keyword": KeywordConfig(enabled=False)})}
+    )  # fmt: skip
+    assert KeywordDetector.build(off, REGISTRY) is None
+
+
+def test_each_build_compiles_its_own_registry(detector: KeywordDetector) -> None:
+    extra = Brand(id="zephyra", name="Zephyra", aliases=("zephyra", "泽菲拉"))
+    newer = REGISTRY.model_copy(update={"brands": (*REGISTRY.brands, extra), "version": "v2"})
+    reloaded = KeywordDetector.build(CONFIG, newer)
+    assert reloaded is not None and reloaded.lexicon is not detector.lexicon
+    item = listing("泽菲拉 handbag")
+    assert screen(reloaded, [item])[1] == [("zephyra",)]
+    assert screen(detector, [item])[1] == [()]
+
+
+def test_the_catalog_runs_keyword_first() -> None:
+    assert DETECTOR_CLASSES[0] is KeywordDetector
+    assert KeywordDetector.name == "keyword"
+
+
+# The shared checks every detector passes.
+
+
+def _soup(rng: random.Random, size: int) -> str:
+    pools = [
+        "abcxyz ", "ＡＢＣ", "高仿奥罗拉象牙", "\u200b\u200d\ufeff", "@$!|1034",
+        ".-_:,;/()", "😀🇨🇳", "\u0301\u0308", "ßﬁ™", "\U000e0041\U00030001", "\ud800",
+    ]  # fmt: skip
+    return "".join(rng.choice(rng.choice(pools)) for _ in range(size))
+
+
+def test_deterministic_bounded_and_json(detector: KeywordDetector) -> None:
+    rng = random.Random(7)
+    items = [
+        listing(_soup(rng, rng.randint(1, 80)), description=_soup(rng, rng.randint(0, 200)),
+                brand=_soup(rng, 5) if i % 3 == 0 else None, index=i)
+        for i in range(300)
+    ]  # fmt: skip
+    first, brands_first = screen(detector, items)
+    second, brands_second = screen(detector, items)
+    assert first == second and brands_first == brands_second
+    for found in first:
+        for reason in found:
+            assert reason.detector == "keyword"
+            assert 0.0 <= reason.score <= 1.0 and not math.isnan(reason.score)
+            orjson.dumps(reason.to_dict())
+
+
+def test_empty_batch(detector: KeywordDetector) -> None:
+    assert screen(detector, []) == ([], [])
+
+
+def test_huge_input(detector: KeywordDetector) -> None:
+    description = ("lorem ipsum " * 1600) + " aurora replica"
+    reasons, brands = screen(detector, [listing("x" * 512, description=description)])
+    assert brands[0] == ("aurora",)
+    assert {r.code for r in reasons[0]} == {"BRAND_WITH_COUNTERFEIT_TERM"}
+    term = reasons[0][0].evidence["terms"][0]
+    assert term["field"] == "description"
+    assert description[term["start"] : term["end"]] == "aurora"
+
+
+async def test_through_the_engine() -> None:
+    config: ScreenConfig = CONFIG
+    runtime = Runtime.build(config, REGISTRY)
+    state = MemoryStateStore(series_policies(config), store_policy(config))
+    screener = Screener(runtime, state, clock=lambda: 1_700_000_000.0)
+    results = await screener.screen([listing("Aurora replica bag"), listing("Plain bag", index=1)])
+    verdict = orjson.loads(results[0].verdict)
+    assert verdict["decision"] == "block"
+    assert verdict["brand"] == "aurora" and verdict["rights_holder"] == "rh-aurora"
+    assert verdict["reasons"][0]["code"] == "BRAND_WITH_COUNTERFEIT_TERM"
+    assert results[0].complaint is not None
+    assert orjson.loads(results[1].verdict)["decision"] == "allow"
+
+
+def test_short_paths_agree_with_the_general_rules(detector: KeywordDetector) -> None:
+    rng = random.Random(11)
+    words = ["Aurora", "奥罗拉", "nordvik", "L.u.m.i.s", "kestrel", "bag", "new", "replica",
+             "ivory white", "for", "compatible with", "凯斯特", "sale", "2024"]  # fmt: skip
+    stores = [OTHER_STORE, "store-aurora-official", "store-timehouse"]
+    items = [
+        listing(" ".join(rng.choices(words, k=rng.randint(1, 4))),
+                description=" ".join(rng.choices(words, k=rng.randint(0, 2))),
+                brand=rng.choice([None, None, "Aurora", "!!", "Kestrel"]),
+                store=rng.choice(stores), index=i)
+        for i in range(400)
+    ]  # fmt: skip
+    fast, fast_brands = screen(detector, items)
+    texts = [t for x in items for t in (x.title, x.description, x.brand or "")]
+    hits = detector.matcher.find(texts)
+    rows = HitRows(hits)
+    field = hits.field.tolist()
+    general: list[list[Reason]] = [[] for _ in items]
+    general_brands: list[tuple[str, ...]] = [()] * len(items)
+    first = 0
+    while first < len(field):
+        stop = first
+        while stop < len(field) and field[stop] // 3 == field[first] // 3:
+            stop += 1
+        index = field[first] // 3
+        general[index], general_brands[index] = detector.rules.judge(
+            items[index], rows, first, stop
+        )
+        first = stop
+    assert fast == general
+    assert fast_brands == general_brands
+
+
+def test_warm_compiles_every_kernel(detector: KeywordDetector) -> None:
+    from detectors import _keyword_kernels as kernels
+    from detectors.text import _normalize_kernels as normalize
+
+    detector.warm()
+    for kernel in (normalize.normalize_batch, kernels.scan_words, kernels.scan_raw,
+                   kernels.expand_hits, kernels.group_by_listing):  # fmt: skip
+        assert kernel.signatures, kernel
+
+
+def test_a_match_inside_a_longer_one_names_the_longer_only() -> None:
+    brands = (
+        Brand(id="lv", name="Louis Vuitton", aliases=("louis vuitton",)),
+        Brand(id="louis", name="Louis", aliases=("louis",)),
+        Brand(id="naze", name="Naze"),
+        Brand(id="nazelen", name="Nazelen"),
+        Brand(id="zelen", name="Zelen"),
+        Brand(id="mirror", name="Mirror"),
+    )
+    registry = REGISTRY.model_copy(update={"brands": brands})
+    custom = KeywordDetector(KeywordConfig(), registry)
+    items = [
+        listing("Louis Vuitton bag"),
+        listing("Louis bag", index=1),
+        listing("n.a.z.e.l.e.n sneakers", index=2),  # not three brands: one, spelled out
+        listing("mirror quality watch", index=3),  # a brand word inside a counterfeit term
+        listing("super fake bag", index=4),
+    ]
+    reasons, found = screen(custom, items)
+    assert found == [("lv",), ("louis",), ("nazelen",), (), ()]
+    assert [r.code for r in reasons[2]] == ["BRAND_UNAUTHORIZED_STORE"]
+    assert [r.code for r in reasons[3]] == ["COUNTERFEIT_TERM"]
+    assert [t["term"] for t in reasons[4][0].evidence["terms"]] == ["super fake"]
