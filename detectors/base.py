@@ -44,5 +44,5 @@ class Detector(ABC):
         """What the batch adds to the rolling state, given the final decisions."""
         return StateUpdates()
 
-    def warm(self) -> None:
+    def warm(self) -> None:  # noqa: B027 - optional hook, most detectors override it
         """Compile kernels ahead of the first real batch (default: nothing to compile)."""

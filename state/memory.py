@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -21,21 +23,38 @@ from state.base import (
     StoreStatus,
     split_member,
 )
+from state.buckets import (
+    BucketHits,
+    BucketPolicy,
+    BucketQuery,
+    BucketRows,
+    Buckets,
+    HitsBuilder,
+    default_bucket_policies,
+)
 
 
 class MemoryStateStore(StateStore):
     def __init__(
-        self, policies: Mapping[Series, SeriesPolicy], store_policy: StorePolicy = StorePolicy()
+        self,
+        policies: Mapping[Series, SeriesPolicy],
+        store_policy: StorePolicy | None = None,
+        bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
     ) -> None:
         self._policies = dict(policies)
-        self._store_policy = store_policy
+        window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
+        self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
+        self._buckets: dict[tuple[Buckets, int, int], dict[tuple[str, str], float]] = {}
+        self._store_policy = store_policy or StorePolicy()
         self._series: dict[tuple[Series, str], dict[str, float]] = {}
         self._stores: dict[str, StoreStatus] = {}
         self._strikes: dict[str, set[str]] = {}
         self._ledger: dict[str, LedgerEntry] = {}
         self.round_trips = 0
 
-    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+    async def fetch(
+        self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
+    ) -> StateSnapshot:
         self.round_trips += 1
         snapshot = StateSnapshot()
         for kind, ids in needs.series.items():
@@ -51,8 +70,12 @@ class MemoryStateStore(StateStore):
             snapshot.series[kind] = found
         wanted_stores = set(needs.stores)
         for kind in needs.member_stores:
-            for members in snapshot.series.get(kind, {}).values():
-                wanted_stores.update(split_member(m)[0] for m, _ in members)
+            for found_members in snapshot.series.get(kind, {}).values():
+                wanted_stores.update(split_member(m)[0] for m, _ in found_members)
+        if needs.buckets:
+            snapshot.buckets = self._read_buckets(needs.buckets, now)
+            for hits in snapshot.buckets.values():
+                wanted_stores.update(entry.store_id for entry in hits.entries)
         for store_id in wanted_stores:
             if store_id in self._stores:
                 snapshot.stores[store_id] = self._stores[store_id]
@@ -61,7 +84,9 @@ class MemoryStateStore(StateStore):
                 snapshot.ledger[key] = self._ledger[key]
         return snapshot
 
-    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
+    async def commit(
+        self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
+    ) -> None:
         self.round_trips += 1
         for kind, series_id, member, event_time in updates.adds:
             policy = self._policies[kind]
@@ -74,8 +99,47 @@ class MemoryStateStore(StateStore):
                 keep = sorted(members.items(), key=lambda mt: mt[1])[-policy.max_members :]
                 members.clear()
                 members.update(keep)
+        for rows in updates.buckets:
+            self._write_buckets(rows, now)
         for write in ledger:
             self._ledger[write.key] = LedgerEntry(write.fingerprint, write.verdict, emitted=False)
+
+    def _read_buckets(
+        self, queries: Sequence[BucketQuery], now: float
+    ) -> dict[Buckets, BucketHits]:
+        builders: dict[Buckets, HitsBuilder] = {}
+        for query in queries:
+            policy = self._bucket_policies[query.kind]
+            builder = builders.setdefault(
+                query.kind, HitsBuilder(now - policy.window_s, policy.max_entries)
+            )
+            for part, value in zip(query.parts.tolist(), query.fields.tolist(), strict=True):
+                stored = self._buckets.get((query.kind, part, value))
+                if stored:
+                    by_time = sorted(stored.items(), key=lambda item: (item[1], item[0]))
+                    builder.bucket(part, value, [builder.entry(s, r, t) for (s, r), t in by_time])
+        hits = {kind: builder.build() for kind, builder in builders.items()}
+        return {kind: found for kind, found in hits.items() if found.found}
+
+    def _write_buckets(self, rows: BucketRows, now: float) -> None:
+        policy = self._bucket_policies[rows.kind]
+        oldest = now - policy.window_s
+        times = rows.times.tolist()
+        for part, value, e in zip(
+            rows.parts.tolist(),
+            rows.fields.astype(np.uint64).tolist(),
+            rows.entries.tolist(),
+            strict=True,
+        ):
+            if times[e] < oldest:
+                continue
+            stored = self._buckets.setdefault((rows.kind, part, value), {})
+            member = (rows.stores[e], rows.refs[e])
+            stored[member] = max(times[e], stored.get(member, times[e]))
+            if len(stored) > policy.max_entries:
+                by_time = sorted(stored.items(), key=lambda item: (item[1], item[0]))
+                stored.clear()
+                stored.update(by_time[-policy.max_entries :])
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         self.round_trips += 1

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from state import bucket_codec
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -27,6 +28,7 @@ from state.base import (
     StorePolicy,
     StoreStatus,
 )
+from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
 from state.keys import store_key, strikes_key
 
@@ -60,22 +62,33 @@ class RedisStateStore(StateStore):
         *,
         prefix: str = "haze",
         ledger_ttl_s: float = 7 * 86400,
-        store_policy: StorePolicy = StorePolicy(),
+        store_policy: StorePolicy | None = None,
         timeout_s: float | None = None,
+        bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self._policies = dict(policies)
+        window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
+        self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
         self._ledger_ttl = max(1, int(ledger_ttl_s))
-        self._store_policy = store_policy
+        self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
         self._fetch = client.register_script(_script("fetch.lua"))
         self._commit = client.register_script(_script("commit.lua"))
         self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
+        # Bucket scripts run next to the series scripts in one pipeline, sent as EVAL (never
+        # NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
+        self._sources = {
+            name: _script(f"{name}.lua")
+            for name in ("fetch", "commit", "fetch_buckets", "commit_buckets")
+        }
 
     @classmethod
-    def from_url(cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any) -> RedisStateStore:
+    def from_url(
+        cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any
+    ) -> RedisStateStore:
         timeout = kwargs.get("timeout_s")
         client = aioredis.Redis.from_url(
             url,
@@ -101,10 +114,12 @@ class RedisStateStore(StateStore):
                 args.append(policy.max_members)
         return args
 
-    async def fetch(self, needs: StateNeeds, ledger_keys: Sequence[str], now: float) -> StateSnapshot:
+    async def fetch(
+        self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
+    ) -> StateSnapshot:
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
         stores = sorted(needs.stores)
-        if not wanted and not stores and not ledger_keys:
+        if not wanted and not stores and not ledger_keys and not needs.buckets:
             return StateSnapshot()
         expand = [kind.value for kind in needs.member_stores]
         args: list[Any] = [self.prefix, now, *self._kind_args(caps=False), len(expand), *expand]
@@ -112,25 +127,45 @@ class RedisStateStore(StateStore):
         for kind, sid in wanted:
             args += [kind.value, sid]
         args += [len(stores), *stores, len(ledger_keys), *ledger_keys]
-        rows = await self._call(lambda: self._fetch(args=args))
+        if needs.buckets:
+            bucket_args, order = bucket_codec.fetch_args(
+                needs.buckets, self._bucket_policies, self.prefix, now
+            )
+            rows, bucket_rows = await self._call(
+                lambda: self._eval_together(("fetch", args), ("fetch_buckets", bucket_args))
+            )
+        else:
+            rows = await self._call(lambda: self._fetch(args=args))
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
                 snapshot.series[kind][sid] = [
                     (_text(flat[j]), float(flat[j + 1])) for j in range(0, len(flat), 2)
                 ]
-        for key, (fingerprint, verdict, emitted) in zip(ledger_keys, rows[len(wanted) :], strict=False):
+        for key, (fingerprint, verdict, emitted) in zip(
+            ledger_keys, rows[len(wanted) :], strict=False
+        ):
             if fingerprint is not None and verdict is not None:
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
                 )
-        flat_stores = rows[-1]
+        flat_stores = list(rows[-1])
+        if needs.buckets:
+            snapshot.buckets, more = bucket_codec.read_fetch(
+                bucket_rows, order, self._bucket_policies, now
+            )
+            flat_stores += more
         for j in range(0, len(flat_stores), 4):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
 
-    async def commit(self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float) -> None:
-        if not updates.adds and not ledger:
+    async def commit(
+        self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
+    ) -> None:
+        bucket_args = bucket_codec.commit_args(
+            updates.buckets, self._bucket_policies, self.prefix, now
+        )
+        if not updates.adds and not ledger and bucket_args is None:
             return
         args: list[Any] = [self.prefix, now, self._ledger_ttl, *self._kind_args(caps=True)]
         args.append(len(updates.adds))
@@ -139,7 +174,23 @@ class RedisStateStore(StateStore):
         args.append(len(ledger))
         for write in ledger:
             args += [write.key, write.fingerprint, write.verdict]
-        await self._call(lambda: self._commit(args=args))
+        if bucket_args is None:
+            await self._call(lambda: self._commit(args=args))
+        else:
+            await self._call(
+                lambda: self._eval_together(
+                    ("commit", args), ("commit_buckets", bucket_args), transaction=True
+                )
+            )
+
+    async def _eval_together(
+        self, *calls: tuple[str, list[Any]], transaction: bool = False
+    ) -> list[Any]:
+        """Run several scripts in one round trip (atomically with ``transaction``)."""
+        async with self.client.pipeline(transaction=transaction) as pipe:
+            for name, args in calls:
+                pipe.eval(self._sources[name], 0, *args)
+            return list(await pipe.execute())
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         if keys:
@@ -169,7 +220,14 @@ class RedisStateStore(StateStore):
 
     async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:
         window = max(policy.window_s for policy in self._policies.values())
-        args = [self.prefix, store_id, strike_id, now, self._store_policy.strikes_to_ban, window]
+        args: list[Any] = [
+            self.prefix,
+            store_id,
+            strike_id,
+            now,
+            self._store_policy.strikes_to_ban,
+            window,
+        ]
         return _status(await self._call(lambda: self._strike(args=args)))
 
     async def ping(self) -> bool:
