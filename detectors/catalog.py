@@ -5,8 +5,9 @@ from __future__ import annotations
 from config.registry import Registry
 from config.thresholds import ScreenConfig
 from detectors.base import Detector
+from detectors.duplicate import DuplicateDetector
 
-DETECTOR_CLASSES: tuple[type[Detector], ...] = ()
+DETECTOR_CLASSES: tuple[type[Detector], ...] = (DuplicateDetector,)
 
 
 def build_detectors(config: ScreenConfig, registry: Registry) -> list[Detector]:

@@ -1,0 +1,198 @@
+"""Content fingerprints of listings: MinHash title signatures with LSH bands, and image hashes
+cut into multi-index chunks.
+
+Titles are folded once for the whole batch (NFKC and case folding of one joined string, then
+one UTF-32 encode), so the per-title Python work is a few slices; the kernel in
+``_duplicate_kernels`` does the shingling, hashing and banding.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors._duplicate_kernels import (
+    CLASS_CJK,
+    CLASS_IGNORABLE,
+    CLASS_SEPARATOR,
+    CLASS_WORD,
+    pair_agreement,
+    title_signatures,
+)
+
+SIGNATURE_BITS = 8
+"""Bits of each MinHash value kept in the stored signature (b-bit MinHash): 64 values take
+64 bytes, 86 characters of base64, and two unrelated values agree by chance 1 time in 256."""
+_CHANCE = 1.0 / (1 << SIGNATURE_BITS)
+
+PHASH_CHUNKS = 4
+PHASH_CHUNK_BITS = 16
+
+_CJK_RANGES = (
+    (0x2E80, 0x2FDF),  # radicals
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3100, 0x312F),  # bopomofo
+    (0x3130, 0x318F),  # hangul compatibility jamo
+    (0x31F0, 0x31FF),  # katakana extension
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+)
+
+
+@functools.cache
+def char_classes() -> npt.NDArray[np.uint8]:
+    """The class of every BMP code point (see ``_duplicate_kernels``), built once."""
+    classes = np.zeros(65536, dtype=np.uint8)
+    for cp in range(65536):
+        ch = chr(cp)
+        category = unicodedata.category(ch)
+        if category[0] in "LN" or category in ("Mn", "Mc"):
+            classes[cp] = CLASS_WORD
+        elif category == "Cf":  # zero-width spaces and joiners, soft hyphen, bidi marks
+            classes[cp] = CLASS_IGNORABLE
+        else:
+            classes[cp] = CLASS_SEPARATOR
+    for low, high in _CJK_RANGES:
+        block = classes[low : high + 1]
+        block[block == CLASS_WORD] = CLASS_CJK
+    return classes
+
+
+def fold_titles(
+    titles: Sequence[str],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Code points of the NFKC-casefolded titles, and each title's ``[lo, hi)`` bounds.
+
+    The titles are joined with NUL, folded and encoded in three calls for the whole batch;
+    NFKC never composes across NUL, so this equals folding each title alone. A title that
+    itself contains NUL has it replaced by a space first.
+    """
+    n = len(titles)
+    joined = "\x00".join(titles)
+    folded = unicodedata.normalize("NFKC", joined).casefold()
+    cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).copy()
+    cuts = np.flatnonzero(cps == 0)
+    if len(cuts) != max(n - 1, 0):
+        return fold_titles([title.replace("\x00", " ") for title in titles])
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.full(n, len(cps), dtype=np.int64)
+    if n > 1:
+        lo[1:] = cuts + 1
+        hi[:-1] = cuts
+    return cps, lo, hi
+
+
+@dataclass(frozen=True, slots=True)
+class TitleFingerprints:
+    """Fingerprints of a batch of titles, row ``i`` for title ``i``."""
+
+    signatures: npt.NDArray[np.uint32]
+    """MinHash values, shape (n, num_perm)."""
+    features: npt.NDArray[np.int32]
+    """Distinct shingles per title."""
+    bands: npt.NDArray[np.uint64]
+    """LSH band hashes, shape (n, bands)."""
+    valid: npt.NDArray[np.bool_]
+    """Titles with enough shingles to be matched at all."""
+    short: npt.NDArray[np.uint8]
+    """The b-bit signatures that are stored and compared, shape (n, num_perm)."""
+
+    def encoded(self, row: int) -> str:
+        """Row ``row``'s b-bit signature as URL-safe base64 (no padding), for a bucket entry."""
+        raw = self.short[row].tobytes()
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_signatures(texts: Sequence[str], num_perm: int) -> npt.NDArray[np.uint8]:
+    """Stored signatures back to an (m, num_perm) array; malformed ones become all-255 rows
+    that no real signature resembles (a value of 255 in every position)."""
+    out = np.full((len(texts), num_perm), 255, dtype=np.uint8)
+    for i, text in enumerate(texts):
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except ValueError:
+            continue
+        if len(raw) == num_perm:
+            out[i] = np.frombuffer(raw, dtype=np.uint8)
+    return out
+
+
+def estimate_jaccard(
+    left: npt.NDArray[np.uint8],
+    right: npt.NDArray[np.uint8],
+    q: npt.NDArray[np.int64],
+    r: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Jaccard similarity of the pairs ``(left[q[k]], right[r[k]])`` from their b-bit
+    signatures, corrected for values that agree by chance (Li and König's b-bit estimator),
+    clipped to [0, 1]."""
+    agree = pair_agreement(left, right, q, r)
+    return np.clip((agree - _CHANCE) / (1.0 - _CHANCE), 0.0, 1.0)
+
+
+class TitleHasher:
+    """MinHash and LSH banding with fixed, seeded permutations (every worker agrees)."""
+
+    def __init__(
+        self, num_perm: int, bands: int, rows: int, cjk_shingle: int, min_features: int
+    ) -> None:
+        self.num_perm = num_perm
+        self.bands = bands
+        self.rows = rows
+        self.cjk_shingle = cjk_shingle
+        self.min_features = min_features
+        rng = np.random.default_rng(0x4A2E)
+        self._a = rng.integers(0, 1 << 63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._b = rng.integers(0, 1 << 63, num_perm, dtype=np.uint64)
+        self._classes = char_classes()
+
+    def fingerprint(self, titles: Sequence[str]) -> TitleFingerprints:
+        cps, lo, hi = fold_titles(titles)
+        sigs, features, bands = title_signatures(
+            cps, lo, hi, self._classes, self._a, self._b, self.cjk_shingle, self.bands, self.rows
+        )
+        short = (sigs & np.uint32((1 << SIGNATURE_BITS) - 1)).astype(np.uint8)
+        return TitleFingerprints(sigs, features, bands, features >= self.min_features, short)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHashes:
+    """The usable image hashes of a batch: ``owner[k]`` is the listing of ``hashes[k]``."""
+
+    owner: npt.NDArray[np.int64]
+    hashes: npt.NDArray[np.uint64]
+
+    @property
+    def chunks(self) -> npt.NDArray[np.uint64]:
+        """The four 16-bit chunks of each hash, shape (m, 4): at distance 3 or less, two hashes
+        agree exactly on at least one chunk."""
+        shifts = np.arange(PHASH_CHUNKS, dtype=np.uint64) * np.uint64(PHASH_CHUNK_BITS)
+        mask = np.uint64((1 << PHASH_CHUNK_BITS) - 1)
+        return (self.hashes[:, None] >> shifts[None, :]) & mask
+
+
+def image_hashes(phashes: Sequence[Sequence[int]], min_bits: int) -> ImageHashes:
+    """Each listing's distinct image hashes, without near-constant ones (blank images)."""
+    owner: list[int] = []
+    hashes: list[int] = []
+    for i, listing_hashes in enumerate(phashes):
+        for value in dict.fromkeys(listing_hashes):
+            ones = value.bit_count()
+            if min_bits <= ones <= 64 - min_bits:
+                owner.append(i)
+                hashes.append(value)
+    return ImageHashes(np.array(owner, dtype=np.int64), np.array(hashes, dtype=np.uint64))
+
+
+def hamming(left: npt.NDArray[np.uint64], right: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """Bitwise distance of hash pairs."""
+    distance: npt.NDArray[np.int64] = np.bitwise_count(left ^ right).astype(np.int64)
+    return distance

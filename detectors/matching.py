@@ -1,0 +1,187 @@
+"""Near-duplicate matches of a batch: candidates from the stored buckets and from the batch
+itself, verified against the matched listing's fingerprint.
+
+Candidates come from buckets (LSH bands, image-hash chunks) and are verified on what the bucket
+entry carries: the stored b-bit title signature (estimated Jaccard similarity) or the image hash
+itself (exact Hamming distance). A store never matches itself, so a seller's own relisting or
+new revision is not a duplicate of anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from contract.listing import Listing
+from detectors._duplicate_kernels import bucket_pairs
+from detectors.fingerprints import (
+    ImageHashes,
+    TitleFingerprints,
+    decode_signatures,
+    estimate_jaccard,
+    hamming,
+)
+from state.buckets import BucketEntry, BucketHits
+
+REF_SEP = "|"
+"""Separates the listing id from the fingerprint in a bucket entry's ref."""
+
+
+def entry_ref(listing_id: str, fingerprint: str) -> str:
+    return f"{listing_id}{REF_SEP}{fingerprint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Verified pairs: batch listing ``query[k]`` matches reference ``ref[k]``, a listing named
+    by ``ref_listing``/``ref_store`` (the batch's own listings come first)."""
+
+    query: npt.NDArray[np.int64]
+    ref: npt.NDArray[np.int64]
+    similarity: npt.NDArray[np.float64]
+    distance: npt.NDArray[np.int64] | None
+    ref_listing: list[str]
+    ref_store: list[str]
+
+    def by_query(self) -> dict[int, list[int]]:
+        """Pair indexes per batch listing, most similar first (ties by listing id)."""
+        grouped: dict[int, list[int]] = {}
+        for k, q in enumerate(self.query.tolist()):
+            grouped.setdefault(q, []).append(k)
+        sims = self.similarity.tolist()
+        for pairs in grouped.values():
+            pairs.sort(key=lambda k: (-sims[k], self.ref_listing[self.ref[k]]))
+        return grouped
+
+
+def _split_refs(entries: Sequence[BucketEntry]) -> tuple[list[str], list[str]]:
+    """Listing ids and fingerprints of stored entries (``<listing id>|<fingerprint>``)."""
+    ids, prints = [], []
+    for entry in entries:
+        listing_id, _, fingerprint = entry.ref.rpartition(REF_SEP)
+        ids.append(listing_id)
+        prints.append(fingerprint)
+    return ids, prints
+
+
+def _stored_pairs(
+    keys: npt.NDArray[np.uint64], usable: npt.NDArray[np.bool_], hits: BucketHits, offset: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Pairs (row, offset + entry) for every row whose bucket in some column holds entries."""
+    qs: list[int] = []
+    rs: list[int] = []
+    for part, values in hits.found.items():
+        if part >= keys.shape[1]:
+            continue
+        column = keys[:, part]
+        wanted = np.fromiter(values.keys(), dtype=np.uint64, count=len(values))
+        for row in np.flatnonzero(np.isin(column, wanted) & usable).tolist():
+            found = values[int(column[row])]
+            qs.extend([row] * len(found))
+            rs.extend(offset + e for e in found)
+    return np.array(qs, dtype=np.int64), np.array(rs, dtype=np.int64)
+
+
+def _distinct_other_store(
+    q: npt.NDArray[np.int64],
+    r: npt.NDArray[np.int64],
+    query_store: Sequence[str],
+    ref_store: Sequence[str],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Pairs without repeats, and without those whose reference is the query's own store."""
+    if len(q) == 0:
+        return q, r
+    width = len(ref_store) + 1
+    unique = np.unique(q * width + r)
+    q, r = unique // width, unique % width
+    codes: dict[str, int] = {}
+    query_codes = np.array([codes.setdefault(s, len(codes)) for s in query_store], np.int64)
+    ref_codes = np.array([codes.setdefault(s, len(codes)) for s in ref_store], np.int64)
+    keep = query_codes[q] != ref_codes[r]
+    return q[keep], r[keep]
+
+
+def title_matches(
+    listings: Sequence[Listing],
+    prints: TitleFingerprints,
+    hits: BucketHits | None,
+    *,
+    threshold: float,
+    cap: int,
+) -> Matches:
+    """Listings whose titles are near-duplicates (estimated Jaccard >= ``threshold``) of other
+    stores' listings in the batch or in the stored LSH buckets."""
+    n = len(listings)
+    ref_listing = [x.listing_id for x in listings]
+    ref_store = [x.store_id for x in listings]
+    q, r = bucket_pairs(prints.bands, prints.valid, cap)
+    signatures = prints.short
+    if hits is not None and hits.entries:
+        ids, encoded = _split_refs(hits.entries)
+        ref_listing += ids
+        ref_store += [entry.store_id for entry in hits.entries]
+        signatures = np.vstack((signatures, decode_signatures(encoded, prints.short.shape[1])))
+        sq, sr = _stored_pairs(prints.bands, prints.valid, hits, n)
+        q, r = np.concatenate((q, sq)), np.concatenate((r, sr))
+    q, r = _distinct_other_store(q, r, ref_store[:n], ref_store)
+    similarity = estimate_jaccard(prints.short, signatures, q, r)
+    keep = similarity >= threshold
+    return Matches(q[keep], r[keep], similarity[keep], None, ref_listing, ref_store)
+
+
+def image_matches(
+    listings: Sequence[Listing],
+    images: ImageHashes,
+    hits: BucketHits | None,
+    *,
+    max_distance: int,
+    cap: int,
+) -> Matches:
+    """Listings with an image within ``max_distance`` bits of another store's image, in the
+    batch or in the stored image-hash buckets (one pair per listing and matched listing,
+    the closest)."""
+    m = len(images.hashes)
+    owners = images.owner.tolist()
+    ref_listing = [listings[i].listing_id for i in owners]
+    ref_store = [listings[i].store_id for i in owners]
+    chunks = images.chunks
+    q, r = bucket_pairs(chunks, np.ones(m, dtype=np.bool_), cap)
+    hashes = images.hashes
+    usable = np.ones(m, dtype=np.bool_)
+    if hits is not None and hits.entries:
+        ids, encoded = _split_refs(hits.entries)
+        stored = [_hex64(text) for text in encoded]
+        ref_listing += ids
+        ref_store += [entry.store_id for entry in hits.entries]
+        hashes = np.concatenate((hashes, np.array([h or 0 for h in stored], dtype=np.uint64)))
+        usable = np.concatenate((usable, np.array([h is not None for h in stored])))
+        sq, sr = _stored_pairs(chunks, np.ones(m, dtype=np.bool_), hits, m)
+        q, r = np.concatenate((q, sq)), np.concatenate((r, sr))
+    q, r = _distinct_other_store(q, r, ref_store[:m], ref_store)
+    distance = hamming(images.hashes[q], hashes[r])
+    keep = (distance <= max_distance) & usable[r]
+    q, r, distance = images.owner[q[keep]], r[keep], distance[keep]
+    # one pair per (listing, matched listing): the closest of their images
+    codes: dict[tuple[str, str], int] = {}
+    matched = np.array(
+        [codes.setdefault((ref_store[k], ref_listing[k]), len(codes)) for k in r.tolist()],
+        dtype=np.int64,
+    )
+    order = np.lexsort((r, distance, matched, q))
+    q, r, distance, matched = q[order], r[order], distance[order], matched[order]
+    first = np.ones(len(q), dtype=np.bool_)
+    first[1:] = (q[1:] != q[:-1]) | (matched[1:] != matched[:-1])
+    q, r, distance = q[first], r[first], distance[first]
+    return Matches(q, r, 1.0 - distance / 64.0, distance, ref_listing, ref_store)
+
+
+def _hex64(text: str) -> int | None:
+    """A stored image hash (16 hex digits), or ``None`` when malformed."""
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return None
+    return value if len(text) == 16 else None
