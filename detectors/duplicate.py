@@ -151,8 +151,10 @@ class DuplicateDetector(Detector):
             cap=config.phash_bucket_cap,
         )
         bursts = linkage.bursts(self._burst_window_s, config.burst_min_stores)
-        title_pairs = titles.by_query()
-        image_pairs = images.by_query()
+        banned_stores = {s for s, status in state.stores.items() if status.banned}
+        banned_titles = titles.best(titles.stores_where(banned_stores))
+        banned_images = images.best(images.stores_where(banned_stores))
+        title_stores = titles.best_per_store()
         for i, listing in enumerate(listings):
             found = reasons[i]
             own = state.store(listing.store_id)
@@ -175,8 +177,7 @@ class DuplicateDetector(Detector):
                 found.append(
                     Reason(NAME, "LINKED_TO_BANNED_STORE", scores.linked_to_banned_store, evidence)
                 )
-            pairs = title_pairs.get(i, [])
-            banned = _first_banned(titles, pairs, state)
+            banned = banned_titles.get(i)
             if banned is not None:
                 found.append(
                     Reason(
@@ -186,7 +187,7 @@ class DuplicateDetector(Detector):
                         _evidence(titles, banned),
                     )
                 )
-            banned = _first_banned(images, image_pairs.get(i, []), state)
+            banned = banned_images.get(i)
             if banned is not None:
                 found.append(
                     Reason(
@@ -206,7 +207,7 @@ class DuplicateDetector(Detector):
                 found.append(
                     Reason(NAME, "SHARED_SIGNAL_BURST", scores.shared_signal_burst, evidence)
                 )
-            across = _across_stores(titles, pairs, i, linkage)
+            across = _unrelated(titles, title_stores.get(i, []), i, linkage)
             if len(across) >= config.across_stores_min:
                 evidence = {**_evidence(titles, across[0]), "stores": len(across)}
                 found.append(
@@ -274,22 +275,9 @@ class DuplicateDetector(Detector):
         )
 
 
-def _first_banned(matches: Matches, pairs: list[int], state: StateSnapshot) -> int | None:
-    """The most similar matched listing whose store is banned."""
-    for k in pairs:
-        if state.store(matches.ref_store[matches.ref[k]]).banned:
-            return k
-    return None
-
-
-def _across_stores(matches: Matches, pairs: list[int], i: int, linkage: Linkage) -> list[int]:
-    """The best pair per distinct matched store that is not linked to listing ``i``'s store."""
-    best: dict[str, int] = {}
-    for k in pairs:
-        store_id = matches.ref_store[matches.ref[k]]
-        if store_id not in best and not linkage.linked(i, store_id):
-            best[store_id] = k
-    return list(best.values())
+def _unrelated(matches: Matches, pairs: list[int], i: int, linkage: Linkage) -> list[int]:
+    """The pairs (one per matched store) whose store is not linked to listing ``i``'s store."""
+    return [k for k in pairs if not linkage.linked(i, matches.ref_store[matches.ref[k]])]
 
 
 def _evidence(matches: Matches, k: int) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class SignalGroup:
     """Stores that came from the state (their first sighting must not be rewritten)."""
     members: list[int] = field(default_factory=list)
     """Batch listings carrying this signal."""
+    banned: list[str] | None = None
+    """The banned stores among ``first_seen`` (filled on first use)."""
 
     def see(self, store_id: str, when: float) -> None:
         if store_id in self.stored:
@@ -114,7 +116,10 @@ class Linkage:
 
     def linked(self, i: int, store_id: str) -> bool:
         """Whether ``store_id`` shares a signal with listing ``i``'s store."""
-        return any(store_id in self.groups[key].first_seen for key in self.of_listing[i])
+        for key in self.of_listing[i]:
+            if store_id in self.groups[key].first_seen:
+                return True
+        return False
 
     def banned_link(self, i: int, state: StateSnapshot) -> BannedLink | None:
         """The banned store sharing the most signal kinds with listing ``i``'s store (never
@@ -123,8 +128,10 @@ class Linkage:
         kinds: dict[str, set[str]] = {}
         for key in self.of_listing[i]:
             group = self.groups[key]
-            for store_id in group.first_seen:
-                if store_id != own and state.store(store_id).banned:
+            if group.banned is None:
+                group.banned = [s for s in group.first_seen if state.store(s).banned]
+            for store_id in group.banned:
+                if store_id != own:
                     kinds.setdefault(store_id, set()).add(group.kind)
         if not kinds:
             return None

@@ -46,15 +46,43 @@ class Matches:
     ref_listing: list[str]
     ref_store: list[str]
 
-    def by_query(self) -> dict[int, list[int]]:
-        """Pair indexes per batch listing, most similar first (ties by listing id)."""
+    def _ranked(self, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """``pairs`` ordered by query, then most similar first, ties by matched listing id and
+        store (never by storage order, so every backend ranks alike)."""
+        names = np.array(
+            [f"{listing}\x00{store}" for listing, store in zip(self.ref_listing, self.ref_store)],
+            dtype=object,
+        )
+        _, rank = np.unique(names, return_inverse=True)
+        order = np.lexsort((rank[self.ref[pairs]], -self.similarity[pairs], self.query[pairs]))
+        return pairs[order]
+
+    def best(self, where: npt.NDArray[np.bool_]) -> dict[int, int]:
+        """Per batch listing, its best pair among those ``where`` is true."""
+        ranked = self._ranked(np.flatnonzero(where))
+        queries = self.query[ranked]
+        first = np.ones(len(ranked), dtype=np.bool_)
+        first[1:] = queries[1:] != queries[:-1]
+        return dict(zip(queries[first].tolist(), ranked[first].tolist(), strict=True))
+
+    def best_per_store(self) -> dict[int, list[int]]:
+        """Per batch listing, its best pair with each matched store, best first."""
+        ranked = self._ranked(np.arange(len(self.query), dtype=np.int64))
+        codes: dict[str, int] = {}
+        store_code = np.array([codes.setdefault(s, len(codes)) for s in self.ref_store], np.int64)
+        keys = self.query[ranked] * (len(codes) + 1) + store_code[self.ref[ranked]]
+        _, first = np.unique(keys, return_index=True)
         grouped: dict[int, list[int]] = {}
-        for k, q in enumerate(self.query.tolist()):
-            grouped.setdefault(q, []).append(k)
-        sims = self.similarity.tolist()
-        for pairs in grouped.values():
-            pairs.sort(key=lambda k: (-sims[k], self.ref_listing[self.ref[k]]))
+        for k in ranked[np.sort(first)].tolist():
+            grouped.setdefault(int(self.query[k]), []).append(k)
         return grouped
+
+    def stores_where(self, banned: set[str]) -> npt.NDArray[np.bool_]:
+        """Which pairs match a listing of one of ``stores``."""
+        if not banned:
+            return np.zeros(len(self.query), dtype=np.bool_)
+        of_ref = np.array([store in banned for store in self.ref_store], dtype=np.bool_)
+        return of_ref[self.ref]
 
 
 def _split_refs(entries: Sequence[BucketEntry]) -> tuple[list[str], list[str]]:
@@ -73,15 +101,18 @@ def _stored_pairs(
     """Pairs (row, offset + entry) for every row whose bucket in some column holds entries."""
     qs: list[int] = []
     rs: list[int] = []
+    seen: set[tuple[int, int]] = set()  # an entry sits in several buckets of one row
     for part, values in hits.found.items():
         if part >= keys.shape[1]:
             continue
         column = keys[:, part]
         wanted = np.fromiter(values.keys(), dtype=np.uint64, count=len(values))
         for row in np.flatnonzero(np.isin(column, wanted) & usable).tolist():
-            found = values[int(column[row])]
-            qs.extend([row] * len(found))
-            rs.extend(offset + e for e in found)
+            for e in values[int(column[row])]:
+                if (row, e) not in seen:
+                    seen.add((row, e))
+                    qs.append(row)
+                    rs.append(offset + e)
     return np.array(qs, dtype=np.int64), np.array(rs, dtype=np.int64)
 
 
@@ -91,12 +122,9 @@ def _distinct_other_store(
     query_store: Sequence[str],
     ref_store: Sequence[str],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Pairs without repeats, and without those whose reference is the query's own store."""
+    """Pairs whose reference is not the query's own store."""
     if len(q) == 0:
         return q, r
-    width = len(ref_store) + 1
-    unique = np.unique(q * width + r)
-    q, r = unique // width, unique % width
     codes: dict[str, int] = {}
     query_codes = np.array([codes.setdefault(s, len(codes)) for s in query_store], np.int64)
     ref_codes = np.array([codes.setdefault(s, len(codes)) for s in ref_store], np.int64)
