@@ -20,8 +20,17 @@ from bench import BENCHMARKS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PACKAGES = (
-    "faust-streaming", "aiokafka", "redis", "numba", "numpy", "orjson",
-    "pyahocorasick", "hyperscan", "datasketch", "river", "locust",
+    "faust-streaming",
+    "aiokafka",
+    "redis",
+    "numba",
+    "numpy",
+    "orjson",
+    "pyahocorasick",
+    "hyperscan",
+    "datasketch",
+    "river",
+    "locust",
 )
 
 
@@ -122,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         results[name] = result
-        print(f"[bench] {name} done in {time.perf_counter() - started:.1f}s: "
-              f"{ {k: v for k, v in result.items() if not isinstance(v, dict)} }", file=sys.stderr)
+        print(
+            f"[bench] {name} done in {time.perf_counter() - started:.1f}s: "
+            f"{ {k: v for k, v in result.items() if not isinstance(v, dict)} }",
+            file=sys.stderr,
+        )
     results["_machine"] = machine()
     DOCS.mkdir(exist_ok=True)
     json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

@@ -116,10 +116,7 @@ class Linkage:
 
     def linked(self, i: int, store_id: str) -> bool:
         """Whether ``store_id`` shares a signal with listing ``i``'s store."""
-        for key in self.of_listing[i]:
-            if store_id in self.groups[key].first_seen:
-                return True
-        return False
+        return any(store_id in self.groups[key].first_seen for key in self.of_listing[i])
 
     def banned_link(self, i: int, state: StateSnapshot) -> BannedLink | None:
         """The banned store sharing the most signal kinds with listing ``i``'s store (never

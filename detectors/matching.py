@@ -49,10 +49,8 @@ class Matches:
     def _ranked(self, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``pairs`` ordered by query, then most similar first, ties by matched listing id and
         store (never by storage order, so every backend ranks alike)."""
-        names = np.array(
-            [f"{listing}\x00{store}" for listing, store in zip(self.ref_listing, self.ref_store)],
-            dtype=object,
-        )
+        pairs_of_names = zip(self.ref_listing, self.ref_store, strict=True)
+        names = np.array([f"{listing}\x00{store}" for listing, store in pairs_of_names], object)
         _, rank = np.unique(names, return_inverse=True)
         order = np.lexsort((rank[self.ref[pairs]], -self.similarity[pairs], self.query[pairs]))
         return pairs[order]
