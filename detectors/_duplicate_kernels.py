@@ -53,11 +53,13 @@ def _features(
     lo: int,
     hi: int,
     classes: npt.NDArray[np.uint8],
+    folds: npt.NDArray[np.uint32],
     cjk_k: int,
     out: npt.NDArray[np.uint64],
     run: npt.NDArray[np.uint32],
 ) -> int:
-    """Hash one title's shingles into ``out``; returns how many (duplicates included)."""
+    """Hash one title's shingles into ``out``; returns how many (duplicates included).
+    Letters are case-folded through ``folds`` (one code point to one) as they are read."""
     count = 0
     pos = lo
     while pos < hi and count < out.shape[0]:
@@ -74,7 +76,8 @@ def _features(
             if cls != kind:
                 break
             if length < run.shape[0]:
-                run[length] = cps[pos]
+                cp = cps[pos]
+                run[length] = folds[cp] if cp < 65536 else cp
                 length += 1
             pos += 1
         if kind == CLASS_WORD or length <= cjk_k:
@@ -96,11 +99,25 @@ def _features(
 
 
 @njit(cache=True)
+def _insertion_sort(values: npt.NDArray[np.uint64], count: int) -> None:
+    """Sort ``values[:count]`` in place: a title has a few dozen shingles, where this beats
+    the general sort and its allocations."""
+    for i in range(1, count):
+        x = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > x:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = x
+
+
+@njit(cache=True)
 def title_signatures(
     cps: npt.NDArray[np.uint32],
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
     classes: npt.NDArray[np.uint8],
+    folds: npt.NDArray[np.uint32],
     perm_a: npt.NDArray[np.uint64],
     perm_b: npt.NDArray[np.uint64],
     cjk_k: int,
@@ -109,9 +126,10 @@ def title_signatures(
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32], npt.NDArray[np.uint64]]:
     """MinHash signatures, distinct-feature counts and LSH band hashes of a batch of titles.
 
-    Title ``t`` is ``cps[lo[t]:hi[t]]``. Each shingle hash ``x`` is permuted ``num_perm``
-    times by multiply-shift, ``(a * x + b) >> 32`` (a odd): one multiply-add per value, which
-    the compiler vectorises, in place of the slower modular permutations of the textbook.
+    Title ``t`` is ``cps[lo[t]:hi[t]]`` (NFKC-normalised code points, case-folded here). Each
+    shingle hash ``x`` is permuted ``num_perm`` times by multiply-shift, ``(a * x + b) >> 32``
+    (a odd): one multiply-add per value, which the compiler vectorises, in place of the slower
+    modular permutations of the textbook.
     """
     n = lo.shape[0]
     num_perm = perm_a.shape[0]
@@ -121,18 +139,23 @@ def title_signatures(
     feats = np.empty(MAX_FEATURES, dtype=np.uint64)
     run = np.empty(MAX_FEATURES, dtype=np.uint32)
     for t in range(n):
-        count = _features(cps, lo[t], hi[t], classes, cjk_k, feats, run)
+        count = _features(cps, lo[t], hi[t], classes, folds, cjk_k, feats, run)
         if count == 0:
             continue
-        unique = np.unique(feats[:count])
-        distinct[t] = unique.shape[0]
+        if count <= 64:
+            _insertion_sort(feats, count)
+        else:
+            feats[:count].sort()
         row = sigs[t]
-        for f in range(unique.shape[0]):
-            x = unique[f]
+        unique = 0
+        for f in range(count):
+            x = feats[f]
+            if f > 0 and x == feats[f - 1]:
+                continue  # the same shingle twice: min-hashing it again changes nothing
+            unique += 1
             for p in range(num_perm):
-                v = np.uint32((perm_a[p] * x + perm_b[p]) >> np.uint64(32))
-                if v < row[p]:
-                    row[p] = v
+                row[p] = min(row[p], np.uint32((perm_a[p] * x + perm_b[p]) >> np.uint64(32)))
+        distinct[t] = unique
         for band in range(bands):
             h = _FNV_OFFSET ^ np.uint64(band)
             for p in range(band * rows, (band + 1) * rows):

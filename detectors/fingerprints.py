@@ -66,18 +66,33 @@ def char_classes() -> npt.NDArray[np.uint8]:
     return classes
 
 
+@functools.cache
+def char_folds() -> npt.NDArray[np.uint32]:
+    """Simple case folding of every BMP code point, one code point to one (the kernel folds
+    as it reads, which is faster than ``str.casefold`` on the batch). The few characters whose
+    full folding expands, such as ß to ss, keep their lower-case form."""
+    folds = np.arange(65536, dtype=np.uint32)
+    for cp in range(65536):
+        ch = chr(cp)
+        for folded in (ch.casefold(), ch.lower()):
+            if len(folded) == 1:
+                folds[cp] = ord(folded)
+                break
+    return folds
+
+
 def fold_titles(
     titles: Sequence[str],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Code points of the NFKC-casefolded titles, and each title's ``[lo, hi)`` bounds.
+    """Code points of the NFKC-normalised titles, and each title's ``[lo, hi)`` bounds.
 
-    The titles are joined with NUL, folded and encoded in three calls for the whole batch;
-    NFKC never composes across NUL, so this equals folding each title alone. A title that
-    itself contains NUL has it replaced by a space first.
+    The titles are joined with NUL, normalised and encoded in three calls for the whole batch;
+    NFKC never composes across NUL, so this equals normalising each title alone. A title that
+    itself contains NUL has it replaced by a space first. (Case folding happens in the kernel.)
     """
     n = len(titles)
     joined = "\x00".join(titles)
-    folded = unicodedata.normalize("NFKC", joined).casefold()
+    folded = unicodedata.normalize("NFKC", joined)
     cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).copy()
     cuts = np.flatnonzero(cps == 0)
     if len(cuts) != max(n - 1, 0):
@@ -88,6 +103,44 @@ def fold_titles(
         lo[1:] = cuts + 1
         hi[:-1] = cuts
     return cps, lo, hi
+
+
+def reference_shingles(title: str, cjk_shingle: int) -> set[str]:
+    """The shingles the kernel hashes, in plain Python: a readable reference for tests, and
+    the same features handed to peer libraries in the benchmark."""
+    classes = char_classes()
+    folds = char_folds()
+    text = "".join(
+        chr(folds[ord(ch)]) if ord(ch) < 65536 else ch
+        for ch in unicodedata.normalize("NFKC", title.replace("\x00", " "))
+    )
+
+    def class_of(ch: str) -> int:
+        cp = ord(ch)
+        if cp < 65536:
+            return int(classes[cp])
+        return CLASS_CJK if 0x20000 <= cp <= 0x3FFFF else CLASS_SEPARATOR
+
+    runs: list[tuple[int, str]] = []
+    for ch in text:
+        kind = class_of(ch)
+        if kind == CLASS_IGNORABLE:
+            continue
+        if kind == CLASS_SEPARATOR:
+            runs.append((CLASS_SEPARATOR, ""))
+        elif runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1] + ch)
+        else:
+            runs.append((kind, ch))
+    found: set[str] = set()
+    for kind, run in runs:
+        if kind == CLASS_WORD or (kind == CLASS_CJK and len(run) <= cjk_shingle):
+            found.add(f"{kind}:{run}")
+        elif kind == CLASS_CJK:
+            found.update(
+                f"{kind}:{run[i : i + cjk_shingle]}" for i in range(len(run) - cjk_shingle + 1)
+            )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +206,21 @@ class TitleHasher:
         self._a = rng.integers(0, 1 << 63, num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._b = rng.integers(0, 1 << 63, num_perm, dtype=np.uint64)
         self._classes = char_classes()
+        self._folds = char_folds()
 
     def fingerprint(self, titles: Sequence[str]) -> TitleFingerprints:
         cps, lo, hi = fold_titles(titles)
         sigs, features, bands = title_signatures(
-            cps, lo, hi, self._classes, self._a, self._b, self.cjk_shingle, self.bands, self.rows
+            cps,
+            lo,
+            hi,
+            self._classes,
+            self._folds,
+            self._a,
+            self._b,
+            self.cjk_shingle,
+            self.bands,
+            self.rows,
         )
         short = (sigs & np.uint32((1 << SIGNATURE_BITS) - 1)).astype(np.uint8)
         return TitleFingerprints(sigs, features, bands, features >= self.min_features, short)

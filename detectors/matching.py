@@ -96,22 +96,31 @@ def _split_refs(entries: Sequence[BucketEntry]) -> tuple[list[str], list[str]]:
 def _stored_pairs(
     keys: npt.NDArray[np.uint64], usable: npt.NDArray[np.bool_], hits: BucketHits, offset: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Pairs (row, offset + entry) for every row whose bucket in some column holds entries."""
-    qs: list[int] = []
-    rs: list[int] = []
-    seen: set[tuple[int, int]] = set()  # an entry sits in several buckets of one row
-    for part, values in hits.found.items():
+    """Pairs (row, offset + entry) for every usable row whose bucket in some column holds
+    stored entries, each pair once (a stored listing sits in several buckets of a row)."""
+    rows = np.flatnonzero(usable)
+    qs, rs = [], []
+    for part in np.unique(hits.parts).tolist():
         if part >= keys.shape[1]:
             continue
-        column = keys[:, part]
-        wanted = np.fromiter(values.keys(), dtype=np.uint64, count=len(values))
-        for row in np.flatnonzero(np.isin(column, wanted) & usable).tolist():
-            for e in values[int(column[row])]:
-                if (row, e) not in seen:
-                    seen.add((row, e))
-                    qs.append(row)
-                    rs.append(offset + e)
-    return np.array(qs, dtype=np.int64), np.array(rs, dtype=np.int64)
+        in_part = hits.parts == part
+        order = np.argsort(hits.values[in_part], kind="stable")
+        values, entries = hits.values[in_part][order], hits.entry[in_part][order]
+        wanted = keys[rows, part]
+        lo = np.searchsorted(values, wanted, side="left")
+        counts = np.searchsorted(values, wanted, side="right") - lo
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        qs.append(np.repeat(rows, counts))
+        rs.append(entries[starts + np.arange(total)])
+    if not qs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    q, r = np.concatenate(qs), np.concatenate(rs)
+    width = len(hits.entries) + 1
+    unique = np.unique(q * width + r)
+    return unique // width, unique % width + offset
 
 
 def _distinct_other_store(

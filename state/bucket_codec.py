@@ -118,7 +118,11 @@ def read_fetch(
     policies: Mapping[Buckets, BucketPolicy],
     now: float,
 ) -> tuple[dict[Buckets, BucketHits], list[Any]]:
-    """The buckets found (window and cap applied) and the flat store-status list."""
+    """The buckets found (window and cap applied) and the flat store-status list.
+
+    Records are parsed once per distinct entry; the handles of all buckets are resolved as
+    arrays (a batch can meet tens of thousands of them in hot buckets).
+    """
     hits: dict[Buckets, BucketHits] = {}
     at = 0
     for kind, groups in plan:
@@ -127,25 +131,36 @@ def read_fetch(
         at += len(groups) + 1
         policy = policies[kind]
         builder = HitsBuilder(now - policy.window_s, policy.max_entries)
-        index: dict[str, int] = {}
+        index: dict[bytes, int] = {}
         for j in range(0, len(records), 2):
             entry = _parse(_text(records[j + 1]), builder)
             if entry >= 0:
-                index[_text(records[j])] = entry
+                index[_raw(records[j])] = entry
         for (part, values), flat in zip(groups, flats, strict=True):
-            for j in range(0, len(flat), 2):
-                run = _text(flat[j + 1])
-                found = [
-                    index[h]
-                    for h in (run[o : o + HANDLE_CHARS] for o in range(0, len(run), HANDLE_CHARS))
-                    if h in index
-                ]
-                if found:
-                    builder.bucket(part, int(values[int(flat[j]) - 1]), found)
+            if not flat:
+                continue
+            runs = [_raw(flat[j + 1]) for j in range(0, len(flat), 2)]
+            fields = np.array([int(flat[j]) - 1 for j in range(0, len(flat), 2)], dtype=np.int64)
+            counts = np.array([len(run) // HANDLE_CHARS for run in runs], dtype=np.int64)
+            handles = np.frombuffer(b"".join(runs), dtype=f"S{HANDLE_CHARS}")
+            distinct, inverse = np.unique(handles, return_inverse=True)
+            resolved = np.array([index.get(bytes(h), -1) for h in distinct], dtype=np.int64)
+            entry_of = resolved[inverse]
+            found = entry_of >= 0
+            bucket_values = np.repeat(values[fields], counts)
+            builder.add(
+                np.full(int(found.sum()), part, dtype=np.int64),
+                bucket_values[found],
+                entry_of[found],
+            )
         built = builder.build()
-        if built.found:
+        if len(built.entry):
             hits[kind] = built
     return hits, list(rows[at]) if len(rows) > at else []
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def _parse(record: str, builder: HitsBuilder) -> int:

@@ -85,29 +85,51 @@ class BucketRows:
     times: npt.NDArray[np.float64]
 
 
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_U = np.zeros(0, dtype=np.uint64)
+
+
 @dataclass(slots=True)
 class BucketHits:
-    """What a read found in one kind of bucket table.
+    """What a read found in one kind of bucket table, as arrays.
 
     Each distinct ``(store_id, ref)`` inside the window appears once in ``entries`` (with its
     newest time), however many buckets hold it: a listing sits in every one of its LSH
-    bands' buckets, and the detector decodes it once. ``found[part][value]`` lists the
-    indexes into ``entries`` of one non-empty bucket, at most ``max_entries`` of them, in no
-    particular order.
+    bands' buckets, and the detector decodes it once. Row k of ``parts``/``values``/``entry``
+    says that entry ``entry[k]`` sits in bucket ``(parts[k], values[k])``; a bucket has at
+    most ``max_entries`` rows (its newest entries), in no particular order.
     """
 
     entries: list[BucketEntry] = field(default_factory=list)
-    found: dict[int, dict[int, list[int]]] = field(default_factory=dict)
+    parts: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
+    values: npt.NDArray[np.uint64] = field(default_factory=lambda: _EMPTY_U)
+    entry: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
+    _index: dict[tuple[int, int], list[int]] | None = None
 
     def bucket(self, part: int, value: int) -> list[BucketEntry]:
-        return [self.entries[i] for i in self.found.get(part, {}).get(value, [])]
+        """One bucket's entries (an index is built on the first call)."""
+        if self._index is None:
+            self._index = {}
+            rows = zip(self.parts.tolist(), self.values.tolist(), self.entry.tolist(), strict=True)
+            for p, v, e in rows:
+                self._index.setdefault((p, v), []).append(e)
+        return [self.entries[i] for i in self._index.get((part, value), [])]
+
+
+def _rank_in_runs(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Position of each element inside its run of equal (sorted) labels."""
+    if len(labels) == 0:
+        return _EMPTY_I
+    starts = np.flatnonzero(np.concatenate(([True], labels[1:] != labels[:-1])))
+    lengths = np.diff(np.concatenate((starts, [len(labels)])))
+    return np.arange(len(labels), dtype=np.int64) - np.repeat(starts, lengths)
 
 
 class HitsBuilder:
     """Collects bucket contents into :class:`BucketHits`, deduplicating entries by
     ``(store_id, ref)`` and applying the window and the cap (both backends use it)."""
 
-    __slots__ = ("_buckets", "_cap", "_index", "_keys", "_oldest", "_times")
+    __slots__ = ("_cap", "_entries", "_index", "_keys", "_oldest", "_parts", "_times", "_values")
 
     def __init__(self, oldest: float, cap: int) -> None:
         self._oldest = oldest
@@ -115,7 +137,9 @@ class HitsBuilder:
         self._index: dict[tuple[str, str], int] = {}
         self._keys: list[tuple[str, str]] = []
         self._times: list[float] = []
-        self._buckets: dict[int, dict[int, list[int]]] = {}
+        self._parts: list[npt.NDArray[np.int64]] = []
+        self._values: list[npt.NDArray[np.uint64]] = []
+        self._entries: list[npt.NDArray[np.int64]] = []
 
     def entry(self, store_id: str, ref: str, event_time: float) -> int:
         """The index of one entry (a repeat keeps the newest time)."""
@@ -129,23 +153,45 @@ class HitsBuilder:
             self._times[index] = event_time
         return index
 
-    def bucket(self, part: int, value: int, indexes: list[int]) -> None:
-        """One bucket's entries, oldest first (duplicates allowed)."""
-        self._buckets.setdefault(part, {})[value] = indexes
+    def add(
+        self,
+        parts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.uint64],
+        entries: npt.NDArray[np.int64],
+    ) -> None:
+        """Entry ``entries[k]`` sits in bucket ``(parts[k], values[k])`` (repeats allowed)."""
+        self._parts.append(parts.astype(np.int64, copy=False))
+        self._values.append(values.astype(np.uint64, copy=False))
+        self._entries.append(entries.astype(np.int64, copy=False))
 
     def build(self) -> BucketHits:
-        alive = [t >= self._oldest for t in self._times]
-        entries = [
-            BucketEntry(store, ref, t)
-            for (store, ref), t in zip(self._keys, self._times, strict=True)
-        ]
-        found: dict[int, dict[int, list[int]]] = {}
-        for part, values in self._buckets.items():
-            for value, indexes in values.items():
-                live = [i for i in dict.fromkeys(reversed(indexes)) if alive[i]][: self._cap]
-                if live:
-                    found.setdefault(part, {})[value] = live
-        return BucketHits(entries, found)
+        if not self._parts:
+            return BucketHits()
+        times = np.array(self._times, dtype=np.float64)
+        parts = np.concatenate(self._parts)
+        values = np.concatenate(self._values)
+        entry = np.concatenate(self._entries)
+        live = times[entry] >= self._oldest
+        parts, values, entry = parts[live], values[live], entry[live]
+        # per bucket: newest first, a repeated entry once, at most the cap
+        order = np.lexsort((entry, -times[entry], values, parts))
+        parts, values, entry = parts[order], values[order], entry[order]
+        if len(order):
+            new_bucket = np.concatenate(
+                ([True], (parts[1:] != parts[:-1]) | (values[1:] != values[:-1]))
+            )
+            repeat = np.concatenate(([False], ~new_bucket[1:] & (entry[1:] == entry[:-1])))
+            keep = ~repeat
+            parts, values, entry = parts[keep], values[keep], entry[keep]
+            labels = np.cumsum(new_bucket[keep]) - 1
+            keep = _rank_in_runs(labels) < self._cap
+            parts, values, entry = parts[keep], values[keep], entry[keep]
+        used, entry = np.unique(entry, return_inverse=True)  # only entries some bucket holds
+        entries = []
+        for i in used.tolist():
+            store_id, ref = self._keys[i]
+            entries.append(BucketEntry(store_id, ref, self._times[i]))
+        return BucketHits(entries, parts, values, entry.astype(np.int64))
 
 
 DEFAULT_CAPS = {Buckets.SIGNAL: 256, Buckets.LSH: 64, Buckets.PHASH: 64}

@@ -113,13 +113,20 @@ class MemoryStateStore(StateStore):
             builder = builders.setdefault(
                 query.kind, HitsBuilder(now - policy.window_s, policy.max_entries)
             )
-            for part, value in zip(query.parts.tolist(), query.fields.tolist(), strict=True):
-                stored = self._buckets.get((query.kind, part, value))
-                if stored:
-                    by_time = sorted(stored.items(), key=lambda item: (item[1], item[0]))
-                    builder.bucket(part, value, [builder.entry(s, r, t) for (s, r), t in by_time])
-        hits = {kind: builder.build() for kind, builder in builders.items()}
-        return {kind: found for kind, found in hits.items() if found.found}
+            asked = set(zip(query.parts.tolist(), query.fields.tolist(), strict=True))
+            parts, values, entries = [], [], []
+            for part, value in asked:
+                for (store, ref), t in self._buckets.get((query.kind, part, value), {}).items():
+                    parts.append(part)
+                    values.append(value)
+                    entries.append(builder.entry(store, ref, t))
+            builder.add(
+                np.array(parts, dtype=np.int64),
+                np.array(values, dtype=np.uint64),
+                np.array(entries, dtype=np.int64),
+            )
+        built = {kind: builder.build() for kind, builder in builders.items()}
+        return {kind: hits for kind, hits in built.items() if len(hits.entry)}
 
     def _write_buckets(self, rows: BucketRows, now: float) -> None:
         policy = self._bucket_policies[rows.kind]
