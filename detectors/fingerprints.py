@@ -8,7 +8,6 @@ one UTF-32 encode), so the per-title Python work is a few slices; the kernel in
 
 from __future__ import annotations
 
-import base64
 import functools
 import unicodedata
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from detectors._duplicate_kernels import (
 
 SIGNATURE_BITS = 8
 """Bits of each MinHash value kept in the stored signature (b-bit MinHash): 64 values take
-64 bytes, 86 characters of base64, and two unrelated values agree by chance 1 time in 256."""
+64 bytes, 128 hex digits, and two unrelated values agree by chance 1 time in 256."""
 _CHANCE = 1.0 / (1 << SIGNATURE_BITS)
 
 PHASH_CHUNKS = 4
@@ -159,18 +158,25 @@ class TitleFingerprints:
     """The b-bit signatures that are stored and compared, shape (n, num_perm)."""
 
     def encoded(self, row: int) -> str:
-        """Row ``row``'s b-bit signature as URL-safe base64 (no padding), for a bucket entry."""
-        raw = self.short[row].tobytes()
-        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        """Row ``row``'s b-bit signature in hex, for a bucket entry."""
+        encoded: str = self.short[row].tobytes().hex()
+        return encoded
 
 
 def decode_signatures(texts: Sequence[str], num_perm: int) -> npt.NDArray[np.uint8]:
-    """Stored signatures back to an (m, num_perm) array; malformed ones become all-255 rows
-    that no real signature resembles (a value of 255 in every position)."""
+    """Stored signatures back to an (m, num_perm) array, decoded in one call; malformed ones
+    become all-255 rows, which no real signature resembles."""
+    width = 2 * num_perm
+    if all(len(text) == width for text in texts):
+        try:
+            raw = bytes.fromhex("".join(texts))
+            return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), num_perm).copy()
+        except ValueError:
+            pass
     out = np.full((len(texts), num_perm), 255, dtype=np.uint8)
     for i, text in enumerate(texts):
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            raw = bytes.fromhex(text)
         except ValueError:
             continue
         if len(raw) == num_perm:

@@ -49,10 +49,10 @@ class Matches:
     def _ranked(self, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``pairs`` ordered by query, then most similar first, ties by matched listing id and
         store (never by storage order, so every backend ranks alike)."""
-        pairs_of_names = zip(self.ref_listing, self.ref_store, strict=True)
-        names = np.array([f"{listing}\x00{store}" for listing, store in pairs_of_names], object)
-        _, rank = np.unique(names, return_inverse=True)
-        order = np.lexsort((rank[self.ref[pairs]], -self.similarity[pairs], self.query[pairs]))
+        refs, which = np.unique(self.ref[pairs], return_inverse=True)
+        names = [f"{self.ref_listing[r]}\x00{self.ref_store[r]}" for r in refs.tolist()]
+        _, rank = np.unique(np.array(names, dtype=object), return_inverse=True)
+        order = np.lexsort((rank[which], -self.similarity[pairs], self.query[pairs]))
         return pairs[order]
 
     def best(self, where: npt.NDArray[np.bool_]) -> dict[int, int]:
@@ -67,8 +67,9 @@ class Matches:
         """Per batch listing, its best pair with each matched store, best first."""
         ranked = self._ranked(np.arange(len(self.query), dtype=np.int64))
         codes: dict[str, int] = {}
-        store_code = np.array([codes.setdefault(s, len(codes)) for s in self.ref_store], np.int64)
-        keys = self.query[ranked] * (len(codes) + 1) + store_code[self.ref[ranked]]
+        refs = self.ref[ranked].tolist()
+        store_code = np.array([codes.setdefault(self.ref_store[r], len(codes)) for r in refs])
+        keys = self.query[ranked] * (len(codes) + 1) + store_code.astype(np.int64)
         _, first = np.unique(keys, return_index=True)
         grouped: dict[int, list[int]] = {}
         for k in ranked[np.sort(first)].tolist():

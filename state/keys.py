@@ -3,6 +3,9 @@
 ``<prefix>:<series kind>:<id>``  sorted set, member -> event time   (rolling, capped, expiring)
 ``<prefix>:store:<store_id>``     hash: banned, strikes, banned_at    (offender status)
 ``<prefix>:strikes:<store_id>``   set of strike ids                   (expires with the window)
+``<prefix>:offenders``            hash: store_id -> "banned,strikes,banned_at" for every store
+                                  with a status (an index of the store hashes, kept in step by
+                                  scripts/offenders.lua and strike.lua)
 ``<prefix>:ledger:<listing key>`` hash: fp, v (verdict JSON), e       (expires after ledger TTL)
 ``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
 ``<prefix>:<bucket kind>:e:<slot>``     hash: entry handle -> record  (state/bucket_codec.py;
@@ -25,6 +28,10 @@ def store_key(prefix: str, store_id: str) -> str:
 
 def strikes_key(prefix: str, store_id: str) -> str:
     return f"{prefix}:strikes:{store_id}"
+
+
+def offenders_key(prefix: str) -> str:
+    return f"{prefix}:offenders"
 
 
 def ledger_key(prefix: str, listing_key: str) -> str:

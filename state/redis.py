@@ -30,7 +30,6 @@ from state.base import (
 )
 from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
-from state.keys import store_key, strikes_key
 
 T = TypeVar("T")
 
@@ -78,6 +77,7 @@ class RedisStateStore(StateStore):
         self._commit = client.register_script(_script("commit.lua"))
         self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
+        self._offenders = client.register_script(_script("offenders.lua"))
         # Bucket scripts run next to the series scripts in one pipeline, sent as EVAL (never
         # NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
         self._sources = {
@@ -197,25 +197,12 @@ class RedisStateStore(StateStore):
             await self._call(lambda: self._mark(args=[self.prefix, *keys]))
 
     async def ban_store(self, store_id: str, now: float) -> StoreStatus:
-        key = store_key(self.prefix, store_id)
-
-        async def ban() -> list[Any]:
-            await self.client.hset(key, mapping={"banned": "1", "banned_at": f"{now:.3f}"})
-            return list(await self.client.hmget(key, ["banned", "strikes", "banned_at"]))
-
-        return _status(await self._call(ban))
+        args: list[Any] = [self.prefix, "ban", store_id, now]
+        return _status(await self._call(lambda: self._offenders(args=args)))
 
     async def clear_store(self, store_id: str) -> StoreStatus:
-        async def clear() -> None:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.delete(strikes_key(self.prefix, store_id))
-                pipe.hset(
-                    store_key(self.prefix, store_id),
-                    mapping={"banned": "0", "strikes": "0", "banned_at": "0"},
-                )
-                await pipe.execute()
-
-        await self._call(clear)
+        args: list[Any] = [self.prefix, "clear", store_id, 0]
+        await self._call(lambda: self._offenders(args=args))
         return StoreStatus()
 
     async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:

@@ -19,7 +19,7 @@ from detectors.fingerprints import (
     reference_shingles,
 )
 
-HASHER = TitleHasher(64, 16, 4, 2, 4)
+HASHER = TitleHasher(64, 12, 5, 2, 4)
 
 
 def _same(a: str, b: str) -> bool:
@@ -50,7 +50,7 @@ def test_titles_containing_nul_are_folded_one_by_one() -> None:
 
 
 def test_signatures_are_seeded() -> None:
-    again = TitleHasher(64, 16, 4, 2, 4).fingerprint(["a stable title of words"])
+    again = TitleHasher(64, 12, 5, 2, 4).fingerprint(["a stable title of words"])
     assert (again.signatures == HASHER.fingerprint(["a stable title of words"]).signatures).all()
 
 
@@ -75,7 +75,7 @@ def test_estimated_jaccard_tracks_the_exact_one() -> None:
 
 def test_stored_signatures_round_trip() -> None:
     prints = HASHER.fingerprint(["one two three four five", "six seven eight nine ten"])
-    decoded = decode_signatures([prints.encoded(0), prints.encoded(1), "not base64!"], 64)
+    decoded = decode_signatures([prints.encoded(0), prints.encoded(1), "not hex!"], 64)
     assert (decoded[:2] == prints.short).all()
     assert (decoded[2] == 255).all()
 
