@@ -4,7 +4,9 @@ State is organised as *series*: for each kind (prices of a group, stores seen wi
 signal, listings in an LSH bucket, listings in a perceptual-hash bucket) and id, a bounded set of
 ``member -> event time`` entries inside a rolling window. Members are opaque strings that the
 detectors encode; adding a member twice is a no-op, which makes redelivery idempotent by
-construction. Stores carry an offender status (banned, strikes). The ledger remembers each
+construction. Fingerprint indexes that a batch touches by the thousand (LSH bands, image-hash
+chunks, keyed signals) are *bucket tables* instead (``state.buckets``), read and written with
+array arguments. Stores carry an offender status (banned, strikes). The ledger remembers each
 screened ``listing_id:revision`` with its verdict, so a redelivered event repeats its verdict.
 """
 
@@ -14,6 +16,8 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from state.buckets import BucketEntry, BucketHits, BucketQuery, BucketRows, Buckets
 
 MEMBER_SEP = "\x1f"
 """Separates the store id at the head of a member from the rest (see ``store_member``)."""
@@ -51,17 +55,23 @@ class StateNeeds:
     """Series kinds whose members start with a store id (``store_member``): the status of
     every such store found is fetched in the same round trip (a store linked to a banned one
     is known without a second read)."""
+    buckets: list[BucketQuery] = field(default_factory=list)
+    """Bucket tables to read; the status of every store found in them comes with them."""
 
     def want(self, kind: Series, ids: Iterable[str], *, with_member_stores: bool = False) -> None:
         self.series.setdefault(kind, set()).update(ids)
         if with_member_stores:
             self.member_stores.add(kind)
 
+    def want_buckets(self, query: BucketQuery) -> None:
+        self.buckets.append(query)
+
     def merge(self, other: StateNeeds) -> None:
         for kind, ids in other.series.items():
             self.want(kind, ids)
         self.stores |= other.stores
         self.member_stores |= other.member_stores
+        self.buckets.extend(other.buckets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,8 @@ class StateSnapshot:
     series: dict[Series, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
     stores: dict[str, StoreStatus] = field(default_factory=dict)
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
+    buckets: dict[Buckets, BucketHits] = field(default_factory=dict)
+    """What the bucket tables asked for hold (non-empty buckets only)."""
 
     def members(self, kind: Series, series_id: str) -> list[tuple[str, float]]:
         """``(member, event time)`` pairs of one series, oldest first."""
@@ -100,18 +112,28 @@ class StateSnapshot:
     def store(self, store_id: str) -> StoreStatus:
         return self.stores.get(store_id, StoreStatus())
 
+    def bucket(self, kind: Buckets, part: int, value: int) -> list[BucketEntry]:
+        """Entries of one bucket (empty when it was not asked for or is empty)."""
+        hits = self.buckets.get(kind)
+        return hits.bucket(part, value) if hits is not None else []
+
 
 @dataclass(slots=True)
 class StateUpdates:
     """What a batch writes back: series additions, committed with the ledger in one round trip."""
 
     adds: list[tuple[Series, str, str, float]] = field(default_factory=list)
+    buckets: list[BucketRows] = field(default_factory=list)
 
     def add(self, kind: Series, series_id: str, member: str, event_time: float) -> None:
         self.adds.append((kind, series_id, member, event_time))
 
+    def add_buckets(self, rows: BucketRows) -> None:
+        self.buckets.append(rows)
+
     def merge(self, other: StateUpdates) -> None:
         self.adds.extend(other.adds)
+        self.buckets.extend(other.buckets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,11 @@ class CachedSeriesStore(StateStore):
     ) -> StateSnapshot:
         at = self._clock()
         cached: dict[Series, dict[str, list[tuple[str, float]]]] = {}
-        remaining = StateNeeds(stores=set(needs.stores), member_stores=set(needs.member_stores))
+        remaining = StateNeeds(
+            stores=set(needs.stores),
+            member_stores=set(needs.member_stores),
+            buckets=list(needs.buckets),
+        )
         for kind, ids in needs.series.items():
             if kind not in self._kinds:
                 remaining.want(kind, ids)

@@ -3,12 +3,19 @@
 ``<prefix>:<series kind>:<id>``  sorted set, member -> event time   (rolling, capped, expiring)
 ``<prefix>:store:<store_id>``     hash: banned, strikes, banned_at    (offender status)
 ``<prefix>:strikes:<store_id>``   set of strike ids                   (expires with the window)
+``<prefix>:offenders``            hash: store_id -> "banned,strikes,banned_at" for every store
+                                  with a status (an index of the store hashes, kept in step by
+                                  scripts/offenders.lua and strike.lua)
 ``<prefix>:ledger:<listing key>`` hash: fp, v (verdict JSON), e       (expires after ledger TTL)
+``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
+``<prefix>:<bucket kind>:e:<slot>``     hash: entry handle -> record  (state/bucket_codec.py;
+                                  both expire a day after their time slot leaves the window)
 """
 
 from __future__ import annotations
 
 from state.base import Series
+from state.buckets import Buckets
 
 
 def series_key(prefix: str, kind: Series, series_id: str) -> str:
@@ -23,5 +30,19 @@ def strikes_key(prefix: str, store_id: str) -> str:
     return f"{prefix}:strikes:{store_id}"
 
 
+def offenders_key(prefix: str) -> str:
+    return f"{prefix}:offenders"
+
+
 def ledger_key(prefix: str, listing_key: str) -> str:
     return f"{prefix}:ledger:{listing_key}"
+
+
+def bucket_base(prefix: str, kind: Buckets, part: int) -> str:
+    """The keys of one part of a bucket table, without the slot (the fetch script adds it)."""
+    return f"{prefix}:{kind.value}:{part}"
+
+
+def bucket_entries_base(prefix: str, kind: Buckets) -> str:
+    """The entry-record hashes of a bucket table, without the slot."""
+    return f"{prefix}:{kind.value}:e"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -21,13 +23,28 @@ from state.base import (
     StoreStatus,
     split_member,
 )
+from state.buckets import (
+    BucketHits,
+    BucketPolicy,
+    BucketQuery,
+    BucketRows,
+    Buckets,
+    HitsBuilder,
+    default_bucket_policies,
+)
 
 
 class MemoryStateStore(StateStore):
     def __init__(
-        self, policies: Mapping[Series, SeriesPolicy], store_policy: StorePolicy | None = None
+        self,
+        policies: Mapping[Series, SeriesPolicy],
+        store_policy: StorePolicy | None = None,
+        bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
     ) -> None:
         self._policies = dict(policies)
+        window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
+        self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
+        self._buckets: dict[tuple[Buckets, int, int], dict[tuple[str, str], float]] = {}
         self._store_policy = store_policy or StorePolicy()
         self._series: dict[tuple[Series, str], dict[str, float]] = {}
         self._stores: dict[str, StoreStatus] = {}
@@ -55,6 +72,10 @@ class MemoryStateStore(StateStore):
         for kind in needs.member_stores:
             for found_members in snapshot.series.get(kind, {}).values():
                 wanted_stores.update(split_member(m)[0] for m, _ in found_members)
+        if needs.buckets:
+            snapshot.buckets = self._read_buckets(needs.buckets, now)
+            for hits in snapshot.buckets.values():
+                wanted_stores.update(entry.store_id for entry in hits.entries)
         for store_id in wanted_stores:
             if store_id in self._stores:
                 snapshot.stores[store_id] = self._stores[store_id]
@@ -78,8 +99,54 @@ class MemoryStateStore(StateStore):
                 newest = sorted(members.items(), key=lambda mt: mt[1])[-policy.max_members :]
                 members.clear()
                 members.update(newest)
+        for rows in updates.buckets:
+            self._write_buckets(rows, now)
         for write in ledger:
             self._ledger[write.key] = LedgerEntry(write.fingerprint, write.verdict, emitted=False)
+
+    def _read_buckets(
+        self, queries: Sequence[BucketQuery], now: float
+    ) -> dict[Buckets, BucketHits]:
+        builders: dict[Buckets, HitsBuilder] = {}
+        for query in queries:
+            policy = self._bucket_policies[query.kind]
+            builder = builders.setdefault(
+                query.kind, HitsBuilder(now - policy.window_s, policy.max_entries)
+            )
+            asked = set(zip(query.parts.tolist(), query.fields.tolist(), strict=True))
+            parts, values, entries = [], [], []
+            for part, value in asked:
+                for (store, ref), t in self._buckets.get((query.kind, part, value), {}).items():
+                    parts.append(part)
+                    values.append(value)
+                    entries.append(builder.entry(store, ref, t))
+            builder.add(
+                np.array(parts, dtype=np.int64),
+                np.array(values, dtype=np.uint64),
+                np.array(entries, dtype=np.int64),
+            )
+        built = {kind: builder.build() for kind, builder in builders.items()}
+        return {kind: hits for kind, hits in built.items() if len(hits.entry)}
+
+    def _write_buckets(self, rows: BucketRows, now: float) -> None:
+        policy = self._bucket_policies[rows.kind]
+        oldest = now - policy.window_s
+        times = rows.times.tolist()
+        for part, value, e in zip(
+            rows.parts.tolist(),
+            rows.fields.astype(np.uint64).tolist(),
+            rows.entries.tolist(),
+            strict=True,
+        ):
+            if times[e] < oldest:
+                continue
+            stored = self._buckets.setdefault((rows.kind, part, value), {})
+            member = (rows.stores[e], rows.refs[e])
+            stored[member] = max(times[e], stored.get(member, times[e]))
+            if len(stored) > policy.max_entries:
+                by_time = sorted(stored.items(), key=lambda item: (item[1], item[0]))
+                stored.clear()
+                stored.update(by_time[-policy.max_entries :])
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         self.round_trips += 1

@@ -1,9 +1,10 @@
-"""Series windows and caps, derived from the thresholds file."""
+"""Series windows and caps, bucket-table caps and the offender policy, from the thresholds file."""
 
 from __future__ import annotations
 
 from config.thresholds import ScreenConfig
 from state.base import Series, SeriesPolicy, StorePolicy
+from state.buckets import BucketPolicy, Buckets
 
 DAY_S = 86400.0
 
@@ -24,5 +25,18 @@ def series_policies(config: ScreenConfig) -> dict[Series, SeriesPolicy]:
     return {kind: SeriesPolicy(window_s=window, max_members=caps[kind]) for kind in Series}
 
 
+def bucket_policies(config: ScreenConfig) -> dict[Buckets, BucketPolicy]:
+    """Fingerprint and signal buckets share the history window; their caps are the duplicate
+    detector's (a hot bucket keeps its newest entries)."""
+    window = config.state.history_window_days * DAY_S
+    duplicate = config.detectors.duplicate
+    caps = {
+        Buckets.SIGNAL: duplicate.signal_store_cap,
+        Buckets.LSH: duplicate.lsh_bucket_cap,
+        Buckets.PHASH: duplicate.phash_bucket_cap,
+    }
+    return {kind: BucketPolicy(window_s=window, max_entries=cap) for kind, cap in caps.items()}
+
+
 def store_policy(config: ScreenConfig) -> StorePolicy:
-    return StorePolicy()
+    return StorePolicy(strikes_to_ban=config.detectors.duplicate.strikes_to_ban)

@@ -16,6 +16,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from state import bucket_codec
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -28,8 +29,8 @@ from state.base import (
     StorePolicy,
     StoreStatus,
 )
+from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
-from state.keys import store_key, strikes_key
 
 T = TypeVar("T")
 
@@ -63,10 +64,13 @@ class RedisStateStore(StateStore):
         ledger_ttl_s: float = 7 * 86400,
         store_policy: StorePolicy | None = None,
         timeout_s: float | None = None,
+        bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self._policies = dict(policies)
+        window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
+        self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
         self._ledger_ttl = max(1, int(ledger_ttl_s))
         self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
@@ -74,6 +78,13 @@ class RedisStateStore(StateStore):
         self._commit = client.register_script(_script("commit.lua"))
         self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
+        self._offenders = client.register_script(_script("offenders.lua"))
+        # Bucket scripts run next to the series scripts in one pipeline, sent as EVAL (never
+        # NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
+        self._sources = {
+            name: _script(f"{name}.lua")
+            for name in ("fetch", "commit", "fetch_buckets", "commit_buckets")
+        }
 
     @classmethod
     def from_url(
@@ -101,7 +112,7 @@ class RedisStateStore(StateStore):
     ) -> StateSnapshot:
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
         stores = sorted(needs.stores)
-        if not wanted and not stores and not ledger_keys:
+        if not wanted and not stores and not ledger_keys and not needs.buckets:
             return StateSnapshot()
         query = {
             "p": self.prefix,
@@ -112,8 +123,16 @@ class RedisStateStore(StateStore):
             "stores": stores,
             "ledger": list(ledger_keys),
         }
-        payload = orjson.dumps(query)
-        rows = await self._call(lambda: self._fetch(args=[payload]))
+        payload = [orjson.dumps(query)]
+        if needs.buckets:
+            bucket_args, order = bucket_codec.fetch_args(
+                needs.buckets, self._bucket_policies, self.prefix, now
+            )
+            rows, bucket_rows = await self._call(
+                lambda: self._eval_together(("fetch", payload), ("fetch_buckets", bucket_args))
+            )
+        else:
+            rows = await self._call(lambda: self._fetch(args=payload))
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
@@ -127,7 +146,12 @@ class RedisStateStore(StateStore):
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
                 )
-        flat_stores = rows[-1]
+        flat_stores = list(rows[-1])
+        if needs.buckets:
+            snapshot.buckets, more = bucket_codec.read_fetch(
+                bucket_rows, order, self._bucket_policies, now
+            )
+            flat_stores += more
         for j in range(0, len(flat_stores), 4):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
@@ -135,7 +159,10 @@ class RedisStateStore(StateStore):
     async def commit(
         self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
     ) -> None:
-        if not updates.adds and not ledger:
+        bucket_args = bucket_codec.commit_args(
+            updates.buckets, self._bucket_policies, self.prefix, now
+        )
+        if not updates.adds and not ledger and bucket_args is None:
             return
         document = {
             "p": self.prefix,
@@ -148,33 +175,36 @@ class RedisStateStore(StateStore):
             "adds": [(kind.value, sid, member, t) for kind, sid, member, t in updates.adds],
             "ledger": [(w.key, w.fingerprint, w.verdict.decode()) for w in ledger],
         }
-        payload = orjson.dumps(document)
-        await self._call(lambda: self._commit(args=[payload]))
+        payload = [orjson.dumps(document)]
+        if bucket_args is None:
+            await self._call(lambda: self._commit(args=payload))
+        else:
+            await self._call(
+                lambda: self._eval_together(
+                    ("commit", payload), ("commit_buckets", bucket_args), transaction=True
+                )
+            )
+
+    async def _eval_together(
+        self, *calls: tuple[str, list[Any]], transaction: bool = False
+    ) -> list[Any]:
+        """Run several scripts in one round trip (atomically with ``transaction``)."""
+        async with self.client.pipeline(transaction=transaction) as pipe:
+            for name, args in calls:
+                pipe.eval(self._sources[name], 0, *args)
+            return list(await pipe.execute())
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         if keys:
             await self._call(lambda: self._mark(args=[self.prefix, *keys]))
 
     async def ban_store(self, store_id: str, now: float) -> StoreStatus:
-        key = store_key(self.prefix, store_id)
-
-        async def ban() -> list[Any]:
-            await self.client.hset(key, mapping={"banned": "1", "banned_at": f"{now:.3f}"})
-            return list(await self.client.hmget(key, ["banned", "strikes", "banned_at"]))
-
-        return _status(await self._call(ban))
+        args: list[Any] = [self.prefix, "ban", store_id, now]
+        return _status(await self._call(lambda: self._offenders(args=args)))
 
     async def clear_store(self, store_id: str) -> StoreStatus:
-        async def clear() -> None:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.delete(strikes_key(self.prefix, store_id))
-                pipe.hset(
-                    store_key(self.prefix, store_id),
-                    mapping={"banned": "0", "strikes": "0", "banned_at": "0"},
-                )
-                await pipe.execute()
-
-        await self._call(clear)
+        args: list[Any] = [self.prefix, "clear", store_id, 0]
+        await self._call(lambda: self._offenders(args=args))
         return StoreStatus()
 
     async def add_strike(self, store_id: str, strike_id: str, now: float) -> StoreStatus:

@@ -13,7 +13,7 @@ from config.settings import Topics
 from contract.deadletter import dead_letter
 from contract.errors import ContractError
 from contract.feedback import parse_feedback
-from haze.feedback import apply_feedback
+from detectors.offenders import apply_feedback
 from state.errors import StateUnavailable
 from streams.pipeline import Incoming
 from streams.publisher import Publisher, Record
@@ -46,7 +46,7 @@ class FeedbackPipeline:
             await _retrying("dead letter", lambda: self.publisher.publish([record]))
             return
         await _retrying(
-            "feedback", lambda: apply_feedback(self.service.state, feedback, time.time())
+            "feedback", lambda: apply_feedback(feedback, self.service.state, time.time())
         )
         self.service.metrics.feedback.labels(outcome=feedback.outcome).inc()
 

@@ -20,8 +20,8 @@ from faust.web import Request, Response, View
 from contract.errors import ContractError
 from contract.feedback import feedback_from_dict
 from contract.listing import Listing, listing_from_dict
+from detectors.offenders import apply_feedback
 from haze.engine import Screened
-from haze.feedback import apply_feedback
 from state.errors import StateUnavailable
 from streams.inline_context import InlineContext
 from streams.publisher import Record
@@ -156,7 +156,7 @@ def register_inline_api(app: Any, api: InlineApi) -> None:
 
     async def feedback(view: View, request: Request) -> Response:
         record = feedback_from_dict(await api.body(request, MAX_LISTING_BYTES))
-        status = await apply_feedback(api.inline.get().state, record, time.time())
+        status = await apply_feedback(record, api.inline.get().state, time.time())
         api.service.metrics.feedback.labels(outcome=record.outcome).inc()
         body: dict[str, Any] = {"status": "accepted", "store_id": record.store_id}
         if status is not None:

@@ -11,4 +11,7 @@ redis.call('HSET', hkey, 'strikes', strikes)
 if strikes >= limit and redis.call('HGET', hkey, 'banned') ~= '1' then
   redis.call('HSET', hkey, 'banned', '1', 'banned_at', string.format('%.3f', now))
 end
-return redis.call('HMGET', hkey, 'banned', 'strikes', 'banned_at')
+local s = redis.call('HMGET', hkey, 'banned', 'strikes', 'banned_at')
+-- keep the offender index in step (see offenders.lua)
+redis.call('HSET', p .. ':offenders', store, (s[1] or '0') .. ',' .. (s[2] or '0') .. ',' .. (s[3] or '0'))
+return s

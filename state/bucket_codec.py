@@ -1,0 +1,281 @@
+"""Arguments and answers of the bucket-table scripts (``scripts/*_buckets.lua``).
+
+Layout, per bucket kind and time slot (``state.keys``):
+
+- one hash per part, ``<prefix>:<kind>:<part>:<slot>``: 8-byte bucket value -> a run of
+  12-character entry handles (newest last, at most the cap);
+- one entry hash, ``<prefix>:<kind>:e:<slot>``: handle -> ``<store>\\x1f<ref>\\x1e<time>``.
+
+A listing sits in one bucket per LSH band, so buckets hold a 12-byte handle instead of its
+record: the record (with its 86-character signature) is stored once. A handle is 72 bits of
+BLAKE2b of ``<store>\\x1f<ref>``, so adding the same entry twice touches the same handle (one
+chance collision in about 10^6 among 10^8 entries; it would drop one of the two from a bucket).
+
+Everything a batch sends is packed into a few strings per part and slot (bucket values as
+8-byte big-endian words, entry numbers as 4-byte words, records and handles concatenated once),
+so the client encodes a handful of arguments per batch instead of tens of thousands, and the
+script issues one command per slot key instead of one per bucket.
+
+Store ids and refs containing the control characters U+001C..U+001F are escaped (``\\x1c``
+followed by the character + 0x20); such a store id is then not found by the status lookup,
+which the contract's ids never need.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from state.buckets import (
+    BucketHits,
+    BucketPolicy,
+    BucketQuery,
+    BucketRows,
+    Buckets,
+    HitsBuilder,
+)
+from state.keys import bucket_base, bucket_entries_base
+
+RECORD, MEMBER, TIME, ESCAPE = "\x1d", "\x1f", "\x1e", "\x1c"
+HANDLE_CHARS = 12
+_CONTROL = re.compile("[\x1c-\x1f]")
+_ESCAPED = re.compile("\x1c([<-?])")
+GRACE_S = 86400.0
+"""Keys outlive the window by a day of wall-clock time, as series keys do."""
+
+
+def _escape(text: str) -> str:
+    return _CONTROL.sub(lambda m: ESCAPE + chr(ord(m.group()) + 0x20), text)
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda m: chr(ord(m.group(1)) - 0x20), text)
+
+
+def handle(store_id: str, ref: str) -> str:
+    """The 12-character handle of an entry (URL-safe base64 of 9 bytes of BLAKE2b)."""
+    digest = hashlib.blake2b(f"{store_id}{MEMBER}{ref}".encode(), digest_size=9).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def slot_of(t: float, policy: BucketPolicy) -> int:
+    return math.floor(t / policy.slot_s)
+
+
+def _slots(policy: BucketPolicy, now: float) -> tuple[int, int]:
+    """The slots that overlap the window ending at ``now``."""
+    return slot_of(now - policy.window_s, policy), slot_of(now, policy)
+
+
+def _ttl(policy: BucketPolicy, slot: int, now: float) -> int:
+    """Seconds until the slot has left the window, plus a day."""
+    ttl = math.ceil((slot + 1) * policy.slot_s + policy.window_s - now + GRACE_S)
+    return max(ttl, int(GRACE_S))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+Plan = list[tuple[Buckets, list[tuple[int, npt.NDArray[np.uint64]]]]]
+"""The groups a fetch asked for, per kind in order: (part, its distinct bucket values)."""
+
+
+def fetch_args(
+    queries: Sequence[BucketQuery],
+    policies: Mapping[Buckets, BucketPolicy],
+    prefix: str,
+    now: float,
+) -> tuple[list[Any], Plan]:
+    """ARGV for ``fetch_buckets.lua`` and the plan to read its answer with."""
+    by_kind: dict[Buckets, list[BucketQuery]] = {}
+    for query in queries:
+        by_kind.setdefault(query.kind, []).append(query)
+    args: list[Any] = [prefix, len(by_kind)]
+    plan: Plan = []
+    for kind, found in by_kind.items():
+        parts = np.concatenate([q.parts for q in found]).astype(np.int64, copy=False)
+        fields = np.concatenate([q.fields for q in found]).astype(np.uint64, copy=False)
+        groups = [(part, np.unique(fields[parts == part])) for part in np.unique(parts).tolist()]
+        lo, hi = _slots(policies[kind], now)
+        args += [bucket_entries_base(prefix, kind), lo, hi, len(groups)]
+        for part, values in groups:
+            args += [bucket_base(prefix, kind, part), values.astype(">u8").tobytes()]
+        plan.append((kind, groups))
+    return args, plan
+
+
+def read_fetch(
+    rows: Sequence[Any],
+    plan: Plan,
+    policies: Mapping[Buckets, BucketPolicy],
+    now: float,
+) -> tuple[dict[Buckets, BucketHits], list[Any]]:
+    """The buckets found (window and cap applied) and the flat store-status list.
+
+    Records are parsed once per distinct entry; the handles of all buckets are resolved as
+    arrays (a batch can meet tens of thousands of them in hot buckets).
+    """
+    hits: dict[Buckets, BucketHits] = {}
+    at = 0
+    for kind, groups in plan:
+        flats = rows[at : at + len(groups)]
+        records = rows[at + len(groups)]
+        at += len(groups) + 1
+        policy = policies[kind]
+        builder = HitsBuilder(now - policy.window_s, policy.max_entries)
+        entries = _parse_records([_text(r) for r in records[1::2]], builder)
+        index = {_raw(h): e for h, e in zip(records[0::2], entries, strict=True) if e >= 0}
+        for (part, values), flat in zip(groups, flats, strict=True):
+            if not flat:
+                continue
+            runs = [_raw(flat[j + 1]) for j in range(0, len(flat), 2)]
+            fields = np.array([int(flat[j]) - 1 for j in range(0, len(flat), 2)], dtype=np.int64)
+            counts = np.array([len(run) // HANDLE_CHARS for run in runs], dtype=np.int64)
+            handles = np.frombuffer(b"".join(runs), dtype=f"S{HANDLE_CHARS}")
+            distinct, inverse = np.unique(handles, return_inverse=True)
+            resolved = np.array([index.get(bytes(h), -1) for h in distinct], dtype=np.int64)
+            entry_of = resolved[inverse]
+            found = entry_of >= 0
+            bucket_values = np.repeat(values[fields], counts)
+            builder.add(
+                np.full(int(found.sum()), part, dtype=np.int64),
+                bucket_values[found],
+                entry_of[found],
+            )
+        built = builder.build()
+        if len(built.entry):
+            hits[kind] = built
+    return hits, list(rows[at]) if len(rows) > at else []
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+_SEPARATORS = re.compile("[\x1d\x1e\x1f]")
+
+
+def _parse_records(records: list[str], builder: HitsBuilder) -> list[int]:
+    """Add ``<store>\x1f<ref>\x1e<time>`` records to ``builder``; their indexes (-1 for a
+    malformed one). Well-formed batches are split and their times parsed in bulk."""
+    fields = _SEPARATORS.split(RECORD.join(records)) if records else []
+    if len(fields) != 3 * len(records):
+        return [_parse(record, builder) for record in records]
+    stores, refs, whens = fields[0::3], fields[1::3], fields[2::3]
+    try:
+        times = np.array(whens).astype(np.float64).tolist()
+    except ValueError:
+        return [_parse(record, builder) for record in records]
+    if any(ESCAPE in record for record in records):
+        stores, refs = [_unescape(x) for x in stores], [_unescape(x) for x in refs]
+    return [builder.entry(s, r, t) for s, r, t in zip(stores, refs, times, strict=True)]
+
+
+def _parse(record: str, builder: HitsBuilder) -> int:
+    """Add one ``<store>\\x1f<ref>\\x1e<time>`` record to ``builder``; -1 when malformed."""
+    member, _, when = record.rpartition(TIME)
+    store, _, ref = member.partition(MEMBER)
+    if ESCAPE in member:
+        store, ref = _unescape(store), _unescape(ref)
+    try:
+        return builder.entry(store, ref, float(when))
+    except ValueError:
+        return -1
+
+
+def _records(rows: BucketRows) -> tuple[str, str]:
+    """Every entry's record (joined, each led by ``\\x1d``) and handle (concatenated)."""
+    times = rows.times.tolist()
+    records = [
+        f"{RECORD}{store}{MEMBER}{ref}{TIME}{t:.3f}"
+        for store, ref, t in zip(rows.stores, rows.refs, times, strict=True)
+    ]
+    blob = "".join(records)
+    n = len(records)
+    clean = (
+        blob.count(RECORD) == n
+        and blob.count(MEMBER) == n
+        and blob.count(TIME) == n
+        and ESCAPE not in blob
+    )
+    if not clean:
+        blob = "".join(
+            f"{RECORD}{_escape(store)}{MEMBER}{_escape(ref)}{TIME}{t:.3f}"
+            for store, ref, t in zip(rows.stores, rows.refs, times, strict=True)
+        )
+    handles = "".join(handle(store, ref) for store, ref in zip(rows.stores, rows.refs, strict=True))
+    return blob, handles
+
+
+def _runs(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Start and length of each run of equal values in a sorted array."""
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return starts, np.diff(np.concatenate((starts, [len(values)])))
+
+
+def commit_args(
+    writes: Sequence[BucketRows],
+    policies: Mapping[Buckets, BucketPolicy],
+    prefix: str,
+    now: float,
+) -> list[Any] | None:
+    """ARGV for ``commit_buckets.lua``; ``None`` when nothing is left to write.
+
+    Entries older than the window are dropped (they would never be read); an entry is filed
+    in the slot of its event time, or of ``now`` when its clock runs ahead. Each bucket group
+    sends its distinct bucket values once, with the entries each one takes in arrival order.
+    """
+    args: list[Any] = [0]
+    for rows in writes:
+        if len(rows.entries) == 0:
+            continue
+        policy = policies[rows.kind]
+        times = rows.times[rows.entries]
+        keep = times >= now - policy.window_s
+        if not keep.any():
+            continue
+        slots = np.floor(np.minimum(times, now) / policy.slot_s).astype(np.int64)[keep]
+        parts = rows.parts[keep].astype(np.int64, copy=False)
+        fields = rows.fields[keep].astype(np.uint64, copy=False)
+        numbers = rows.entries[keep].astype(np.int64, copy=False)
+        blob, handles = _records(rows)
+        args[0] += 1
+        args += [blob, handles]
+
+        slot_entries = np.unique(np.stack((slots, numbers)), axis=1)
+        slot_starts, slot_counts = _runs(slot_entries[0])
+        args.append(len(slot_starts))
+        for start, count in zip(slot_starts.tolist(), slot_counts.tolist(), strict=True):
+            slot = int(slot_entries[0, start])
+            args += [
+                f"{bucket_entries_base(prefix, rows.kind)}:{slot}",
+                _ttl(policy, slot, now),
+                slot_entries[1, start : start + count].astype(">u4").tobytes(),
+            ]
+
+        order = np.lexsort((numbers, fields, slots, parts))  # arrival order within a bucket
+        parts, slots, fields, numbers = parts[order], slots[order], fields[order], numbers[order]
+        group_key = parts * (1 << 32) + (slots - slots.min())
+        group_starts, group_counts = _runs(group_key)
+        args.append(len(group_starts))
+        for start, count in zip(group_starts.tolist(), group_counts.tolist(), strict=True):
+            stop = start + count
+            part, slot = int(parts[start]), int(slots[start])
+            field_starts, field_counts = _runs(fields[start:stop])
+            args += [
+                f"{bucket_base(prefix, rows.kind, part)}:{slot}",
+                policy.max_entries,
+                _ttl(policy, slot, now),
+                fields[start:stop][field_starts].astype(">u8").tobytes(),
+                numbers[start:stop].astype(">u4").tobytes(),
+                b"" if len(field_starts) == count else field_counts.astype(">u4").tobytes(),
+            ]
+    return args if args[0] else None

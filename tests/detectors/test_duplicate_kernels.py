@@ -1,0 +1,127 @@
+"""The fingerprint kernels: shingling, MinHash accuracy, banding, in-batch pairing."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors._duplicate_kernels import bucket_pairs
+from detectors.fingerprints import (
+    TitleHasher,
+    decode_signatures,
+    estimate_jaccard,
+    fold_titles,
+    image_hashes,
+    reference_shingles,
+)
+
+HASHER = TitleHasher(64, 12, 5, 2, 4)
+
+
+def _same(a: str, b: str) -> bool:
+    prints = HASHER.fingerprint([a, b])
+    return bool((prints.signatures[0] == prints.signatures[1]).all())
+
+
+def test_word_order_case_width_and_zero_width_do_not_matter() -> None:
+    base = "nike air max 90 black running shoes"
+    assert _same(base, "Black RUNNING shoes Nike AIR max 90")
+    assert _same(base, "ＮＩＫＥ Ａｉｒ max 90 black running shoes")  # full-width
+    assert _same(base, "ni\u200bke air max 90 black running sh\u00adoes")  # zero-width, soft hyphen
+    assert _same(base, "nike, air-max 90 / black (running) shoes!")
+    assert not _same(base, "nike air max 95 black running shoes")
+
+
+def test_cjk_is_shingled_by_character_pairs() -> None:
+    prints = HASHER.fingerprint(["耐克气垫跑鞋", "耐克气垫跑靴", "跑鞋", ""])
+    # 5 pairs each, 4 shared; a run no longer than the shingle is one shingle; empty is none
+    assert prints.features.tolist() == [5, 5, 1, 0]
+    assert prints.valid.tolist() == [True, True, False, False]
+
+
+def test_titles_containing_nul_are_folded_one_by_one() -> None:
+    cps, lo, hi = fold_titles(["a\x00b", "Ｃ", ""])
+    texts = ["".join(map(chr, cps[s:e])) for s, e in zip(lo, hi, strict=True)]
+    assert texts == ["a b", "C", ""]  # NFKC only: the kernel folds case as it reads
+
+
+def test_signatures_are_seeded() -> None:
+    again = TitleHasher(64, 12, 5, 2, 4).fingerprint(["a stable title of words"])
+    assert (again.signatures == HASHER.fingerprint(["a stable title of words"]).signatures).all()
+
+
+def test_estimated_jaccard_tracks_the_exact_one() -> None:
+    rng = random.Random(11)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    left, right, exact = [], [], []
+    for _ in range(2000):
+        words = rng.sample(vocabulary, rng.randint(6, 20))
+        keep = rng.randint(0, len(words))
+        other = words[:keep] + rng.sample(vocabulary, len(words) - keep)
+        left.append(" ".join(words))
+        right.append(" ".join(other))
+        a, b = set(words), set(other)
+        exact.append(len(a & b) / len(a | b))
+    pl, pr = HASHER.fingerprint(left), HASHER.fingerprint(right)
+    rows = np.arange(2000, dtype=np.int64)
+    error = estimate_jaccard(pl.short, pr.short, rows, rows) - np.array(exact)
+    assert abs(error.mean()) < 0.01  # unbiased
+    assert np.abs(error).mean() < 0.05  # about sqrt(J (1 - J) / 64)
+
+
+def test_stored_signatures_round_trip() -> None:
+    prints = HASHER.fingerprint(["one two three four five", "six seven eight nine ten"])
+    decoded = decode_signatures([prints.encoded(0), prints.encoded(1), "not hex!"], 64)
+    assert (decoded[:2] == prints.short).all()
+    assert (decoded[2] == 255).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    keys=st.lists(st.lists(st.integers(0, 3), min_size=3, max_size=3), min_size=0, max_size=30),
+    invalid=st.sets(st.integers(0, 29)),
+)
+def test_bucket_pairs_find_every_shared_bucket_once(
+    keys: list[list[int]], invalid: set[int]
+) -> None:
+    n = len(keys)
+    array = np.array(keys, dtype=np.uint64).reshape(n, 3)
+    valid = np.array([i not in invalid for i in range(n)], dtype=np.bool_)
+    q, r = bucket_pairs(array, valid, 1000)
+    found = list(zip(q.tolist(), r.tolist(), strict=True))
+    expected = {
+        (a, b)
+        for a, b in itertools.permutations(range(n), 2)
+        if valid[a] and valid[b] and any(keys[a][c] == keys[b][c] for c in range(3))
+    }
+    assert len(found) == len(set(found))
+    assert set(found) == expected
+
+
+def test_bucket_pairs_stay_linear_in_a_huge_bucket() -> None:
+    """10,000 identical rows: each is paired with the bucket's first 8 rows, not all."""
+    keys = np.zeros((10_000, 4), dtype=np.uint64)
+    q, r = bucket_pairs(keys, np.ones(10_000, dtype=np.bool_), 8)
+    assert len(q) == 10_000 * 8 - 8
+    assert set(r.tolist()) == set(range(8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.integers(0, 2**64 - 1), flips=st.sets(st.integers(0, 63), max_size=3))
+def test_image_hashes_within_three_bits_share_a_chunk(value: int, flips: set[int]) -> None:
+    other = value
+    for bit in flips:
+        other ^= 1 << bit
+    images = image_hashes([[value], [other]], min_bits=0)
+    chunks = images.chunks
+    assert (chunks[0] == chunks[1]).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab 1-耐克跑鞋\u200bÅｘ\x00,"), max_size=40))
+def test_the_kernel_shingles_like_the_reference(text: str) -> None:
+    assert HASHER.fingerprint([text]).features[0] == len(reference_shingles(text, 2))
