@@ -72,25 +72,10 @@ class DuplicateDetector(Detector):
 
     def warm(self) -> None:
         """Compile (or load cached) kernels on a two-title batch that exercises every path."""
+        titles = ("warm up black running shoes 42", "warm up black running shoes 43 耐克跑鞋")
         listings = [
-            Listing(
-                "w1",
-                "s",
-                "s1",
-                "warm up black running shoes 42",
-                "c",
-                1.0,
-                image_phashes=(0x0F0F0F0F0F0F0F0F,),
-            ),
-            Listing(
-                "w2",
-                "s",
-                "s2",
-                "warm up black running shoes 43 耐克跑鞋",
-                "c",
-                1.0,
-                image_phashes=(0x0F0F0F0F0F0F0F0E,),
-            ),
+            Listing(f"w{i}", "s", f"s{i}", text, "c", 1.0, image_phashes=(0x0F0F0F0F0F0F0F0F ^ i,))
+            for i, text in enumerate(titles)
         ]
         batch = ListingBatch(listings, now=0.0)
         self.detect(batch, StateSnapshot())

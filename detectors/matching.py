@@ -76,11 +76,11 @@ class Matches:
             grouped.setdefault(int(self.query[k]), []).append(k)
         return grouped
 
-    def stores_where(self, banned: set[str]) -> npt.NDArray[np.bool_]:
+    def stores_where(self, stores: set[str]) -> npt.NDArray[np.bool_]:
         """Which pairs match a listing of one of ``stores``."""
-        if not banned:
+        if not stores:
             return np.zeros(len(self.query), dtype=np.bool_)
-        of_ref = np.array([store in banned for store in self.ref_store], dtype=np.bool_)
+        of_ref = np.array([store in stores for store in self.ref_store], dtype=np.bool_)
         return of_ref[self.ref]
 
 

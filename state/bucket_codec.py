@@ -131,7 +131,7 @@ def read_fetch(
         at += len(groups) + 1
         policy = policies[kind]
         builder = HitsBuilder(now - policy.window_s, policy.max_entries)
-        entries = _parse_records([_text(r) for r in records[1::2]], builder)
+        entries = _parse_records([_raw(r) for r in records[1::2]], builder)
         index = {_raw(h): e for h, e in zip(records[0::2], entries, strict=True) if e >= 0}
         for (part, values), flat in zip(groups, flats, strict=True):
             if not flat:
@@ -163,20 +163,25 @@ def _raw(value: Any) -> bytes:
 _SEPARATORS = re.compile("[\x1d\x1e\x1f]")
 
 
-def _parse_records(records: list[str], builder: HitsBuilder) -> list[int]:
-    """Add ``<store>\x1f<ref>\x1e<time>`` records to ``builder``; their indexes (-1 for a
-    malformed one). Well-formed batches are split and their times parsed in bulk."""
-    fields = _SEPARATORS.split(RECORD.join(records)) if records else []
-    if len(fields) != 3 * len(records):
-        return [_parse(record, builder) for record in records]
+def _parse_records(raw: list[bytes], builder: HitsBuilder) -> list[int]:
+    """Add ``<store>\\x1f<ref>\\x1e<time>`` records to ``builder``; their indexes (-1 for a
+    malformed one). Well-formed batches are decoded, split and their times parsed in bulk."""
+    if not raw:
+        return []
+    joined = RECORD.encode().join(raw).decode()
+    fields = _SEPARATORS.split(joined)
+    records = joined.split(RECORD)
+    if len(fields) != 3 * len(records) or len(records) != len(raw):
+        return [_parse(record, builder) for record in (r.decode() for r in raw)]
     stores, refs, whens = fields[0::3], fields[1::3], fields[2::3]
     try:
         times = np.array(whens).astype(np.float64).tolist()
     except ValueError:
         return [_parse(record, builder) for record in records]
-    if any(ESCAPE in record for record in records):
+    if ESCAPE in joined:
         stores, refs = [_unescape(x) for x in stores], [_unescape(x) for x in refs]
-    return [builder.entry(s, r, t) for s, r, t in zip(stores, refs, times, strict=True)]
+    entry = builder.entry
+    return [entry(s, r, t) for s, r, t in zip(stores, refs, times, strict=True)]
 
 
 def _parse(record: str, builder: HitsBuilder) -> int:
