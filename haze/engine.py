@@ -149,7 +149,7 @@ class Screener:
             fresh = [listings[i] for i in fresh_index]
             # one batch object for detect and updates: annotations made while detecting
             # (the brands found in the text) must reach the updates
-            fresh_batch = ListingBatch(fresh, now)
+            fresh_batch = batch if len(fresh) == len(listings) else ListingBatch(fresh, now)
             verdicts = self._judge(runtime, fresh_batch, snapshot, started)
             if shadow is not None:
                 verdicts = self._with_shadow(shadow, ListingBatch(fresh, now), snapshot, verdicts)

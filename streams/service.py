@@ -11,7 +11,7 @@ from haze.engine import Screener
 from haze.runtime import Runtime
 from state.base import Series, StateStore
 from state.cache import CachedSeriesStore
-from state.policies import series_policies, store_policy
+from state.policies import bucket_policies, series_policies, store_policy
 from state.redis import RedisStateStore
 from streams.metrics import ScreenMetrics
 
@@ -63,6 +63,7 @@ def build_state_store(settings: Settings, config: ScreenConfig) -> StateStore:
         prefix=config.state.key_prefix,
         ledger_ttl_s=config.state.ledger_ttl_days * 86400,
         store_policy=store_policy(config),
+        bucket_policies=bucket_policies(config),
         timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
     )
     if config.state.series_cache_s > 0:

@@ -266,5 +266,5 @@ def test_disabled_sample_size_and_catalog() -> None:
     assert PriceDetector.build(screen_config(enabled=False), REGISTRY) is None
     config = screen_config(market={"sample_size": 128})
     assert series_policies(config)[Series.PRICE].max_members == 128
-    assert [type(d) for d in build_detectors(config, REGISTRY)] == [PriceDetector]
+    assert PriceDetector in [type(d) for d in build_detectors(config, REGISTRY)]
     detector().warm()
