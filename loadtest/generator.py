@@ -100,6 +100,67 @@ _NOUNS = {
     "watches": ["automatic watch", "chronograph", "手表"],
     "electronics": ["headphones", "wireless earbuds", "charger", "耳机"],
 }
+# Descriptors real titles carry (model codes, sizes, features), so that unrelated listings are
+# not near-duplicates of each other merely because the generator had few words.
+_FEATURES = [
+    "lightweight",
+    "waterproof",
+    "handmade",
+    "classic",
+    "slim",
+    "large",
+    "mini",
+    "soft",
+    "durable",
+    "breathable",
+    "adjustable",
+    "portable",
+    "foldable",
+    "premium",
+    "everyday",
+    "office",
+    "travel",
+    "outdoor",
+    "unisex",
+    "for women",
+    "for men",
+    "gift box",
+    "free shipping",
+    "spring",
+    "summer",
+    "autumn",
+    "winter",
+    "2025",
+    "2026",
+    "new arrival",
+    "bestseller",
+    "包邮",
+    "新款",
+    "加厚",
+    "轻便",
+    "大容量",
+    "礼盒装",
+    "夏季",
+    "冬季",
+]
+_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+def _details(rng: random.Random) -> str:
+    """A model code, a size and two or three features: what makes real titles distinct."""
+    code = f"{rng.choice(_LETTERS)}{rng.choice(_LETTERS)}-{rng.randrange(100, 9999)}"
+    size = rng.choice(
+        [
+            f"{rng.randrange(10, 60)}cm",
+            f"{rng.randrange(1, 5)}pcs",
+            f"size {rng.choice('SMLX')}",
+            f"{rng.randrange(100, 2000)}ml",
+            f"{rng.randrange(20, 48)}码",
+        ]
+    )
+    return " ".join([code, size, *rng.sample(_FEATURES, rng.randrange(2, 4))])
+
+
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
 _CYRILLIC = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"}
 _PROVINCES = ["Guangdong", "Zhejiang", "Jiangsu", "Fujian", "Shanghai"]
@@ -187,7 +248,9 @@ class ListingGenerator:
         category = rng.choice(list(_GENERIC))
         adjectives, nouns, low, high = _GENERIC[category]
         doc.update(
-            title=f"{rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(_COLOURS)}",
+            title=(
+                f"{rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(_COLOURS)} {_details(rng)}"
+            ),
             category=category,
             price=rng.uniform(low, high),
         )
@@ -202,9 +265,10 @@ class ListingGenerator:
         return brand, category, reference
 
     def _finish(self, doc: dict[str, Any], title: str, price: float) -> None:
+        rng = self._rng
         doc.pop("_brand_name", None)
         doc.pop("_noun", None)
-        doc["title"] = title[:512]
+        doc["title"] = f"{title} {_details(rng)}"[:512]
         doc["price"] = price
 
     def _legit_brand(self, doc: dict[str, Any], rng: random.Random) -> None:
@@ -250,7 +314,7 @@ class ListingGenerator:
     def _prohibited(self, doc: dict[str, Any], rng: random.Random) -> None:
         term = rng.choice(self.registry.lexicons.prohibited_terms)
         doc.update(
-            title=f"antique carved {term} pendant",
+            title=f"antique carved {term} pendant {_details(rng)}",
             category="collectibles/carvings",
             price=rng.uniform(200, 5000),
         )

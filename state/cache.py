@@ -83,9 +83,11 @@ class CachedSeriesStore(StateStore):
         for kind, hits in cached.items():
             found = snapshot.series.setdefault(kind, {})
             for series_id, members in hits.items():
-                live = [(m, t) for m, t in members if t >= oldest[kind]]
-                if live:
-                    found[series_id] = live
+                # members are kept oldest first: only filter when the oldest has aged out
+                if members and members[0][1] < oldest[kind]:
+                    members = [(m, t) for m, t in members if t >= oldest[kind]]
+                if members:
+                    found[series_id] = members
         return snapshot
 
     async def commit(
