@@ -62,7 +62,12 @@ DEFAULT_BENIGN_PHRASES: tuple[str, ...] = (
     "ivory white", "ivory color", "ivory colour", "ivory colored", "ivory coloured",
     "ivory tone", "ivory cream", "cream ivory", "ivory lace", "ivory satin", "ivory silk",
     "ivory chiffon", "ivory tulle", "ivory paper", "ivory card", "ivory board", "ivory soap",
-    "ivory tower", "vegetable ivory", "faux ivory", "象牙白", "象牙色", "象牙黄", "象牙瓷",
+    "ivory tower", "vegetable ivory", "faux ivory", "in ivory", "ivory dress", "ivory gown",
+    "ivory wedding", "ivory bridal", "ivory shirt", "ivory blouse", "ivory sweater",
+    "ivory knit", "ivory cotton", "ivory linen", "ivory wool", "ivory cashmere",
+    "ivory leather", "ivory velvet", "ivory/white", "white/ivory", "ivory/black",
+    "black/ivory", "dress ivory", "color ivory", "colour ivory", "color: ivory",
+    "colour: ivory", "象牙白", "象牙色", "象牙黄", "象牙瓷",
     "象牙纸", "象牙塔", "象牙果",
     # honest accessories for a brand
     "compatible with <brand>", "compatible for <brand>", "for <brand>", "fits <brand>",

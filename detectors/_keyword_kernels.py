@@ -70,63 +70,30 @@ def _lanes(text: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _emit(
-    lane: int,
-    state: int,
-    i: int,
-    words: bool,
-    kinds: np.ndarray,
-    first_output: int,
-    out_offsets: np.ndarray,
-    out_patterns: np.ndarray,
-    lengths: np.ndarray,
-    edges: np.ndarray,
-    found_pattern: np.ndarray,
-    found_end: np.ndarray,
-    counts: np.ndarray,
-) -> None:
-    row = state - first_output
-    cap = found_pattern.shape[1]
-    last = kinds.shape[0] - 1
-    for k in range(out_offsets[row], out_offsets[row + 1]):
-        pattern = out_patterns[k]
-        if words:
-            start = i - lengths[pattern] + 1
-            edge = edges[pattern]
-            if (
-                edge & EDGE_LEFT
-                and start > 0
-                and not _edge_ok(kinds[start - 1], kinds[start], SEP_BEFORE)
-            ):
-                continue
-            if edge & EDGE_RIGHT and i < last and not _edge_ok(kinds[i + 1], kinds[i], SEP_AFTER):
-                continue
-        c = counts[lane]
-        if c < cap:
-            found_pattern[lane, c] = pattern
-            found_end[lane, c] = i
-        counts[lane] = c + 1
+def _record(lane: int, state: int, i: int, states: np.ndarray, ends: np.ndarray,
+            counts: np.ndarray) -> None:  # fmt: skip
+    c = counts[lane]
+    if c < states.shape[1]:
+        states[lane, c] = state
+        ends[lane, c] = i
+    counts[lane] = c + 1
 
 
 @njit(cache=True)
 def _walk(
     text: np.ndarray,
-    kinds: np.ndarray,
-    words: bool,
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
     first_output: int,
-    out_offsets: np.ndarray,
-    out_patterns: np.ndarray,
-    lengths: np.ndarray,
-    edges: np.ndarray,
     cap: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Walk the four lanes; matches past ``cap`` per lane are counted, not stored."""
+    """Walk the four lanes and record where the walk stands on an output state, nothing
+    more (a small loop keeps the four states in registers). Past ``cap`` records per lane,
+    positions are counted, not stored; the caller walks again with room for all."""
     cuts = _lanes(text)
-    found_pattern = np.empty((LANES, cap), np.int32)
-    found_end = np.empty((LANES, cap), np.int32)
+    states = np.empty((LANES, cap), np.int32)
+    ends = np.empty((LANES, cap), np.int32)
     counts = np.zeros(LANES, np.int64)
     a0, a1, a2, a3 = cuts[0], cuts[1], cuts[2], cuts[3]
     together = min(cuts[1] - a0, cuts[2] - a1, cuts[3] - a2, cuts[4] - a3)
@@ -140,44 +107,48 @@ def _walk(
         s2 = _step(s2, text[a2 + t], symbol_of, transitions, n_symbols)
         s3 = _step(s3, text[a3 + t], symbol_of, transitions, n_symbols)
         if s0 >= first_output:
-            _emit(0, s0, a0 + t, words, kinds, first_output, out_offsets, out_patterns,
-                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+            _record(0, s0, a0 + t, states, ends, counts)
         if s1 >= first_output:
-            _emit(1, s1, a1 + t, words, kinds, first_output, out_offsets, out_patterns,
-                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+            _record(1, s1, a1 + t, states, ends, counts)
         if s2 >= first_output:
-            _emit(2, s2, a2 + t, words, kinds, first_output, out_offsets, out_patterns,
-                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
+            _record(2, s2, a2 + t, states, ends, counts)
         if s3 >= first_output:
-            _emit(3, s3, a3 + t, words, kinds, first_output, out_offsets, out_patterns,
-                  lengths, edges, found_pattern, found_end, counts)  # fmt: skip
-    states = (s0, s1, s2, s3)
+            _record(3, s3, a3 + t, states, ends, counts)
+    last = (s0, s1, s2, s3)
     for lane in range(LANES):
-        state = states[lane]
+        state = last[lane]
         for i in range(cuts[lane] + together, cuts[lane + 1]):
             state = _step(state, text[i], symbol_of, transitions, n_symbols)
             if state >= first_output:
-                _emit(lane, state, i, words, kinds, first_output, out_offsets, out_patterns,
-                      lengths, edges, found_pattern, found_end, counts)  # fmt: skip
-    return found_pattern, found_end, counts
+                _record(lane, state, i, states, ends, counts)
+    return states, ends, counts
 
 
 @njit(cache=True)
-def _gather(
-    found_pattern: np.ndarray,
-    found_end: np.ndarray,
-    counts: np.ndarray,
+def _outputs(
+    text: np.ndarray,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+    first_output: int,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Output states and positions of the walk, in text order."""
+    cap = text.shape[0] // 32 + 64
+    while True:
+        states, ends, counts = _walk(text, symbol_of, transitions, n_symbols, first_output, cap)
+        if counts.max() <= cap:
+            break
+        cap = counts.max()
     total = counts.sum()
-    patterns = np.empty(total, np.int32)
-    ends = np.empty(total, np.int32)
+    out_states = np.empty(total, np.int32)
+    out_ends = np.empty(total, np.int32)
     at = 0
     for lane in range(LANES):
         for c in range(counts[lane]):
-            patterns[at] = found_pattern[lane, c]
-            ends[at] = found_end[lane, c]
+            out_states[at] = states[lane, c]
+            out_ends[at] = ends[lane, c]
             at += 1
-    return patterns, ends
+    return out_states, out_ends
 
 
 @njit(cache=True)
@@ -191,16 +162,21 @@ def scan_raw(
     out_patterns: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every occurrence of every pattern: (pattern ids, index of the last character)."""
-    none = np.zeros(1, np.int32)
-    cap = text.shape[0] // 32 + 64
-    while True:
-        found_pattern, found_end, counts = _walk(
-            text, np.zeros(1, np.uint8), False, symbol_of, transitions, n_symbols,
-            first_output, out_offsets, out_patterns, none, np.zeros(1, np.uint8), cap,
-        )  # fmt: skip
-        if counts.max() <= cap:
-            return _gather(found_pattern, found_end, counts)
-        cap = counts.max()
+    states, ends = _outputs(text, symbol_of, transitions, n_symbols, first_output)
+    total = 0
+    for m in range(states.shape[0]):
+        row = states[m] - first_output
+        total += out_offsets[row + 1] - out_offsets[row]
+    patterns = np.empty(total, np.int32)
+    pattern_ends = np.empty(total, np.int32)
+    at = 0
+    for m in range(states.shape[0]):
+        row = states[m] - first_output
+        for k in range(out_offsets[row], out_offsets[row + 1]):
+            patterns[at] = out_patterns[k]
+            pattern_ends[at] = ends[m]
+            at += 1
+    return patterns, pattern_ends
 
 
 @njit(cache=True)
@@ -217,16 +193,36 @@ def scan_words(
     edges: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occurrences whose Latin edges are word boundaries: (pattern ids, starts, ends)."""
-    cap = text.shape[0] // 64 + 64
-    while True:
-        found_pattern, found_end, counts = _walk(
-            text, kinds, True, symbol_of, transitions, n_symbols, first_output, out_offsets,
-            out_patterns, lengths, edges, cap,
-        )  # fmt: skip
-        if counts.max() <= cap:
-            patterns, ends = _gather(found_pattern, found_end, counts)
-            return patterns, ends - lengths[patterns] + 1, ends
-        cap = counts.max()
+    states, ends = _outputs(text, symbol_of, transitions, n_symbols, first_output)
+    total = 0
+    for m in range(states.shape[0]):
+        row = states[m] - first_output
+        total += out_offsets[row + 1] - out_offsets[row]
+    patterns = np.empty(total, np.int32)
+    starts = np.empty(total, np.int32)
+    pattern_ends = np.empty(total, np.int32)
+    last = text.shape[0] - 1
+    at = 0
+    for m in range(states.shape[0]):
+        row = states[m] - first_output
+        i = ends[m]
+        for k in range(out_offsets[row], out_offsets[row + 1]):
+            pattern = out_patterns[k]
+            start = i - lengths[pattern] + 1
+            edge = edges[pattern]
+            if (
+                edge & EDGE_LEFT
+                and start > 0
+                and not _edge_ok(kinds[start - 1], kinds[start], SEP_BEFORE)
+            ):
+                continue
+            if edge & EDGE_RIGHT and i < last and not _edge_ok(kinds[i + 1], kinds[i], SEP_AFTER):
+                continue
+            patterns[at] = pattern
+            starts[at] = start
+            pattern_ends[at] = i
+            at += 1
+    return patterns[:at], starts[:at], pattern_ends[:at]
 
 
 @njit(cache=True)

@@ -21,6 +21,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from config.errors import ConfigError
 from config.keyword import (
     BRAND_PLACEHOLDER,
     DEFAULT_BENIGN_PHRASES,
@@ -193,6 +194,10 @@ def compile_lexicon(
                 by_pattern.append([])
             if term_id not in by_pattern[pattern]:
                 by_pattern[pattern].append(term_id)
+    try:
+        automaton = compile_automaton(list(pattern_ids))
+    except ValueError as exc:  # more distinct characters than any real lexicon has
+        raise ConfigError("registry", "brands", f"terms cannot be compiled: {exc}") from exc
     offsets = np.zeros(len(by_pattern) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(ids) for ids in by_pattern])
     competing = (Kind.BRAND, Kind.COUNTERFEIT, Kind.PROHIBITED)
@@ -202,7 +207,7 @@ def compile_lexicon(
         brand_ids=tuple(brand.id for brand in registry.brands),
         templates=tuple(templates),
         patterns=tuple(pattern_ids),
-        automaton=compile_automaton(list(pattern_ids)),
+        automaton=automaton,
         edges=np.asarray(edges, dtype=np.uint8),
         pattern_term_offsets=offsets,
         pattern_terms=np.asarray([t for ids in by_pattern for t in ids], dtype=np.int32),

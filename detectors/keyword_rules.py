@@ -42,8 +42,8 @@ class HitRows:
     of one listing are contiguous and in order: title first, then description.
     """
 
-    __slots__ = ("end", "field", "kinds", "offsets", "src_end", "src_start", "start", "term",
-                 "which")  # fmt: skip
+    __slots__ = ("_offsets", "end", "field", "kinds", "offsets", "src_end", "src_start", "start",
+                 "term", "which")  # fmt: skip
 
     def __init__(self, hits: TermHits) -> None:
         self.term: list[int] = hits.term.tolist()
@@ -55,12 +55,15 @@ class HitRows:
         self.src_end: list[int] = hits.src_end.tolist()
         self.kinds: npt.NDArray[np.uint8] = hits.text.kinds
         self.offsets: npt.NDArray[np.int64] = hits.text.offsets
+        self._offsets: list[int] | None = None
 
     def claims_brand(self, k: int) -> bool:
         """Whether the listing of match ``k`` fills its brand field (with anything that
         normalises to text: a brand of only spaces or symbols claims nothing)."""
+        if self._offsets is None:
+            self._offsets = self.offsets.tolist()
         claimed = self.field[k] - self.field[k] % 3 + CLAIMED
-        return bool(self.offsets[claimed + 1] - self.offsets[claimed] > 1)
+        return self._offsets[claimed + 1] - self._offsets[claimed] > 1
 
     def adjacent(self, left_end: int, right_start: int) -> bool:
         """Nothing, or one space, between two matches (``end`` is inclusive)."""

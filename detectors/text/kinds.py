@@ -5,6 +5,9 @@ Two vocabularies: *fold kinds* describe one folded character as the Unicode tabl
 stream, after context decided what a leet digit, a look-alike symbol or a separator means.
 The low three bits of a normalised kind byte hold the kind, the two flag bits above record a
 separator that normalisation removed (so whole-word matching still sees the word edge there).
+
+The values are compiled into the Numba kernels as constants, and Numba's on-disk cache does
+not notice a change here: changing one means clearing the kernels' ``__pycache__`` caches.
 """
 
 from __future__ import annotations

@@ -115,6 +115,8 @@ CASES = [
     # the description counts too
     ("Leather handbag", "In the style of AURORA", None, OTHER_STORE,
      {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    # a model number or a year glued to the brand is a separate word
+    ("AURORA11 handbag 2024Aurora", "", None, "store-aurora-official", set(), ("aurora",), "allow"),
     # not a brand: a longer word, or nothing at all
     ("Auroral lights lamp", "", None, OTHER_STORE, set(), (), "allow"),
     ("Nordvikings saga poster", "", None, OTHER_STORE, set(), (), "allow"),

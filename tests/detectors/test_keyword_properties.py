@@ -106,6 +106,12 @@ def disguised_latin_word(draw: st.DrawFn, word: str) -> str:
             out.append(leet)
         else:
             out.append(ch)
+    # Two or more digits at either end of a word read as a number ("iphone15"), not as
+    # leetspeak: keep at most one digit at each end.
+    if len(out) >= 2 and out[0].isdigit() and out[1].isdigit():
+        out[1] = word[1]
+    if len(out) >= 2 and out[-1].isdigit() and out[-2].isdigit():
+        out[-2] = word[-2]
     return "".join(out)
 
 

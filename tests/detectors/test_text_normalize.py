@@ -84,6 +84,8 @@ DIFFERENT = [
     ("1:1", "1 1"),
     ("3m", "em"),  # a leet digit needs two letters in its word
     ("4k", "ak"),
+    ("iphone15", "iphonels"),  # numbers at either end of a word stay numbers
+    ("2024gucci", "2o2agucci"),
     ("gucci", "guccibag"),
     ("high copy", "highcopy"),
     ("high copy", "high, copy"),  # a comma is a phrase break
