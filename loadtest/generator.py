@@ -248,8 +248,8 @@ class ListingGenerator:
         category = rng.choice(list(_GENERIC))
         adjectives, nouns, low, high = _GENERIC[category]
         doc.update(
-            title=(
-                f"{rng.choice(adjectives)} {rng.choice(nouns)} {rng.choice(_COLOURS)} {_details(rng)}"
+            title=" ".join(
+                (rng.choice(adjectives), rng.choice(nouns), rng.choice(_COLOURS), _details(rng))
             ),
             category=category,
             price=rng.uniform(low, high),
