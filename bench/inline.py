@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import tempfile
 import urllib.request
-import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench._stack import BenchStack
 from config.registry import load_registry
-from config.settings import Topics
-from haze.services import ROOT, KafkaService, RedisService, free_port
+from haze.services import ROOT
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
 from loadtest.promtext import difference, histogram_buckets, quantile
@@ -38,30 +35,22 @@ def _metrics(port: int) -> str:
 
 
 def run() -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="haze-bench-inline-"))
-    kafka = KafkaService(free_port(), workdir / "kafka", controller_port=free_port())
-    redis = RedisService(free_port(), workdir / "redis")
-    redis.start()
-    kafka.start()
-    tag = uuid.uuid4().hex[:6]
-    topics = Topics(**{f: f"inl{tag}.{f}" for f in Topics.model_fields})
-    port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-        "REDIS_URL": redis.url,
-        "SCREEN_HTTP_PORT": str(port),
-        "SCREEN_APP_ID": f"inline-{tag}",
-        "SCREEN_DATA_DIR": str(workdir / "worker"),
-        **{f"SCREEN_TOPIC_{f.upper()}": getattr(topics, f) for f in Topics.model_fields},
-    }
+    stack = BenchStack.start("inline")
+    kafka, topics, env, port, workdir = (
+        stack.kafka,
+        stack.topics,
+        stack.env,
+        stack.port,
+        stack.workdir,
+    )
     worker = WorkerProcess(env, workdir / "worker.log")
     registry, _ = load_registry()
     try:
         worker.start()
         before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
-        stream_docs = ListingGenerator(registry, seed=8, id_prefix=f"s{tag}").take(
-            int(STREAM_RATE * SECONDS)
-        )
+        stream_docs = ListingGenerator(
+            registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}"
+        ).take(int(STREAM_RATE * SECONDS))
         locust = subprocess.Popen(
             [
                 sys.executable,
@@ -98,8 +87,7 @@ def run() -> dict[str, Any]:
         after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
     finally:
         worker.stop()
-        kafka.stop()
-        redis.stop()
+        stack.stop()
     stats = orjson.loads((workdir / "locust.json").read_bytes())
     total = next(s for s in stats if s["name"] == "/v1/screen")
     window = difference(after, before)

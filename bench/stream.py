@@ -9,17 +9,14 @@ to the producer to its verdict's broker timestamp).
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench._stack import BenchStack
 from config.registry import load_registry
-from config.settings import Topics, settings_from_env
-from haze.services import KafkaService, RedisService, free_port
+from config.settings import settings_from_env
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
 from loadtest.kafka_io import produce
@@ -32,32 +29,9 @@ LATENCY_SECONDS = 15
 
 
 def run() -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="haze-bench-stream-"))
-    kafka = KafkaService(free_port(), workdir / "kafka", controller_port=free_port())
-    redis = RedisService(free_port(), workdir / "redis")
-    redis.start()
-    kafka.start()
-    tag = uuid.uuid4().hex[:6]
-    topics = Topics(
-        submitted=f"bench{tag}.submitted",
-        verdicts=f"bench{tag}.verdicts",
-        complaints=f"bench{tag}.complaints",
-        deadletter=f"bench{tag}.deadletter",
-        feedback=f"bench{tag}.feedback",
-    )
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-        "REDIS_URL": redis.url,
-        "SCREEN_HTTP_PORT": str(free_port()),
-        "SCREEN_APP_ID": f"bench-{tag}",
-        "SCREEN_DATA_DIR": str(workdir / "worker"),
-        "SCREEN_TOPIC_SUBMITTED": topics.submitted,
-        "SCREEN_TOPIC_VERDICTS": topics.verdicts,
-        "SCREEN_TOPIC_COMPLAINTS": topics.complaints,
-        "SCREEN_TOPIC_DEADLETTER": topics.deadletter,
-        "SCREEN_TOPIC_FEEDBACK": topics.feedback,
-    }
-    worker = WorkerProcess(env, workdir / "worker.log")
+    stack = BenchStack.start("stream")
+    kafka, topics, env = stack.kafka, stack.topics, stack.env
+    worker = WorkerProcess(env, stack.workdir / "worker.log")
     registry, _ = load_registry()
     try:
         # A backlog first: the worker's drain rate is then its own, not the producer's.
@@ -79,8 +53,7 @@ def run() -> dict[str, Any]:
         )
     finally:
         worker.stop()
-        kafka.stop()
-        redis.stop()
+        stack.stop()
     if drained < THROUGHPUT_COUNT or latency.verdicts < len(paced):
         raise RuntimeError(
             f"verdicts missing: {drained}/{THROUGHPUT_COUNT}, {latency.verdicts}/{len(paced)}"
