@@ -23,6 +23,7 @@ from contract.listing import Listing, listing_from_dict
 from detectors.offenders import apply_feedback
 from haze.engine import Screened
 from state.errors import StateUnavailable
+from streams.coalesce import Coalescer
 from streams.inline_context import InlineContext
 from streams.publisher import Record
 from streams.service import ScreenService
@@ -50,6 +51,7 @@ class InlineApi:
     def __init__(self, service: ScreenService, inline: InlineContext) -> None:
         self.service = service
         self.inline = inline
+        self._coalescer: Coalescer[Listing, Screened] = Coalescer(self._screen_now)
         token = service.settings.api_token
         self._token = f"Bearer {token}".encode() if token else None
 
@@ -76,6 +78,10 @@ class InlineApi:
         return listing_from_dict(document, self.service.keyer)
 
     async def screen(self, listings: list[Listing]) -> list[Screened]:
+        """Screen with whatever other requests are waiting (one engine batch for all)."""
+        return await self._coalescer.submit(listings)
+
+    async def _screen_now(self, listings: list[Listing]) -> list[Screened]:
         config = self.service.runtime.config
         started = time.perf_counter()
         resources = self.inline.get()
