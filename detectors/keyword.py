@@ -62,7 +62,7 @@ from detectors.keyword_lexicon import Kind, compile_lexicon
 from detectors.keyword_matcher import TermHits, TermMatcher
 from detectors.keyword_rules import HitRows, KeywordRules
 from detectors.text.normalize import TextNormalizer
-from state.base import StateSnapshot
+from state.base import StateNeeds, StateSnapshot
 
 
 class KeywordDetector(Detector):
@@ -96,7 +96,21 @@ class KeywordDetector(Detector):
         listing = Listing("warm-up", "warm-up", "warm-up", sample, "warm-up", 1.0)
         self.detect(ListingBatch([listing], 0.0), StateSnapshot())
 
+    def needs(self, batch: ListingBatch) -> StateNeeds:
+        """No state; but the brands found in the text are annotated here already, so that the
+        detectors after this one know them when they say what state they need (the price
+        detector reads the brand's price group)."""
+        _, brands = batch.derived("keyword.analysis", self._analyse)
+        batch.annotations["brands"] = brands
+        return StateNeeds()
+
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
+        reasons, brands = batch.derived("keyword.analysis", self._analyse)
+        batch.annotations["brands"] = brands
+        return [list(found) for found in reasons]
+
+    def _analyse(self, batch: ListingBatch) -> tuple[list[list[Reason]], list[tuple[str, ...]]]:
+        """Reasons and brands found, once per batch (needs and detect share it)."""
         listings = batch.listings
         n = len(listings)
         reasons: list[list[Reason]] = [[] for _ in range(n)]
@@ -111,8 +125,7 @@ class KeywordDetector(Detector):
             hits = self.matcher.find(texts)
             if len(hits):
                 self._judge_all(listings, hits, reasons, brands)
-        batch.annotations["brands"] = brands
-        return reasons
+        return reasons, brands
 
     def _judge_all(
         self,
