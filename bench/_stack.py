@@ -30,7 +30,11 @@ class BenchStack:
         kafka = KafkaService(free_port(), workdir / "kafka", controller_port=free_port())
         redis = RedisService(free_port(), workdir / "redis")
         redis.start()
-        kafka.start()
+        try:
+            kafka.start()
+        except Exception:
+            redis.stop()  # leave nothing running behind a failed start
+            raise
         tag = f"{name}{uuid.uuid4().hex[:6]}"
         topics = Topics(**{field: f"{tag}.{field}" for field in Topics.model_fields})
         env = {
