@@ -11,7 +11,6 @@ blocking the partition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from haze.engine import Screened, Screener
 from state.errors import StateUnavailable
 from streams.metrics import ScreenMetrics
 from streams.publisher import Publisher, Record
+from streams.retry import retry_forever
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,38 +113,31 @@ class ScreenPipeline:
 
     async def _retry(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """Retry infrastructure failures with backoff, forever (the partition waits);
-        surface any other exception as :class:`_DetectorFailure`."""
-        delay = self._retry_initial
-        while True:
-            try:
-                return await call()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if what == "screen" and not _is_infrastructure(exc):
-                    log.exception("screening raised; isolating the listing")
-                    raise _DetectorFailure(f"{type(exc).__name__}: {exc}") from exc
-                if what == "publish":
-                    self.metrics.publish_errors.inc()
-                else:
-                    self.metrics.state_errors.labels(path="stream").inc()
-                log.warning(
-                    "%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(self._retry_max, delay * 2)
+        surface any other exception while screening as :class:`_DetectorFailure`."""
+        screening = what == "screen"
+
+        def count(exc: Exception) -> None:
+            if what == "publish":
+                self.metrics.publish_errors.inc()
+            else:
+                self.metrics.state_errors.labels(path="stream").inc()
+
+        try:
+            return await retry_forever(
+                what,
+                call,
+                transient=_is_infrastructure if screening else lambda exc: True,
+                on_retry=count,
+                initial_s=self._retry_initial,
+                max_s=self._retry_max,
+            )
+        except Exception as exc:  # only non-transient screening failures get here
+            log.exception("screening raised; isolating the listing")
+            raise _DetectorFailure(f"{type(exc).__name__}: {exc}") from exc
 
     def _dead_letter(self, message: Incoming, error: str, field: str | None) -> Record:
         self.metrics.dead_letters.labels(topic=message.topic).inc()
-        value = dead_letter(
-            error=error,
-            field=field,
-            raw=message.value,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        )
-        return Record(self.topics.deadletter, message.key, value)
+        return dead_letter_record(message, error, field, self.topics.deadletter)
 
     def _observe(
         self,
@@ -167,6 +160,21 @@ class ScreenPipeline:
         for message in batch:
             if message.timestamp:
                 m.end_to_end_seconds.observe(max(0.0, now - message.timestamp))
+
+
+def dead_letter_record(
+    message: Incoming, error: str, field: str | None, deadletter_topic: str
+) -> Record:
+    """The dead-letter record for a refused event: its original key and bytes, and why."""
+    value = dead_letter(
+        error=error,
+        field=field,
+        raw=message.value,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
+    return Record(deadletter_topic, message.key, value)
 
 
 class _DetectorFailure(Exception):
