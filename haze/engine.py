@@ -20,6 +20,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 import orjson
@@ -55,6 +56,10 @@ class Screened:
     """False when the verdict was repeated from the ledger (a redelivery or a resubmission)."""
     shadow_differs: bool = False
     """A shadow config is set and would have decided otherwise (it never acts)."""
+    unconfirmed_since: float | None = None
+    """For a repeated verdict whose complaint was never confirmed on Kafka (its worker stopped
+    between producing and flagging the ledger): the screening time (epoch seconds) after which
+    that complaint may have been produced. The caller checks the topic before raising it."""
 
 
 def fingerprint(listing: Listing) -> str:
@@ -266,9 +271,19 @@ class Screener:
     @staticmethod
     def _repeat(key: str, listing: Listing, stored: bytes, emitted: bool) -> Screened:
         doc = orjson.loads(stored)
-        owes_complaint = not emitted and is_hit(doc)
-        complaint = orjson.dumps(complaint_from_verdict(doc)) if owes_complaint else None
-        return Screened(key, listing.listing_id, doc["decision"], stored, complaint, False)
+        if emitted or not is_hit(doc):
+            return Screened(key, listing.listing_id, doc["decision"], stored, None, False)
+        complaint = orjson.dumps(complaint_from_verdict(doc))
+        since = datetime.fromisoformat(doc["screened_at"]).timestamp()
+        return Screened(
+            key,
+            listing.listing_id,
+            doc["decision"],
+            stored,
+            complaint,
+            False,
+            unconfirmed_since=since,
+        )
 
     def _degraded(
         self, runtime: Runtime, listings: Sequence[Listing], why: str, started: float

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from config.settings import Settings
+from streams.complaint_log import KafkaComplaintLog
 from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
 from streams.inline_context import InlineContext
@@ -56,7 +57,14 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         for name in (topics.verdicts, topics.complaints, topics.deadletter)
     ]
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
-    pipeline = ScreenPipeline(service.screener, publisher, topics, service.keyer, service.metrics)
+    pipeline = ScreenPipeline(
+        service.screener,
+        publisher,
+        topics,
+        service.keyer,
+        service.metrics,
+        raised=KafkaComplaintLog(settings.kafka_bootstrap_servers, topics.complaints),
+    )
 
     inline = InlineContext(service)
     service.metrics.outbox_depth.set_function(lambda: inline.depth)

@@ -48,6 +48,13 @@ class ScreenMetrics:
             "haze_repeated_verdicts", "Verdicts repeated from the ledger (redeliveries)", registry=r
         )
         self.complaints = Counter("haze_complaints", "Proactive complaints raised", registry=r)
+        self.complaints_recovered = Counter(
+            "haze_complaints_recovered",
+            "Complaints owed by redelivered, unconfirmed listings after a crash: found already "
+            "on the topic (not raised again) or raised",
+            ["outcome"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "haze_dead_letters", "Inputs refused to the dead-letter topic", ["topic"], registry=r
         )

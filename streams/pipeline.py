@@ -11,11 +11,14 @@ blocking the partition.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+import orjson
 
 from config.settings import Topics
 from contract.deadletter import dead_letter
@@ -24,6 +27,7 @@ from contract.listing import Listing, parse_listing
 from contract.signals import SignalKeyer
 from haze.engine import Screened, Screener
 from state.errors import StateUnavailable
+from streams.complaint_log import OwedComplaint, RaisedComplaints
 from streams.metrics import ScreenMetrics
 from streams.publisher import Publisher, Record
 from streams.retry import retry_forever
@@ -54,6 +58,7 @@ class ScreenPipeline:
         keyer: SignalKeyer,
         metrics: ScreenMetrics,
         *,
+        raised: RaisedComplaints | None = None,
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
     ) -> None:
@@ -62,6 +67,7 @@ class ScreenPipeline:
         self.topics = topics
         self.keyer = keyer
         self.metrics = metrics
+        self.raised = raised
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
 
@@ -79,6 +85,8 @@ class ScreenPipeline:
             except ContractError as exc:
                 records.append(self._dead_letter(message, exc.reason, exc.field))
         results = await self._screen(accepted, records)
+        if self.raised is not None:
+            results = await self._drop_raised(results)
         for result in results:
             key = result.listing_id.encode()
             records.append(Record(self.topics.verdicts, key, result.verdict))
@@ -107,6 +115,28 @@ class ScreenPipeline:
             except _DetectorFailure as failure:
                 records.append(self._dead_letter(message, f"screening failed: {failure}", None))
         return results
+
+    async def _drop_raised(self, results: list[Screened]) -> list[Screened]:
+        """Complaints owed by unconfirmed ledger entries that the topic already holds are not
+        raised again (``streams.complaint_log``)."""
+        owed: dict[int, OwedComplaint] = {}
+        for i, r in enumerate(results):
+            if r.complaint is not None and r.unconfirmed_since is not None:
+                cid = orjson.loads(r.complaint)["complaint_id"]
+                owed[i] = OwedComplaint(r.listing_id.encode(), cid, r.unconfirmed_since)
+        if not owed:
+            return results
+        raised, items = self.raised, list(owed.values())
+        assert raised is not None
+        present = await self._retry("complaint read-back", lambda: raised.already_raised(items))
+        self.metrics.complaints_recovered.labels(outcome="already_raised").inc(len(present))
+        self.metrics.complaints_recovered.labels(outcome="raised").inc(len(owed) - len(present))
+        return [
+            dataclasses.replace(r, complaint=None)
+            if i in owed and owed[i].complaint_id in present
+            else r
+            for i, r in enumerate(results)
+        ]
 
     def _screen_one(self, listing: Listing) -> Callable[[], Awaitable[list[Screened]]]:
         return lambda: self.screener.screen([listing])

@@ -19,6 +19,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 MAX_BATCH_BYTES = 512 * 1024
+_PARTITIONER = DefaultPartitioner()
+
+
+def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2) among ``partitions``
+    (sorted): where a listing's records go, and where to look for them again."""
+    return int(_PARTITIONER(key, partitions, partitions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +47,6 @@ class KafkaPublisher:
     def __init__(self, bootstrap_servers: str, *, linger_ms: int = 1) -> None:
         self._bootstrap = bootstrap_servers
         self._linger_ms = linger_ms
-        self._partitioner = DefaultPartitioner()
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> AIOKafkaProducer:
@@ -72,8 +78,7 @@ class KafkaPublisher:
         for record in records:
             if record.topic not in partitions:
                 partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
-            all_partitions = partitions[record.topic]
-            partition = self._partitioner(record.key, all_partitions, all_partitions)
+            partition = partition_for(record.key, partitions[record.topic])
             grouped[(record.topic, partition)].append(record)
         pending: list[Any] = []
         for (topic, partition), group in grouped.items():
