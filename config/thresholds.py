@@ -51,7 +51,12 @@ class StreamConfig(_Strict):
     """Batching of the Kafka agent."""
 
     batch_size: int = Field(500, ge=1, le=10_000)
-    batch_timeout_ms: int = Field(20, ge=1, le=10_000)
+    batch_timeout_ms: int = Field(0, ge=0, le=10_000)
+    """How long a partial batch may wait for more events once none are queued (0: screen at
+    once). Batches grow by themselves under load: a batch is what queued while the previous
+    one was screened (``streams/batching.py``)."""
+    delivery_depth: int = Field(2, ge=1, le=16)
+    """Screened batches whose outputs may be in delivery while the next one is screened."""
 
 
 class StateConfig(_Strict):

@@ -9,11 +9,14 @@ from typing import Any
 import faust
 
 from config.settings import Settings
+from streams import faust_fastpath
+from streams.batching import natural_batches
 from streams.complaint_log import KafkaComplaintLog
+from streams.delivery import DeliveryLine
 from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
 from streams.inline_context import InlineContext
-from streams.pipeline import Incoming, ScreenPipeline
+from streams.pipeline import Incoming, Prepared, ScreenPipeline
 from streams.publisher import KafkaPublisher
 from streams.reload import ConfigWatcher
 from streams.service import ScreenService
@@ -26,6 +29,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     """A Faust app wired to the engine. Loading the config (and warming kernels) happens here,
     before the worker starts consuming, so the first listing does not pay for it."""
     service = service or ScreenService.create(settings)
+    faust_fastpath.install()
     stream_config = service.runtime.config.stream
     app = faust.App(
         settings.app_id,
@@ -93,11 +97,22 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
 
     @app.agent(submitted, name="screen")
     async def screen(stream: Any) -> None:
-        within = stream_config.batch_timeout_ms / 1000.0
-        async for events in stream.noack_take(stream_config.batch_size, within=within):
-            await pipeline.handle([_incoming(event.message) for event in events])
+        manual = stream.noack()  # events are acked by the delivery line, after their outputs
+
+        async def ack(events: list[Any]) -> None:
             for event in events:
-                await stream.ack(event)
+                await manual.ack(event)
+
+        line: DeliveryLine[Prepared, list[Any]] = DeliveryLine(
+            pipeline.deliver, ack, depth=stream_config.delivery_depth
+        )
+        linger = stream_config.batch_timeout_ms / 1000.0
+        try:
+            async for events in natural_batches(manual, stream_config.batch_size, linger_s=linger):
+                prepared = await pipeline.prepare([_incoming(event.message) for event in events])
+                await line.submit(prepared, events)
+        finally:
+            await line.drain()
 
     feedback_pipeline = FeedbackPipeline(service, publisher, topics)
     register_views(app, service, inline)

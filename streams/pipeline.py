@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -49,6 +50,18 @@ class Incoming:
     """Broker append time (epoch seconds), for end-to-end latency."""
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A screened batch waiting for delivery."""
+
+    batch: Sequence[Incoming]
+    results: list[Screened]
+    records: list[Record]
+    owed: list[str]
+    """Ledger keys of the complaints among ``records``."""
+    started: float
+
+
 class ScreenPipeline:
     def __init__(
         self,
@@ -70,9 +83,17 @@ class ScreenPipeline:
         self.raised = raised
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
+        self._in_flight: Counter[str] = Counter()
+        """Ledger keys whose complaint a prepared batch is delivering."""
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
         """Screen and publish one batch; returns only when every output is acknowledged."""
+        await self.deliver(await self.prepare(batch))
+
+    async def prepare(self, batch: Sequence[Incoming]) -> Prepared:
+        """Parse and screen a batch (its state and ledger are committed when this returns) and
+        build its output records. The stream agent may prepare the next batch while this one
+        is delivered: state is written in batch order, and only delivery runs behind."""
         started = time.perf_counter()
         arrival = time.time()
         accepted: list[tuple[Incoming, Listing]] = []
@@ -84,18 +105,42 @@ class ScreenPipeline:
                 )
             except ContractError as exc:
                 records.append(self._dead_letter(message, exc.reason, exc.field))
-        results = await self._screen(accepted, records)
+        results = self._drop_in_flight(await self._screen(accepted, records))
         if self.raised is not None:
             results = await self._drop_raised(results)
+        owed = []
         for result in results:
             key = result.listing_id.encode()
             records.append(Record(self.topics.verdicts, key, result.verdict))
             if result.complaint is not None:
                 records.append(Record(self.topics.complaints, key, result.complaint))
-        await self._retry("publish", lambda: self.publisher.publish(records))
-        if results:
-            await self._retry("mark emitted", lambda: self.screener.mark_emitted(results))
-        self._observe(batch, results, records, started)
+                owed.append(result.key)
+        self._in_flight.update(owed)
+        return Prepared(batch, results, records, owed, started)
+
+    async def deliver(self, prepared: Prepared) -> None:
+        """Publish a prepared batch and await every ack, then flag its ledger entries."""
+        try:
+            records, results = prepared.records, prepared.results
+            await self._retry("publish", lambda: self.publisher.publish(records))
+            if results:
+                await self._retry("mark emitted", lambda: self.screener.mark_emitted(results))
+        finally:
+            self._in_flight.subtract(prepared.owed)
+            self._in_flight += Counter()  # drop the keys that reached zero
+        self._observe(prepared.batch, prepared.results, prepared.records, prepared.started)
+
+    def _drop_in_flight(self, results: list[Screened]) -> list[Screened]:
+        """A repeat of a listing whose complaint an earlier batch is still delivering owes none:
+        its ledger entry is not flagged yet only because that delivery has not finished."""
+        if not self._in_flight:
+            return results
+        return [
+            dataclasses.replace(r, complaint=None, unconfirmed_since=None)
+            if r.complaint is not None and not r.fresh and r.key in self._in_flight
+            else r
+            for r in results
+        ]
 
     async def _screen(
         self, accepted: list[tuple[Incoming, Listing]], records: list[Record]

@@ -261,3 +261,45 @@ async def test_any_input_ends_as_a_verdict_or_a_dead_letter(values: list[bytes])
     # every event is accounted for: a dead letter, or a verdict for its listing key
     accounted = len(dead) + len(verdicts)
     assert accounted == len(values)
+
+
+class _NothingRaised:
+    """The complaints topic as seen right after a crash: empty."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def already_raised(self, owed: Sequence[Any]) -> set[str]:
+        self.asked += len(owed)
+        return set()
+
+
+async def test_a_repeat_of_a_batch_still_in_delivery_raises_no_second_complaint() -> None:
+    publisher, raised = RecordingPublisher(), _NothingRaised()
+    pipeline = _pipeline(publisher)
+    pipeline.raised = raised
+    value = orjson.dumps(
+        {
+            "listing_id": "a",
+            "seller_id": "s",
+            "store_id": "st",
+            "title": "fake bag",
+            "category": "c",
+            "price": 5,
+        }
+    )
+    first = await pipeline.prepare(_incoming([value]))
+    again = await pipeline.prepare(_incoming([value]))  # resubmitted before the first landed
+    assert raised.asked == 0, "an in-flight complaint is not a crash to recover from"
+    await pipeline.deliver(first)
+    await pipeline.deliver(again)
+    assert len(publisher.on(TOPICS.verdicts)) == 2
+    assert len(publisher.on(TOPICS.complaints)) == 1
+    # a restarted worker (nothing in flight) over an unflagged entry asks the topic
+    other = orjson.dumps({**orjson.loads(value), "listing_id": "b"})
+    await pipeline.prepare(_incoming([other]))  # screened, then the worker "dies"
+    restarted = _pipeline(publisher)
+    restarted.screener, restarted.raised = pipeline.screener, raised
+    await restarted.deliver(await restarted.prepare(_incoming([other])))
+    assert raised.asked == 1
+    assert len(publisher.on(TOPICS.complaints)) == 2

@@ -1,0 +1,91 @@
+"""The fetch-loop delivery fast path behaves like Faust's ``wait_first`` delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+from faust.transport import consumer as faust_consumer
+from mode import Service
+
+from streams import faust_fastpath
+from streams.faust_fastpath import deliver
+
+
+class _Consumer(Service):
+    """Just what ``deliver`` uses of Faust's consumer: ``wait_first`` and ``suspend_flow``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = asyncio.Event()
+        self.guarded = 0
+
+    async def wait_first(self, *coros: Any, **kwargs: Any) -> Any:
+        self.guarded += 1
+        return await super().wait_first(*coros, **kwargs)
+
+
+def _putter(queue: asyncio.Queue[int]) -> Any:
+    async def callback(message: int) -> None:
+        await queue.put(message)
+
+    return callback
+
+
+async def test_a_delivery_with_room_needs_no_guard() -> None:
+    consumer, queue = _Consumer(), asyncio.Queue[int](maxsize=10)
+    for message in range(5):
+        await deliver(consumer, _putter(queue), message)
+    assert [queue.get_nowait() for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert consumer.guarded == 0
+
+
+async def test_a_blocked_delivery_completes_under_the_guard_once_there_is_room() -> None:
+    consumer, queue = _Consumer(), asyncio.Queue[int](maxsize=1)
+    queue.put_nowait(-1)
+    delivering = asyncio.create_task(deliver(consumer, _putter(queue), 7))
+    await asyncio.sleep(0.01)
+    assert not delivering.done() and consumer.guarded == 1
+    assert queue.get_nowait() == -1  # the stream takes one: room for the blocked delivery
+    await asyncio.wait_for(delivering, 1)
+    assert queue.get_nowait() == 7 and queue.empty()
+
+
+async def test_a_suspended_flow_abandons_a_blocked_delivery_like_faust() -> None:
+    consumer, queue = _Consumer(), asyncio.Queue[int](maxsize=1)
+    queue.put_nowait(-1)
+    delivering = asyncio.create_task(deliver(consumer, _putter(queue), 7))
+    await asyncio.sleep(0.01)
+    consumer.suspend_flow.set()  # a rebalance starts
+    await asyncio.wait_for(delivering, 1)
+    assert queue.get_nowait() == -1
+    await asyncio.sleep(0.01)
+    assert queue.empty(), "the abandoned delivery must not land after the rebalance"
+
+
+async def test_a_suspended_flow_takes_fausts_own_path() -> None:
+    consumer, queue = _Consumer(), asyncio.Queue[int](maxsize=10)
+    consumer.suspend_flow.set()
+    await deliver(consumer, _putter(queue), 1)
+    assert consumer.guarded == 1
+
+
+async def test_an_error_in_the_delivery_propagates() -> None:
+    consumer = _Consumer()
+
+    async def broken(message: int) -> None:
+        raise ValueError(message)
+
+    try:
+        await deliver(consumer, broken, 3)
+    except ValueError as exc:
+        assert exc.args == (3,)
+    else:
+        raise AssertionError("the error was swallowed")
+
+
+def test_installs_only_over_the_release_it_was_written_for() -> None:
+    assert faust.__version__ == faust_fastpath.FAUST_VERSION
+    assert faust_fastpath.install() and faust_fastpath.install()
+    assert faust_consumer.Consumer._drain_messages is faust_fastpath._drain_messages
