@@ -16,6 +16,16 @@ def _service_started(component: Any) -> bool:
     return bool(getattr(component, "started", False)) and not getattr(component, "crashed", False)
 
 
+def _kafka_state(app: Any) -> str:
+    """``ok`` once the consumer has its partitions (a rebalance completed and none is under
+    way), ``starting`` before, ``unavailable`` when the consumer or producer is down."""
+    if not (_service_started(app.consumer) and _service_started(app.producer)):
+        return "unavailable"
+    if app.rebalancing_count == 0 or app.rebalancing:
+        return "starting"
+    return "ok"
+
+
 def register_views(app: Any, service: ScreenService, inline: InlineContext) -> None:
     """Attach ``/healthz`` and ``/metrics`` to the Faust app's web server."""
 
@@ -25,12 +35,12 @@ def register_views(app: Any, service: ScreenService, inline: InlineContext) -> N
 
         async def get(self, request: Request) -> Response:
             redis_ok = await inline.get().state.ping()
-            kafka_ok = _service_started(app.consumer) and _service_started(app.producer)
+            kafka = _kafka_state(app)
             runtime = service.runtime
-            status = "ok" if redis_ok and kafka_ok else "degraded"
+            status = "ok" if redis_ok and kafka == "ok" else "degraded"
             body = {
                 "status": status,
-                "kafka": "ok" if kafka_ok else "unavailable",
+                "kafka": kafka,
                 "redis": "ok" if redis_ok else "unavailable",
                 "config_version": runtime.config_version,
                 "registry_version": runtime.registry.version,
