@@ -194,6 +194,11 @@ class Screener:
         keys = sorted({result.key for result in results})
         await self.state.mark_emitted(keys)
 
+    async def confirmed(self, keys: Sequence[str]) -> set[str]:
+        """Which of these ledger keys are flagged emitted now (one state round trip)."""
+        snapshot = await self.state.fetch(StateNeeds(), sorted(set(keys)), self._clock())
+        return {key for key, entry in snapshot.ledger.items() if entry.emitted}
+
     @staticmethod
     def _reasons(
         runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot

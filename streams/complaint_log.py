@@ -27,6 +27,12 @@ from streams.publisher import partition_for
 
 log = logging.getLogger(__name__)
 
+SETTLE_S = 10.0
+"""How long a healthy worker may take from committing a ledger entry to flagging it emitted
+(producing plus one Redis call, with room for a slow broker). An unflagged entry younger than
+this may belong to a delivery still under way in another worker or path: it is looked at again
+once it is this old, and only then read back from the topic."""
+
 CLOCK_MARGIN_S = 60.0
 """How far before the earliest ``screened_at`` the read starts (producer clock steps)."""
 

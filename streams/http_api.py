@@ -96,15 +96,18 @@ class InlineApi:
             metrics.verdicts.labels(path="http", decision=result.decision).inc()
             if result.shadow_differs:
                 metrics.shadow_disagreements.labels(decision=result.decision).inc()
-            if not result.fresh and result.complaint is None:
+            if not result.fresh and (
+                result.complaint is None or resources.outbox.owes_complaint(result.key)
+            ):
                 continue  # its outputs are already delivered or on their way
-            records = [Record(topics.verdicts, result.listing_id.encode(), result.verdict)]
+            key = result.listing_id.encode()
+            records = [Record(topics.verdicts, key, result.verdict)]
             if result.complaint is not None:
-                records.append(
-                    Record(topics.complaints, result.listing_id.encode(), result.complaint)
-                )
+                records.append(Record(topics.complaints, key, result.complaint))
                 metrics.complaints.inc()
-            resources.outbox.put(records, result.key if result.fresh else None)
+            # a repeat owing a complaint (its first delivery was never confirmed) has it
+            # checked against the topic before it is raised
+            resources.outbox.put(records, result.key, verify_since=result.unconfirmed_since)
         return results
 
 

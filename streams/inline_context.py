@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from haze.engine import Screener
 from state.base import StateStore
+from streams.complaint_log import KafkaComplaintLog
 from streams.outbox import Outbox
 from streams.publisher import KafkaPublisher
 from streams.service import ScreenService, build_state_store
@@ -48,7 +49,13 @@ class InlineContext:
             state = build_state_store(settings, live.runtime.config)
             publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
             outbox = Outbox(
-                publisher, settings.data_dir / "outbox.spool", on_delivered=state.mark_emitted
+                publisher,
+                settings.data_dir / "outbox.journal",
+                complaints_topic=settings.topics.complaints,
+                raised=KafkaComplaintLog(
+                    settings.kafka_bootstrap_servers, settings.topics.complaints
+                ),
+                on_delivered=state.mark_emitted,
             )
             outbox.start()
             self._loop = asyncio.get_running_loop()

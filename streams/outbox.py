@@ -1,9 +1,14 @@
-"""Outputs of the inline (HTTP) path: answered first, delivered to Kafka in the background.
+"""Outputs of the inline (HTTP) path: journaled before the answer, delivered in the background.
 
 The publishing path must not wait for Kafka, so a screened listing's verdict and complaint are
-queued here and a background task delivers them in batches (then marks the ledger emitted).
-When Kafka is unreachable, records stay queued, up to ``max_pending``; past that the oldest
-are appended to an on-disk spool file and replayed first when Kafka returns.
+appended to a :class:`~streams.journal.Journal` (one write per request, before the HTTP answer)
+and a background task delivers them in order, in chunks, then flags their ledger entries and
+moves the journal's checkpoint. While Kafka is down the journal simply grows (up to its bound);
+after a crash the next start delivers what lies after the checkpoint. Nothing is lost, and
+nothing is raised twice: complaints that may already have reached Kafka (those of a recovered
+journal, and those owed by repeats of unconfirmed ledger entries) are checked against the
+complaints topic first (``streams.complaint_log``). Verdicts may repeat after a crash, as the
+contract allows (consumers dedupe on ``listing_id`` + ``revision``).
 """
 
 from __future__ import annotations
@@ -11,81 +16,120 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
-from collections import deque
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from streams.complaint_log import SETTLE_S, OwedComplaint, RaisedComplaints
+from streams.journal import Journal, JournalFull
 from streams.publisher import Publisher, Record
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    record: Record
+    ledger_key: str | None
+    verify_since: float | None
+    """Set on a complaint that may already be on Kafka: checked before it is produced."""
 
 
 class Outbox:
     def __init__(
         self,
         publisher: Publisher,
-        spool_path: Path,
+        journal_path: Path,
         *,
+        complaints_topic: str,
+        raised: RaisedComplaints | None = None,
         on_delivered: Callable[[Sequence[str]], Awaitable[None]] | None = None,
-        max_pending: int = 50_000,
         batch: int = 1000,
+        max_bytes: int = 1 << 30,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.publisher = publisher
-        self.spool_path = spool_path
+        self.journal = Journal(journal_path, max_bytes=max_bytes)
+        self._complaints = complaints_topic
+        self._raised = raised
         self._on_delivered = on_delivered
-        self._max_pending = max_pending
         self._batch = batch
-        self._pending: deque[tuple[Record, str | None]] = deque()
+        self._settle_s = settle_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
+        self.dropped = 0
+        """Records refused because the journal was full (logged; ``/healthz`` degrades)."""
+        self._owed: Counter[str] = Counter()
+        self._pending = 0
+        # what a previous run left undelivered: its complaints are checked before producing
+        self._recovered_end = self.journal.size
+        for line, _ in self.journal.read(1 << 62):
+            entry = _decode(line)
+            self._pending += 1
+            if entry.record.topic == self._complaints and entry.ledger_key:
+                self._owed[entry.ledger_key] += 1
+        if self._pending:
+            log.warning("outbox: %d records from a previous run to deliver", self._pending)
 
     @property
     def depth(self) -> int:
-        """Records not yet acknowledged by Kafka (queued plus spooled)."""
-        return len(self._pending) + self._spooled()
+        """Records not yet acknowledged by Kafka."""
+        return self._pending
 
-    def _spooled(self) -> int:
-        try:
-            with open(self.spool_path, "rb") as spool:
-                return sum(1 for _ in spool)
-        except OSError:
-            return 0
+    def owes_complaint(self, ledger_key: str) -> bool:
+        """A complaint of this listing revision is journaled and not yet delivered."""
+        return self._owed.get(ledger_key, 0) > 0
 
-    def put(self, records: Sequence[Record], ledger_key: str | None) -> None:
-        """Queue one listing's records; the last one carries its ledger key."""
+    def put(
+        self,
+        records: Sequence[Record],
+        ledger_key: str | None,
+        *,
+        verify_since: float | None = None,
+    ) -> bool:
+        """Journal one listing's records (the last carries its ledger key); ``verify_since``
+        marks its complaint as possibly on Kafka already. False when the journal is full."""
+        lines = []
+        complaint = False
         for index, record in enumerate(records):
-            self._pending.append((record, ledger_key if index == len(records) - 1 else None))
-        if len(self._pending) > self._max_pending:
-            self._spill(len(self._pending) - self._max_pending)
+            is_complaint = record.topic == self._complaints
+            complaint = complaint or is_complaint
+            last = index == len(records) - 1
+            since = verify_since if is_complaint else None
+            lines.append(_encode(record, ledger_key if last else None, since))
+        try:
+            self.journal.append(lines)
+        except JournalFull as exc:
+            self.dropped += len(records)
+            log.error("outbox journal full, %d records not kept: %s", len(records), exc)
+            return False
+        self._pending += len(records)
+        if complaint and ledger_key:
+            self._owed[ledger_key] += 1
         self._wake.set()
-
-    def _spill(self, count: int) -> None:
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.spool_path, "ab") as spool:
-            for _ in range(count):
-                record, _key = self._pending.popleft()
-                spool.write(_encode(record) + b"\n")
-            spool.flush()
-            os.fsync(spool.fileno())
+        return True
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+            self._wake.set()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
-        """Try to deliver what is queued; spool whatever could not be delivered."""
+        """Try to deliver what is journaled; whatever is left stays for the next start."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
         try:
             await asyncio.wait_for(self._deliver_all(), timeout_s)
-        except Exception:  # Kafka down at shutdown: keep everything on disk
-            if self._pending:
-                self._spill(len(self._pending))
+        except Exception as exc:  # Kafka down at shutdown: the journal keeps everything
+            log.warning("outbox: %d records left for the next start (%s)", self._pending, exc)
+        self.journal.close()
 
     async def _run(self) -> None:
         delay = 0.05
@@ -105,45 +149,81 @@ class Outbox:
                 self._wake.set()
 
     async def _deliver_all(self) -> None:
-        await self._replay_spool()
-        while self._pending:
-            chunk = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
-            await self.publisher.publish([record for record, _ in chunk])
-            for _ in chunk:
-                self._pending.popleft()
-            keys = [key for _, key in chunk if key is not None]
+        while True:
+            chunk = list(self.journal.read(self._batch))
+            if not chunk:
+                return
+            entries = [_decode(line) for line, _ in chunk]
+            starts = [self.journal.confirmed] + [end for _, end in chunk[:-1]]
+            records = await self._unraised(entries, starts)
+            await self.publisher.publish(records)
+            keys = [entry.ledger_key for entry in entries if entry.ledger_key]
             if keys and self._on_delivered is not None:
                 try:
                     await self._on_delivered(keys)
                 except Exception as exc:  # the ledger flag is an optimisation, not delivery
                     log.warning("could not mark %d ledger entries emitted: %s", len(keys), exc)
+            self.journal.confirm(chunk[-1][1])
+            self._pending -= len(entries)
+            for entry in entries:
+                if entry.record.topic == self._complaints and entry.ledger_key:
+                    self._owed[entry.ledger_key] -= 1
+                    if self._owed[entry.ledger_key] <= 0:
+                        del self._owed[entry.ledger_key]
 
-    async def _replay_spool(self) -> None:
-        if not self.spool_path.exists():
-            return
-        lines = [line for line in self.spool_path.read_bytes().splitlines() if line]
-        while lines:
-            chunk, rest = lines[: self._batch], lines[self._batch :]
-            await self.publisher.publish([_decode(line) for line in chunk])
-            # rewrite what is left before the next chunk, so a failure replays nothing twice
-            remaining = self.spool_path.with_suffix(".tmp")
-            remaining.write_bytes(b"".join(line + b"\n" for line in rest))
-            os.replace(remaining, self.spool_path)
-            lines = rest
-        self.spool_path.unlink(missing_ok=True)
+    async def _unraised(self, entries: list[_Entry], starts: list[int]) -> list[Record]:
+        """The chunk's records without the complaints the topic already holds."""
+        owed: dict[int, OwedComplaint] = {}
+        for index, (entry, start) in enumerate(zip(entries, starts, strict=True)):
+            record = entry.record
+            if record.topic != self._complaints:
+                continue
+            since = entry.verify_since
+            if since is None and start < self._recovered_end:
+                since = _put_time(record)
+            if since is not None and self._raised is not None:
+                cid = orjson.loads(record.value)["complaint_id"]
+                owed[index] = OwedComplaint(record.key or b"", cid, since)
+        if not owed:
+            return [entry.record for entry in entries]
+        assert self._raised is not None
+        # a complaint another worker may still be delivering lands within the settle time
+        settle = max(o.since_s for o in owed.values()) + self._settle_s - time.time()
+        if settle > 0:
+            await asyncio.sleep(settle)
+        present = await self._raised.already_raised(list(owed.values()))
+        return [
+            entry.record
+            for index, entry in enumerate(entries)
+            if index not in owed or owed[index].complaint_id not in present
+        ]
 
 
-def _encode(record: Record) -> bytes:
-    return orjson.dumps(
-        {
-            "t": record.topic,
-            "k": base64.b64encode(record.key).decode() if record.key is not None else None,
-            "v": base64.b64encode(record.value).decode(),
-        }
-    )
+def _put_time(record: Record) -> float:
+    """When a recovered complaint was journaled at the earliest: its verdict's screening."""
+    from datetime import datetime
+
+    created = orjson.loads(record.value).get("created_at")
+    try:
+        return datetime.fromisoformat(created).timestamp() if created else 0.0
+    except ValueError:
+        return 0.0
 
 
-def _decode(line: bytes) -> Record:
+def _encode(record: Record, ledger_key: str | None, since: float | None) -> bytes:
+    doc: dict[str, Any] = {
+        "t": record.topic,
+        "k": base64.b64encode(record.key).decode() if record.key is not None else None,
+        "v": base64.b64encode(record.value).decode(),
+    }
+    if ledger_key:
+        doc["l"] = ledger_key
+    if since is not None:
+        doc["s"] = since
+    return orjson.dumps(doc)
+
+
+def _decode(line: bytes) -> _Entry:
     doc = orjson.loads(line)
     key = base64.b64decode(doc["k"]) if doc["k"] is not None else None
-    return Record(doc["t"], key, base64.b64decode(doc["v"]))
+    return _Entry(Record(doc["t"], key, base64.b64decode(doc["v"])), doc.get("l"), doc.get("s"))

@@ -11,6 +11,7 @@ blocking the partition.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -28,7 +29,7 @@ from contract.listing import Listing, parse_listing
 from contract.signals import SignalKeyer
 from haze.engine import Screened, Screener
 from state.errors import StateUnavailable
-from streams.complaint_log import OwedComplaint, RaisedComplaints
+from streams.complaint_log import SETTLE_S, OwedComplaint, RaisedComplaints
 from streams.metrics import ScreenMetrics
 from streams.publisher import Publisher, Record
 from streams.retry import retry_forever
@@ -72,6 +73,7 @@ class ScreenPipeline:
         metrics: ScreenMetrics,
         *,
         raised: RaisedComplaints | None = None,
+        settle_s: float = SETTLE_S,
         retry_initial_s: float = 0.1,
         retry_max_s: float = 5.0,
     ) -> None:
@@ -81,6 +83,7 @@ class ScreenPipeline:
         self.keyer = keyer
         self.metrics = metrics
         self.raised = raised
+        self._settle_s = settle_s
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
         self._in_flight: Counter[str] = Counter()
@@ -162,8 +165,10 @@ class ScreenPipeline:
         return results
 
     async def _drop_raised(self, results: list[Screened]) -> list[Screened]:
-        """Complaints owed by unconfirmed ledger entries that the topic already holds are not
-        raised again (``streams.complaint_log``)."""
+        """Complaints owed by unconfirmed ledger entries are raised only when they are not on
+        the topic already (``streams.complaint_log``). An entry younger than the settle time
+        may belong to a delivery still under way elsewhere: wait that long, then drop the
+        entries flagged meanwhile and read back the rest."""
         owed: dict[int, OwedComplaint] = {}
         for i, r in enumerate(results):
             if r.complaint is not None and r.unconfirmed_since is not None:
@@ -171,14 +176,23 @@ class ScreenPipeline:
                 owed[i] = OwedComplaint(r.listing_id.encode(), cid, r.unconfirmed_since)
         if not owed:
             return results
-        raised, items = self.raised, list(owed.values())
+        raised = self.raised
         assert raised is not None
+        settle = max(o.since_s for o in owed.values()) + self._settle_s - time.time()
+        if settle > 0:
+            await asyncio.sleep(settle)
+            keys = [results[i].key for i in owed]
+            flagged = await self._retry("ledger", lambda: self.screener.confirmed(keys))
+            owed = {i: o for i, o in owed.items() if results[i].key not in flagged}
+        items = list(owed.values())
         present = await self._retry("complaint read-back", lambda: raised.already_raised(items))
-        self.metrics.complaints_recovered.labels(outcome="already_raised").inc(len(present))
-        self.metrics.complaints_recovered.labels(outcome="raised").inc(len(owed) - len(present))
+        recovered = self.metrics.complaints_recovered
+        recovered.labels(outcome="already_raised").inc(len(present))
+        recovered.labels(outcome="raised").inc(len(owed) - len(present))
         return [
             dataclasses.replace(r, complaint=None)
-            if i in owed and owed[i].complaint_id in present
+            if r.unconfirmed_since is not None
+            and (i not in owed or owed[i].complaint_id in present)
             else r
             for i, r in enumerate(results)
         ]

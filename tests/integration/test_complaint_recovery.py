@@ -51,6 +51,7 @@ def _pipeline(service: ScreenService, publisher: KafkaPublisher) -> ScreenPipeli
         service.keyer,
         service.metrics,
         raised=KafkaComplaintLog(service.settings.kafka_bootstrap_servers, topics.complaints),
+        settle_s=1.0,
         retry_initial_s=0.01,
     )
 

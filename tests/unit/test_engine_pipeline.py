@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -158,13 +159,19 @@ async def test_degraded_verdicts_follow_the_policy(policy: str, decision: str) -
 
 
 def _pipeline(
-    publisher: RecordingPublisher, state: MemoryStateStore | None = None
+    publisher: RecordingPublisher, state: MemoryStateStore | None = None, settle_s: float = 0.0
 ) -> ScreenPipeline:
     screener = Screener(
         _runtime(WordDetector("fake", 0.9)), state or MemoryStateStore(series_policies(CONFIG))
     )
     return ScreenPipeline(
-        screener, publisher, TOPICS, KEYER, ScreenMetrics(), retry_initial_s=0.001
+        screener,
+        publisher,
+        TOPICS,
+        KEYER,
+        ScreenMetrics(),
+        settle_s=settle_s,
+        retry_initial_s=0.001,
     )
 
 
@@ -303,3 +310,29 @@ async def test_a_repeat_of_a_batch_still_in_delivery_raises_no_second_complaint(
     await restarted.deliver(await restarted.prepare(_incoming([other])))
     assert raised.asked == 1
     assert len(publisher.on(TOPICS.complaints)) == 2
+
+
+async def test_an_entry_flagged_while_settling_is_not_read_back() -> None:
+    """A repeat arriving while another worker still delivers the first screening (the ledger
+    entry is unflagged but young) waits the settle time and then sees the flag."""
+    publisher, raised = RecordingPublisher(), _NothingRaised()
+    first = _pipeline(publisher)
+    value = orjson.dumps(
+        {
+            "listing_id": "z",
+            "seller_id": "s",
+            "store_id": "st",
+            "title": "fake bag",
+            "category": "c",
+            "price": 5,
+        }
+    )
+    prepared = await first.prepare(_incoming([value]))
+    other = _pipeline(publisher, settle_s=0.3)  # another worker, same state
+    other.screener, other.raised = first.screener, raised
+    repeat = asyncio.create_task(other.prepare(_incoming([value])))
+    await asyncio.sleep(0.05)
+    await first.deliver(prepared)  # the first worker's delivery lands meanwhile
+    await other.deliver(await repeat)
+    assert raised.asked == 0
+    assert len(publisher.on(TOPICS.complaints)) == 1

@@ -1,0 +1,140 @@
+"""The inline outbox: journaled before the answer, nothing lost to a crash or an outage, and no
+complaint raised twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.complaint_log import OwedComplaint
+from streams.journal import Journal, JournalInUse
+from streams.outbox import Outbox
+from streams.publisher import Record
+
+COMPLAINTS = "complaints"
+VERDICTS = "verdicts"
+
+
+class _Kafka:
+    """A recording publisher that can be down; it is also the complaints topic to read back."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.down = False
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if self.down:
+            raise ConnectionError("broker down")
+        self.records.extend(records)
+
+    async def already_raised(self, owed: Sequence[OwedComplaint]) -> set[str]:
+        on_topic = {
+            orjson.loads(r.value)["complaint_id"] for r in self.records if r.topic == COMPLAINTS
+        }
+        return {o.complaint_id for o in owed if o.complaint_id in on_topic}
+
+    def ids(self, topic: str) -> list[str]:
+        field = "complaint_id" if topic == COMPLAINTS else "listing_id"
+        return [orjson.loads(r.value)[field] for r in self.records if r.topic == topic]
+
+
+def _listing(i: int, hit: bool = True) -> list[Record]:
+    key = f"l{i}".encode()
+    records = [Record(VERDICTS, key, orjson.dumps({"listing_id": f"l{i}"}))]
+    if hit:
+        complaint = {"complaint_id": f"c{i}", "created_at": "2026-01-01T00:00:00.000Z"}
+        records.append(Record(COMPLAINTS, key, orjson.dumps(complaint)))
+    return records
+
+
+def _outbox(path: Path, kafka: _Kafka, marked: list[str] | None = None) -> Outbox:
+    async def mark(keys: Sequence[str]) -> None:
+        if marked is not None:
+            marked.extend(keys)
+
+    return Outbox(
+        kafka,
+        path / "outbox.journal",
+        complaints_topic=COMPLAINTS,
+        raised=kafka,
+        on_delivered=mark,
+        settle_s=0.0,
+    )
+
+
+async def test_delivers_in_order_flags_the_ledger_and_empties_the_journal(tmp_path: Path) -> None:
+    kafka, marked = _Kafka(), []
+    box = _outbox(tmp_path, kafka, marked)
+    for i in range(5):
+        assert box.put(_listing(i, hit=i % 2 == 0), f"l{i}:0")
+    assert box.depth == 8 and box.owes_complaint("l0:0")
+    await box._deliver_all()
+    assert kafka.ids(VERDICTS) == [f"l{i}" for i in range(5)]
+    assert kafka.ids(COMPLAINTS) == ["c0", "c2", "c4"]
+    assert marked == [f"l{i}:0" for i in range(5)]
+    assert box.depth == 0 and not box.owes_complaint("l0:0")
+    assert (tmp_path / "outbox.journal").stat().st_size == 0
+
+
+async def test_an_outage_keeps_everything_until_kafka_returns(tmp_path: Path) -> None:
+    kafka = _Kafka()
+    box = _outbox(tmp_path, kafka)
+    kafka.down = True
+    for i in range(3):
+        box.put(_listing(i), f"l{i}:0")
+    with pytest.raises(ConnectionError):
+        await box._deliver_all()
+    assert box.depth == 6
+    kafka.down = False
+    await box._deliver_all()
+    assert kafka.ids(COMPLAINTS) == ["c0", "c1", "c2"] and box.depth == 0
+
+
+async def test_a_crash_loses_nothing_and_raises_no_complaint_twice(tmp_path: Path) -> None:
+    kafka = _Kafka()
+    box = _outbox(tmp_path, kafka)
+    for i in range(4):
+        box.put(_listing(i), f"l{i}:0")
+    # the first two reached Kafka, then the process died before moving the checkpoint
+    await kafka.publish(_listing(0) + _listing(1))
+    box.journal.close()  # (the kill)
+    restarted = _outbox(tmp_path, kafka)
+    assert restarted.depth == 8 and restarted.owes_complaint("l3:0")
+    await restarted._deliver_all()
+    assert sorted(kafka.ids(COMPLAINTS)) == ["c0", "c1", "c2", "c3"], "once each"
+    assert sorted(set(kafka.ids(VERDICTS))) == ["l0", "l1", "l2", "l3"]
+
+
+async def test_a_repeat_owing_a_complaint_is_checked_against_the_topic(tmp_path: Path) -> None:
+    kafka = _Kafka()
+    await kafka.publish(_listing(7))  # raised before a crash, ledger never flagged
+    box = _outbox(tmp_path, kafka)
+    box.put(_listing(7), "l7:0", verify_since=1.0)
+    box.put(_listing(8), "l8:0", verify_since=1.0)
+    await box._deliver_all()
+    assert sorted(kafka.ids(COMPLAINTS)) == ["c7", "c8"]
+
+
+def test_a_torn_last_line_is_cut_and_two_writers_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    journal = Journal(path)
+    journal.append([b"one", b"two"])
+    with pytest.raises(JournalInUse):
+        Journal(path)
+    journal.close()
+    with open(path, "ab") as file:
+        file.write(b'{"half')  # a writer killed in the middle of an append
+    again = Journal(path)
+    again.append([b"three"])
+    assert [line for line, _ in again.read(10)] == [b"one", b"two", b"three"]
+    again.close()
+
+
+def test_a_full_journal_refuses_and_counts(tmp_path: Path) -> None:
+    box = Outbox(_Kafka(), tmp_path / "j", complaints_topic=COMPLAINTS, max_bytes=600)
+    kept = [box.put(_listing(i), f"l{i}:0") for i in range(10)]
+    assert kept[0] and not kept[-1]
+    assert box.dropped > 0 and box.depth == 2 * sum(kept)
