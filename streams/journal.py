@@ -3,9 +3,10 @@
 Every record the inline path owes Kafka is appended (one ``write`` per request, before the
 HTTP answer), so a worker that is killed, or a Kafka that is down for an hour, loses nothing:
 what lies after the checkpoint is delivered when the outbox runs again. The checkpoint is a byte
-offset written atomically (temporary file + rename) after each delivered chunk; once everything
-is delivered the journal is truncated. Writes are flushed to the OS, not fsynced: a process
-crash loses nothing, a machine crash may lose the last records not yet delivered.
+offset rewritten in place (one fixed-width ``pwrite``) after each delivered chunk; once
+everything is delivered and the journal passed a megabyte, it is truncated. Writes go to the
+OS, not fsynced: a process crash loses nothing, a machine crash may lose the last records not
+yet delivered.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ class JournalFull(Exception):
 
 
 class Journal:
-    def __init__(self, path: Path, *, max_bytes: int = 1 << 30) -> None:
+    def __init__(
+        self, path: Path, *, max_bytes: int = 1 << 30, compact_bytes: int = 1 << 20
+    ) -> None:
         self.path = path
         self.checkpoint_path = path.with_name(path.name + ".checkpoint")
         self.max_bytes = max_bytes
+        self.compact_bytes = compact_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_torn_tail(path)
         # unbuffered: each append is one write() straight to the OS
@@ -46,10 +50,12 @@ class Journal:
         self.size = self._file.tell()
         if self.confirmed > self.size:  # a truncated journal behind an old checkpoint
             self.confirmed = self.size
+        # the checkpoint is rewritten in place: one small pwrite per delivered chunk
+        self._checkpoint = os.open(self.checkpoint_path, os.O_RDWR | os.O_CREAT, 0o644)
 
     def _read_checkpoint(self) -> int:
         try:
-            return int(self.checkpoint_path.read_text().strip() or 0)
+            return int(self.checkpoint_path.read_bytes().strip() or 0)
         except (OSError, ValueError):
             return 0
 
@@ -85,19 +91,20 @@ class Journal:
                 yield line[:-1], offset
 
     def confirm(self, offset: int) -> None:
-        """Everything before ``offset`` is delivered. Truncates the journal when it is all."""
-        if offset >= self.size:
+        """Everything before ``offset`` is delivered. Once all of a journal larger than
+        ``compact_bytes`` is delivered it is truncated."""
+        if offset >= self.size and self.size >= self.compact_bytes:
             self._file.truncate(0)
             self._file.seek(0)
             self.size = 0
             offset = 0
         self.confirmed = offset
-        temporary = self.checkpoint_path.with_name(self.checkpoint_path.name + ".tmp")
-        temporary.write_text(str(offset))
-        os.replace(temporary, self.checkpoint_path)
+        # fixed width, one write at offset 0: never a torn or shorter number
+        os.pwrite(self._checkpoint, b"%020d\n" % offset, 0)
 
     def close(self) -> None:
         self._file.close()
+        os.close(self._checkpoint)
 
 
 def _drop_torn_tail(path: Path) -> None:

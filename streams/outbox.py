@@ -52,6 +52,7 @@ class Outbox:
         batch: int = 1000,
         max_bytes: int = 1 << 30,
         settle_s: float = SETTLE_S,
+        linger_s: float = 0.005,
     ) -> None:
         self.publisher = publisher
         self.journal = Journal(journal_path, max_bytes=max_bytes)
@@ -60,6 +61,9 @@ class Outbox:
         self._on_delivered = on_delivered
         self._batch = batch
         self._settle_s = settle_s
+        self._linger_s = linger_s
+        """Wait this long after a wake-up before delivering: one produce request for the
+        requests of a few milliseconds instead of one each (delivery is in the background)."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
@@ -135,6 +139,8 @@ class Outbox:
         delay = 0.05
         while True:
             await self._wake.wait()
+            if self._linger_s > 0:
+                await asyncio.sleep(self._linger_s)
             self._wake.clear()
             try:
                 await self._deliver_all()

@@ -76,7 +76,7 @@ async def test_delivers_in_order_flags_the_ledger_and_empties_the_journal(tmp_pa
     assert kafka.ids(COMPLAINTS) == ["c0", "c2", "c4"]
     assert marked == [f"l{i}:0" for i in range(5)]
     assert box.depth == 0 and not box.owes_complaint("l0:0")
-    assert (tmp_path / "outbox.journal").stat().st_size == 0
+    assert box.journal.pending_bytes == 0
 
 
 async def test_an_outage_keeps_everything_until_kafka_returns(tmp_path: Path) -> None:
@@ -138,3 +138,18 @@ def test_a_full_journal_refuses_and_counts(tmp_path: Path) -> None:
     kept = [box.put(_listing(i), f"l{i}:0") for i in range(10)]
     assert kept[0] and not kept[-1]
     assert box.dropped > 0 and box.depth == 2 * sum(kept)
+
+
+def test_a_delivered_journal_is_compacted_and_its_checkpoint_survives(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    journal = Journal(path, compact_bytes=10)
+    end = journal.append([b"x" * 20, b"y" * 20])
+    first = next(iter(journal.read(1)))[1]
+    journal.confirm(first)
+    journal.close()
+    reopened = Journal(path, compact_bytes=10)
+    assert reopened.confirmed == first
+    assert [line for line, _ in reopened.read(10)] == [b"y" * 20]
+    reopened.confirm(end)
+    assert path.stat().st_size == 0 and reopened.confirmed == 0
+    reopened.close()
