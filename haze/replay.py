@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_INTO = "listings.verdicts.replay"
-_RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
+_RELATIVE = re.compile(r"^(?:now)?-(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _IDLE_S = 30.0
 
@@ -40,7 +40,8 @@ def add_parser(sub: Any) -> None:
         description=(
             "Re-screen listings under a candidate config, with isolated state, into a topic of "
             "its own: production state, topics and consumer offsets are left untouched. "
-            "Times are ISO 8601 (2026-11-20T08:00:00Z), epoch seconds, or relative (-2h)."
+            "Times are ISO 8601 (2026-11-20T08:00:00Z), epoch seconds, or relative to now "
+            "(now-2h, now-30m, now-1d)."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -65,7 +66,8 @@ def add_parser(sub: Any) -> None:
 
 
 def parse_time(text: str, *, now: float | None = None) -> float:
-    """Epoch seconds from ISO 8601 (naive means UTC), epoch seconds, or ``-90m``-style."""
+    """Epoch seconds from ISO 8601 (naive means UTC), epoch seconds, or ``now-90m``-style
+    (``s``, ``m``, ``h``, ``d``; ``-90m`` alone too, written ``--from=-90m``)."""
     from haze.backtest.errors import BacktestError
 
     value = text.strip()
@@ -81,7 +83,7 @@ def parse_time(text: str, *, now: float | None = None) -> float:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise BacktestError(
-            f"{text!r}: not a time (ISO 8601, epoch seconds, or relative like -2h)"
+            f"{text!r}: not a time (ISO 8601, epoch seconds, or relative like now-2h)"
         ) from exc
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
@@ -150,6 +152,7 @@ async def read_range(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
+    await asyncio.sleep(0)  # let the consumer's background task start, so stop() is clean
     try:
         found = consumer.partitions_for_topic(topic)
         for _ in range(25):
