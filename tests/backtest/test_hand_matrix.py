@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,28 @@ async def test_the_prefix_is_removed_when_the_run_fails(
             assert await redis_client.keys(f"{prefix}:*")
             raise RuntimeError("half way")
     assert await redis_client.keys(f"{prefix}:*") == []
+
+
+@pytest.mark.integration
+async def test_the_prefix_is_removed_when_the_run_is_cancelled(
+    runtime: Runtime, tmp_path: Path, redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    """Ctrl-C under ``asyncio.run`` cancels the main task: the cleanup must still run."""
+    inputs = _inputs(tmp_path)
+    written = asyncio.Event()
+    prefixes: list[str | None] = []
+
+    async def job() -> None:
+        async with isolated_state(runtime.config, redis_url) as isolated:
+            prefixes.append(isolated.prefix)
+            await run_once(runtime, Inputs((), inputs.warmup), isolated.state, start=1.8e9)
+            written.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(job())
+    await written.wait()
+    assert await redis_client.keys(f"{prefixes[0]}:*")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await redis_client.keys(f"{prefixes[0]}:*") == []

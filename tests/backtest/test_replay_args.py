@@ -1,12 +1,16 @@
-"""``haze replay`` refuses production topics and reads times in the documented forms."""
+"""``haze replay`` arguments: production topics refused, times, and replaying a file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 
 from haze.backtest.errors import BacktestError
 from haze.cli import main
 from haze.replay import parse_time, refuse_production
+from tests.backtest.data import LABELLED, write_hand_files
 
 
 @pytest.mark.parametrize(
@@ -40,3 +44,19 @@ def test_times() -> None:
     assert parse_time("now-1d", now=1000000.0) == 1000000.0 - 86400
     with pytest.raises(BacktestError, match="not a time"):
         parse_time("yesterday")
+
+
+def test_a_file_replays_into_a_verdict_file_without_kafka_or_redis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelled, _, _ = write_hand_files(tmp_path)
+    lines = labelled.read_bytes().splitlines()
+    lines.insert(3, b'{"listing_id": "x", "price": -1}')
+    labelled.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "verdicts.jsonl"
+    assert main(["replay", "--file", str(labelled), "--out-file", str(out), "--memory"]) == 0
+    verdicts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [v["listing_id"] for v in verdicts] == [doc["listing_id"] for doc, _ in LABELLED]
+    summary = capsys.readouterr().out
+    assert "read 12 events (0 warm-up), 1 invalid, 11 verdicts written" in summary
+    assert f"invalid: {labelled}:4: " in summary
