@@ -43,6 +43,13 @@ def add_parser(sub: Any) -> None:
         "--config", type=Path, help="baseline thresholds file (default: SCREEN_CONFIG)"
     )
     parser.add_argument("--candidate", type=Path, help="candidate thresholds file to compare")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="a change for the candidate (on --candidate, else on the baseline), repeatable: "
+        "--set decision.block_threshold=0.8",
+    )
     parser.add_argument("--registry", type=Path, help="brand registry (default: SCREEN_REGISTRY)")
     parser.add_argument(
         "--warmup", type=Path, help="listings screened first to build the rolling state"
@@ -188,30 +195,40 @@ def _run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, config_path: Path, registry: Any, digest: str) -> Plan:
     """Load and validate every config before anything runs (a bad one stops here)."""
-    from config.thresholds import load_screen_config
+    import hashlib
+
+    import orjson
+
+    from config.loader import read_yaml, validate
+    from config.thresholds import ScreenConfig
     from haze.backtest.sweep import current_value, parse_sweep, sweep_configs
+    from haze.backtest.variants import apply_sets
     from haze.runtime import Runtime
 
-    def load(path: Path) -> tuple[Any, Runtime]:
-        config, config_digest = load_screen_config(path)
-        runtime = Runtime.build(config, registry, digest=f"{config_digest[:6]}{digest[:6]}")
-        return config, runtime
+    def build(document: dict[str, Any], source: str) -> tuple[ScreenConfig, Runtime]:
+        config = validate(ScreenConfig, document, source)
+        mark = hashlib.sha256(orjson.dumps(document, default=str)).hexdigest()[:6]
+        return config, Runtime.build(config, registry, digest=f"{mark}{digest[:6]}")
 
-    base_config, base = load(config_path)
+    base_doc, _ = read_yaml(config_path)
+    base_config, base = build(base_doc, str(config_path))
     runs = [("baseline", str(config_path), base)]
-    target_path, target_config = config_path, base_config
-    if args.candidate:
-        target_config, candidate = load(args.candidate)
-        runs.append(("candidate", str(args.candidate), candidate))
-        target_path = args.candidate
+    target = (base_doc, base_config, str(config_path))
+    if args.candidate or args.set:
+        path = args.candidate or config_path
+        doc = read_yaml(path)[0] if args.candidate else base_doc
+        if args.set:
+            doc, _ = apply_sets(doc, validate(ScreenConfig, doc, str(path)), args.set, str(path))
+        described = str(path) + "".join(f" --set {text}" for text in args.set or ())
+        config, candidate = build(doc, described)
+        runs.append(("candidate", described, candidate))
+        target = (doc, config, described)
     if not args.sweep:
         return Plan(runs)
     spec = parse_sweep(args.sweep)
-    configs = sweep_configs(target_path, target_config, spec)
-    steps = [
-        (value, Runtime.build(config, registry, digest=digest[:6])) for value, config in configs
-    ]
-    return Plan(runs, spec.field, current_value(target_config, spec.field), steps)
+    configs = sweep_configs(target[0], target[1], spec, target[2])
+    steps = [(value, Runtime.build(c, registry, digest=digest[:6])) for value, c in configs]
+    return Plan(runs, spec.field, current_value(target[1], spec.field), steps)
 
 
 async def _execute(

@@ -1,26 +1,23 @@
 """``--sweep FIELD=START:STOP:STEP``: one threshold varied over a range, one config per value.
 
-``FIELD`` is a dotted path into the thresholds file (``decision.block_threshold``,
-``detectors.price.reference.review_ratio``). It must name an existing number of the config
-model; each value is written into a copy of the thresholds file's document and validated by
-the same pydantic model as a real edit, so a value the config would refuse (a review
-threshold above the block threshold) is refused here, naming the field, before anything runs.
-Integer fields take integer steps only.
+``FIELD`` is a dotted path into the thresholds file (``haze.backtest.variants``) that must
+name a number of the config model; each value is validated by the same pydantic model as a
+real edit, so a value the config would refuse (a review threshold above the block threshold)
+is refused here, naming the field, before anything runs. Integer fields take whole steps.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from config.loader import read_yaml, validate
+from config.loader import validate
 from config.thresholds import ScreenConfig
 from haze.backtest.errors import BacktestError
+from haze.backtest.variants import field_value, set_field
 
 MAX_STEPS = 200
 
@@ -67,60 +64,29 @@ def sweep_values(spec: SweepSpec) -> list[float]:
 
 def current_value(config: ScreenConfig, field: str) -> int | float:
     """The value of ``field`` in ``config``; a clear error when it is not a number there."""
-    node: Any = config
-    walked: list[str] = []
-    for part in field.split("."):
-        if isinstance(node, BaseModel):
-            names = list(type(node).model_fields)
-            if part not in names:
-                raise BacktestError(_unknown(field, walked, part, names))
-            node = getattr(node, part)
-        elif isinstance(node, dict):
-            if part not in node:
-                raise BacktestError(_unknown(field, walked, part, sorted(node)))
-            node = node[part]
-        else:
-            raise BacktestError(f"--sweep {field}: {'.'.join(walked)} is not a section")
-        walked.append(part)
+    node = field_value(config, field, "--sweep")
     if isinstance(node, bool) or not isinstance(node, int | float):
         kind = "section" if isinstance(node, BaseModel | dict) else type(node).__name__
         raise BacktestError(f"--sweep {field}: is a {kind}, not a number")
     return node
 
 
-def _unknown(field: str, walked: list[str], part: str, names: list[str]) -> str:
-    where = ".".join(walked) or "the top level"
-    return f"--sweep {field}: no field {part!r} in {where} (there: {', '.join(names)})"
-
-
 def sweep_configs(
-    config_path: Path, config: ScreenConfig, spec: SweepSpec
+    document: dict[str, Any], config: ScreenConfig, spec: SweepSpec, source: str
 ) -> list[tuple[int | float, ScreenConfig]]:
-    """One validated config per sweep value (the file's document with the field set)."""
+    """One validated config per sweep value: ``document`` (the thresholds file's, which
+    validates to ``config``) with the field set."""
     current = current_value(config, spec.field)
     values: list[int | float] = list(sweep_values(spec))
     if isinstance(current, int):
         if any(value != int(value) for value in values):
             raise BacktestError(f"--sweep {spec.text}: {spec.field} is an integer; use whole steps")
         values = [int(value) for value in values]
-    document, _ = read_yaml(config_path)
     out = []
     for value in values:
-        changed = copy.deepcopy(document)
-        _set(changed, spec.field.split("."), value)
+        changed = set_field(document, spec.field, value)
         leaf = spec.field.rsplit(".", 1)[-1]
         changed["version"] = f"{config.version}+{leaf}={value:g}"[:64]
-        source = f"--sweep {spec.field}={value:g} (on {config_path})"
-        out.append((value, validate(ScreenConfig, changed, source)))
+        where = f"--sweep {spec.field}={value:g} (on {source})"
+        out.append((value, validate(ScreenConfig, changed, where)))
     return out
-
-
-def _set(document: dict[str, Any], path: list[str], value: int | float) -> None:
-    node = document
-    for part in path[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[path[-1]] = value

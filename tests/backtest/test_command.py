@@ -51,6 +51,18 @@ def test_baseline_and_candidate_report_what_changed(
     assert "## Definitions" in markdown
 
 
+def test_set_compares_like_a_candidate_file(tmp_path: Path) -> None:
+    labelled, warmup, feedback = write_hand_files(tmp_path)
+    out = tmp_path / "out"
+    args = ["backtest", str(labelled), "--warmup", str(warmup), "--feedback", str(feedback),
+            "--set", "decision.block_threshold=0.75", "--memory", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    report = _report(out)
+    assert report["runs"][1]["config"].endswith("--set decision.block_threshold=0.75")
+    assert "+block_threshold=0.75/" in report["runs"][1]["config_version"]
+    assert [c["listing_id"] for c in report["comparison"]["changed"]] == ["hand-07"]
+
+
 def test_sweep_writes_a_chart_and_a_step_per_value(tmp_path: Path) -> None:
     labelled, _, _ = write_hand_files(tmp_path)
     out = tmp_path / "out"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
 
 from config.errors import ConfigError
+from config.loader import read_yaml
 from config.registry import load_registry
 from config.thresholds import DEFAULT_CONFIG_PATH, load_screen_config
 from contract.signals import SignalKeyer
@@ -17,11 +19,13 @@ from haze.backtest.isolation import isolated_state
 from haze.backtest.metrics import confusion
 from haze.backtest.runner import Inputs, run_once
 from haze.backtest.sweep import SweepSpec, parse_sweep, sweep_configs, sweep_values
+from haze.backtest.variants import apply_sets
 from haze.runtime import Runtime
 from loadtest.scenario import build_scenario
 from tests.backtest.data import write_jsonl
 
 CONFIG, _ = load_screen_config()
+DOC, _ = read_yaml(DEFAULT_CONFIG_PATH)
 REGISTRY, _ = load_registry()
 
 
@@ -64,25 +68,21 @@ def test_values_include_stop_without_float_drift() -> None:
 )
 def test_fields_must_name_a_number_of_the_config(text: str, problem: str) -> None:
     with pytest.raises(BacktestError, match=problem):
-        sweep_configs(DEFAULT_CONFIG_PATH, CONFIG, parse_sweep(text))
+        sweep_configs(DOC, CONFIG, parse_sweep(text), "file")
 
 
 def test_values_the_config_refuses_are_refused_naming_the_field() -> None:
     with pytest.raises(ConfigError) as caught:  # review above block (0.85) at 0.9
-        sweep_configs(
-            DEFAULT_CONFIG_PATH, CONFIG, parse_sweep("decision.review_threshold=0.7:0.9:0.1")
-        )
+        sweep_configs(DOC, CONFIG, parse_sweep("decision.review_threshold=0.7:0.9:0.1"), "file")
     assert caught.value.field == "decision" and "review_threshold=0.9" in caught.value.source
     with pytest.raises(ConfigError) as caught:
-        sweep_configs(
-            DEFAULT_CONFIG_PATH, CONFIG, parse_sweep("decision.block_threshold=0.9:1.1:0.1")
-        )
+        sweep_configs(DOC, CONFIG, parse_sweep("decision.block_threshold=0.9:1.1:0.1"), "file")
     assert caught.value.field == "decision.block_threshold"
 
 
 def test_each_config_carries_its_value_and_a_version_naming_it() -> None:
     configs = sweep_configs(
-        DEFAULT_CONFIG_PATH, CONFIG, parse_sweep("detectors.keyword.stuffing_min_brands=2:4:1")
+        DOC, CONFIG, parse_sweep("detectors.keyword.stuffing_min_brands=2:4:1"), "file"
     )
     assert [value for value, _ in configs] == [2, 3, 4]
     assert [c.detectors.keyword.stuffing_min_brands for _, c in configs] == [2, 3, 4]
@@ -105,7 +105,7 @@ async def test_raising_the_block_threshold_never_blocks_more(tmp_path: Path) -> 
         read_feedback(write_jsonl(tmp_path / "f.jsonl", scenario.feedback)).feedback,
     )
     configs = sweep_configs(
-        DEFAULT_CONFIG_PATH, CONFIG, parse_sweep("decision.block_threshold=0.6:0.95:0.05")
+        DOC, CONFIG, parse_sweep("decision.block_threshold=0.6:0.95:0.05"), "file"
     )
     steps = []
     for _, config in configs:
@@ -121,3 +121,33 @@ async def test_raising_the_block_threshold_never_blocks_more(tmp_path: Path) -> 
     assert len(set(allows)) == 1, allows
     scores = [[row.score for row in rows] for rows in steps]
     assert all(s == scores[0] for s in scores)
+
+
+def test_set_makes_a_candidate_validated_like_an_edit() -> None:
+    document, config = apply_sets(  # the changed document and its config
+        DOC, CONFIG, ["decision.block_threshold=0.8", "decision.degraded_policy=fail_closed"], "f"
+    )
+    assert config.decision.block_threshold == 0.8
+    assert config.decision.degraded_policy == "fail_closed"
+    assert config.version == f"{CONFIG.version}+block_threshold=0.8,degraded_policy=fail_closed"
+    assert config.detectors == CONFIG.detectors
+    assert document["decision"]["block_threshold"] == 0.8
+    assert DOC["decision"]["block_threshold"] == 0.85, "the file's document is not changed"
+    _, named = apply_sets(DOC, CONFIG, ["version=cand", "decision.combine=max"], "f")
+    assert named.version == "cand"
+    lists = apply_sets(DOC, CONFIG, ["decision.hard_review_codes=[BRAND_MISMATCH]"], "f")[1]
+    assert lists.decision.hard_review_codes == ["BRAND_MISMATCH"]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "problem"),
+    [
+        ("decision.block_threshold", BacktestError, "expected FIELD=VALUE"),
+        ("decision.blok=1", BacktestError, "no field 'blok' in decision"),
+        ("decision.block_threshold=[1", BacktestError, "not valid YAML"),
+        ("decision.block_threshold=high", ConfigError, "decision.block_threshold"),
+    ],
+)
+def test_bad_sets_are_refused(change: str, error: type[Exception], problem: str) -> None:
+    with pytest.raises(error, match=re.escape(problem)):
+        apply_sets(DOC, CONFIG, [change], "f")
