@@ -205,22 +205,26 @@ def _plan(args: argparse.Namespace, config_path: Path, registry: Any, digest: st
     from haze.backtest.variants import apply_sets
     from haze.runtime import Runtime
 
-    def build(document: dict[str, Any], source: str) -> tuple[ScreenConfig, Runtime]:
+    def build(document: dict[str, Any], source: str, mark: str) -> tuple[ScreenConfig, Runtime]:
         config = validate(ScreenConfig, document, source)
-        mark = hashlib.sha256(orjson.dumps(document, default=str)).hexdigest()[:6]
-        return config, Runtime.build(config, registry, digest=f"{mark}{digest[:6]}")
+        return config, Runtime.build(config, registry, digest=f"{mark[:6]}{digest[:6]}")
 
-    base_doc, _ = read_yaml(config_path)
-    base_config, base = build(base_doc, str(config_path))
+    def file_mark(raw: bytes) -> str:  # the digest a worker stamps for this file
+        return hashlib.sha256(raw).hexdigest()
+
+    base_doc, base_raw = read_yaml(config_path)
+    base_config, base = build(base_doc, str(config_path), file_mark(base_raw))
     runs = [("baseline", str(config_path), base)]
     target = (base_doc, base_config, str(config_path))
     if args.candidate or args.set:
         path = args.candidate or config_path
-        doc = read_yaml(path)[0] if args.candidate else base_doc
+        doc, raw = read_yaml(path) if args.candidate else (base_doc, base_raw)
+        mark = file_mark(raw)
         if args.set:
             doc, _ = apply_sets(doc, validate(ScreenConfig, doc, str(path)), args.set, str(path))
+            mark = hashlib.sha256(orjson.dumps(doc, default=str)).hexdigest()
         described = str(path) + "".join(f" --set {text}" for text in args.set or ())
-        config, candidate = build(doc, described)
+        config, candidate = build(doc, described, mark)
         runs.append(("candidate", described, candidate))
         target = (doc, config, described)
     if not args.sweep:

@@ -8,7 +8,10 @@ import orjson
 import pytest
 import redis
 
+from config.registry import DEFAULT_REGISTRY_PATH
+from config.thresholds import DEFAULT_CONFIG_PATH
 from haze.cli import main
+from haze.runtime import Runtime
 from tests.backtest.data import write_hand_files
 from tests.conftest import write_config
 
@@ -31,6 +34,9 @@ def test_baseline_and_candidate_report_what_changed(
     assert code == 0
     report = _report(out)
     baseline, cand = report["runs"]
+    # the same config_version a worker stamps on its verdicts for this file
+    worker = Runtime.load(DEFAULT_CONFIG_PATH, DEFAULT_REGISTRY_PATH, warm=False)
+    assert baseline["config_version"] == worker.config_version
     assert baseline["overall"]["matrix"]["suspicious"] == {"allow": 1, "review": 1, "block": 3}
     assert cand["config_version"].startswith("cand-1/")
     changed = report["comparison"]["changed"]
