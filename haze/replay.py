@@ -211,8 +211,11 @@ async def _topic_events(
 class _Output:
     """Where verdicts go: a Kafka topic (idempotent producer, acks=all) or a file."""
 
-    def __init__(self, bootstrap: str, into: str | None, path: Path | None) -> None:
+    def __init__(
+        self, bootstrap: str, into: str | None, path: Path | None, *, partitions: int = 4
+    ) -> None:
         self.bootstrap, self.into, self.path = bootstrap, into, path
+        self.partitions = partitions
         self._producer: Any = None
         self._file: Any = None
 
@@ -224,7 +227,7 @@ class _Output:
         from aiokafka import AIOKafkaProducer
 
         assert self.into is not None
-        await _ensure_topic(self.bootstrap, self.into)
+        await _ensure_topic(self.bootstrap, self.into, self.partitions)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
         )
@@ -246,7 +249,7 @@ class _Output:
             await self._producer.stop()
 
 
-async def _ensure_topic(bootstrap: str, name: str) -> None:
+async def _ensure_topic(bootstrap: str, name: str, partitions: int) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -255,7 +258,9 @@ async def _ensure_topic(bootstrap: str, name: str) -> None:
     try:
         if name not in set(await admin.list_topics()):
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+                )
     finally:
         await admin.close()
 
@@ -367,7 +372,9 @@ def run(args: argparse.Namespace) -> int:
         if not warm <= start < end:
             raise BacktestError("times must satisfy --warmup-from <= --from < --until")
         events = _topic_events(settings.kafka_bootstrap_servers, source, warm, start, end)
-    output = _Output(settings.kafka_bootstrap_servers, into, args.out_file)
+    output = _Output(
+        settings.kafka_bootstrap_servers, into, args.out_file, partitions=settings.partitions
+    )
     redis_url = None if args.memory else (args.redis_url or settings.redis_url)
     try:
         asyncio.run(
