@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install services-up services-down services-status run demo test test-unit \
-        test-integration bench lint fmt typecheck check clean
+        test-integration bench backtest-example lint fmt typecheck check clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,17 @@ test-integration: install ## integration tests only (real Kafka and Redis)
 
 bench: install ## run benchmarks (ONLY=stream,keyword,... for some) into docs/benchmarks.{json,md}
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY),)
+
+EXAMPLE := results/backtest-example
+backtest-example: install ## generate a labelled scenario, backtest a candidate and sweep the block threshold (in memory)
+	$(PY) -m haze generate $(EXAMPLE)/listings.jsonl --warmup-out $(EXAMPLE)/warmup.jsonl \
+		--feedback-out $(EXAMPLE)/feedback.jsonl
+	$(PY) -m haze backtest $(EXAMPLE)/listings.jsonl --warmup $(EXAMPLE)/warmup.jsonl \
+		--feedback $(EXAMPLE)/feedback.jsonl --memory --out $(EXAMPLE)/candidate \
+		--set decision.review_threshold=0.62 --set decision.block_threshold=0.8
+	$(PY) -m haze backtest $(EXAMPLE)/listings.jsonl --warmup $(EXAMPLE)/warmup.jsonl \
+		--feedback $(EXAMPLE)/feedback.jsonl --memory --out $(EXAMPLE)/sweep \
+		--sweep decision.block_threshold=0.5:0.95:0.05
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""The ``haze`` command: ``python -m haze <run|services|demo|produce> ...``."""
+"""The ``haze`` command: ``python -m haze <run|services|demo|generate|backtest|replay> ...``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 import sys
 
 from config.errors import ConfigError
+from haze import generate, replay
+from haze.backtest import command as backtest
 from haze.errors import HazeError
 
 
@@ -78,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=1000.0, help="listings per second (0: max)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=_demo)
+    generate.add_parser(sub)
+    backtest.add_parser(sub)
+    replay.add_parser(sub)
     return parser
 
 

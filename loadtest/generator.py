@@ -16,6 +16,23 @@ Used by the demo, the tests, the benchmarks and the backtest examples. Every lis
   with no telling words.
 - ``stuffing``: several registered brands crammed into one title.
 - ``prohibited``: an item from the prohibited lexicon.
+
+Harder classes, never drawn by ``DEFAULT_MIX`` (so every existing seed yields what it always
+did); ``BACKTEST_MIX`` draws them, for backtests and threshold sweeps that need the uncertain
+band populated:
+
+- ``legit_false_friend``: an honest reproduction whose title uses a counterfeit word in its
+  honest sense where no benign phrase covers it ("museum-quality replica Roman coin set"):
+  expected in review, a false positive when review counts as flagged.
+- ``legit_clearance``: a registered brand from an unauthorised store on clearance at 40-60% of
+  the reference price: straddles the review threshold.
+- ``price_fake_subtle``: a brand from an unauthorised store at 18-35% of the reference price
+  with no telling words: straddles the block threshold.
+- ``relist``: made only by :meth:`ListingGenerator.relist`, never by a mix. A banned store's
+  seller comes back under a new store id, sharing the banned store's phone and address, with an
+  honest-looking resale listing: only the feedback (the ban) can catch it.
+
+``SUSPICIOUS`` names the classes a screener should hold or block; the others are legitimate.
 """
 
 from __future__ import annotations
@@ -37,8 +54,18 @@ CLASSES = (
     "stuffing",
     "prohibited",
 )
+EXTRA_CLASSES = ("legit_false_friend", "legit_clearance", "price_fake_subtle", "relist")
+ALL_CLASSES = CLASSES + EXTRA_CLASSES
 SUSPICIOUS = frozenset(
-    {"counterfeit", "counterfeit_obfuscated", "price_fake", "stuffing", "prohibited"}
+    {
+        "counterfeit",
+        "counterfeit_obfuscated",
+        "price_fake",
+        "stuffing",
+        "prohibited",
+        "price_fake_subtle",
+        "relist",
+    }
 )
 
 DEFAULT_MIX = {
@@ -51,6 +78,21 @@ DEFAULT_MIX = {
     "stuffing": 0.03,
     "prohibited": 0.03,
 }
+
+BACKTEST_MIX = {
+    "legit": 0.50,
+    "legit_brand": 0.07,
+    "legit_resale": 0.06,
+    "legit_false_friend": 0.04,
+    "legit_clearance": 0.05,
+    "counterfeit": 0.08,
+    "counterfeit_obfuscated": 0.05,
+    "price_fake": 0.04,
+    "price_fake_subtle": 0.05,
+    "stuffing": 0.03,
+    "prohibited": 0.03,
+}
+_BRAND_FREE = ("legit", "prohibited", "legit_false_friend")
 
 _GENERIC = {
     "home/kitchen": (
@@ -161,6 +203,15 @@ def _details(rng: random.Random) -> str:
     return " ".join([code, size, *rng.sample(_FEATURES, rng.randrange(2, 4))])
 
 
+# Counterfeit words in their honest sense, in phrases the default benign list does not hold.
+_FALSE_FRIENDS = [
+    ("replica", "Roman coin set"),
+    ("replica", "tube radio"),
+    ("replica", "Ming vase"),
+    ("replica", "sailing ship"),
+    ("imitation", "crystal chandelier"),
+    ("imitation", "jade bookends"),
+]
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
 _CYRILLIC = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"}
 _PROVINCES = ["Guangdong", "Zhejiang", "Jiangsu", "Fujian", "Shanghai"]
@@ -203,7 +254,7 @@ class ListingGenerator:
         mix = self.mix or DEFAULT_MIX
         priced = [b for b in self.registry.brands if b.reference_prices and b.all_names]
         if not priced:  # a registry with no priced brands can only yield brand-free classes
-            mix = {k: v for k, v in mix.items() if k in ("legit", "prohibited")}
+            mix = {k: v for k, v in mix.items() if k in _BRAND_FREE}
         if not self.registry.lexicons.prohibited_terms:
             mix = {k: v for k, v in mix.items() if k != "prohibited"}
         self._brands = priced
@@ -223,6 +274,8 @@ class ListingGenerator:
     def one(self, label: str | None = None) -> dict[str, Any]:
         rng = self._rng
         label = label or rng.choices(self._classes, self._weights)[0]
+        if label == "relist":
+            raise ValueError("a relist copies a banned store: use relist(banned_listing)")
         self._counter += 1
         store = f"store-{rng.randrange(5000):04d}"
         doc: dict[str, Any] = {
@@ -310,6 +363,39 @@ class ListingGenerator:
         ]
         title = f"{doc['_noun']} {' '.join(names)} style {rng.choice(_COLOURS)}"
         self._finish(doc, title, reference * rng.uniform(0.1, 0.4))
+
+    def _legit_false_friend(self, doc: dict[str, Any], rng: random.Random) -> None:
+        quality = rng.choice(["hand-made", "museum-quality", "vintage-style", "decorative"])
+        term, thing = rng.choice(_FALSE_FRIENDS)
+        doc.update(
+            title=f"{quality} {term} {thing} {rng.choice(_COLOURS)} {_details(rng)}",
+            category="home/decor",
+            price=rng.uniform(30, 600),
+        )
+
+    def _legit_clearance(self, doc: dict[str, Any], rng: random.Random) -> None:
+        _, _, reference = self._branded(doc, rng)
+        colour = rng.choice(_COLOURS)
+        title = f"{doc['_brand_name']} {doc['_noun']} {colour} clearance, last season, tags on"
+        self._finish(doc, title, reference * rng.uniform(0.4, 0.6))
+
+    def _price_fake_subtle(self, doc: dict[str, Any], rng: random.Random) -> None:
+        _, _, reference = self._branded(doc, rng)
+        title = f"{doc['_brand_name']} {doc['_noun']} {rng.choice(_COLOURS)} brand new"
+        self._finish(doc, title, reference * rng.uniform(0.18, 0.35))
+
+    def relist(self, banned: dict[str, Any]) -> dict[str, Any]:
+        """A ``relist`` of ``banned`` (a generated listing whose store is banned): an honest-
+        looking resale listing from a new store sharing the banned store's seller signals."""
+        doc = self.one("legit_resale")
+        store = f"store-r{self._rng.randrange(10**6):06d}"
+        doc.update(
+            label="relist",
+            store_id=store,
+            seller_id=f"seller-{store[6:]}",
+            seller_signals=dict(banned.get("seller_signals") or {}),
+        )
+        return doc
 
     def _prohibited(self, doc: dict[str, Any], rng: random.Random) -> None:
         term = rng.choice(self.registry.lexicons.prohibited_terms)
