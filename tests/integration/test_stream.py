@@ -122,3 +122,74 @@ async def test_sigkill_mid_stream_loses_nothing_and_raises_no_complaint_twice(
     finally:
         await client.aclose()
     assert len(ledger) == 1950
+
+
+def _arbitrary_values(count: int, seed: int) -> list[tuple[bytes, bytes]]:
+    """Random bytes, random JSON documents and listings with random fields swapped in."""
+    registry, _ = load_registry()
+    rng = random.Random(seed)
+    docs = ListingGenerator(registry, seed=seed, id_prefix=f"arb{seed}").take(count)
+
+    def junk(depth: int = 0) -> object:
+        kind = rng.randrange(7 if depth < 3 else 5)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return rng.choice([True, False])
+        if kind == 2:
+            return rng.choice([0, -1, 2**63, rng.uniform(-1e12, 1e12), 1e308])
+        if kind == 3:
+            points = (rng.randrange(1, 0x2FFFF) for _ in range(rng.randrange(40)))
+            return "".join(chr(p) for p in points if not 0xD800 <= p <= 0xDFFF)
+        if kind == 4:
+            return "x" * rng.choice([0, 1, 129, 513, 20_001])
+        if kind == 5:
+            return [junk(depth + 1) for _ in range(rng.randrange(4))]
+        return {str(junk(depth + 1))[:8]: junk(depth + 1) for _ in range(rng.randrange(4))}
+
+    values = []
+    for i, doc in enumerate(docs):
+        shape = i % 4
+        if shape == 0:
+            value = bytes(rng.getrandbits(8) for _ in range(rng.randrange(200)))
+        elif shape == 1:
+            value = orjson.dumps(junk())
+        else:
+            mutated = {k: v for k, v in doc.items() if k != "label"}
+            for _ in range(rng.randrange(1, 4)):
+                field = rng.choice([*mutated, "seller_signals", "image_phashes", "revision"])
+                mutated[field] = junk()
+            value = orjson.dumps(mutated)
+        values.append((f"arb-{i}".encode(), value))
+    return values
+
+
+async def test_arbitrary_input_ends_as_a_verdict_or_a_dead_letter(
+    worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A thousand hostile values through the real worker: none crashes it or disappears."""
+    events = _arbitrary_values(1000, seed=31)
+    topics = [worker_env["SCREEN_TOPIC_VERDICTS"], worker_env["SCREEN_TOPIC_DEADLETTER"]]
+    worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
+    try:
+        await produce(
+            worker_env["KAFKA_BOOTSTRAP_SERVERS"], worker_env["SCREEN_TOPIC_SUBMITTED"], events
+        )
+        got = await collect(
+            worker_env["KAFKA_BOOTSTRAP_SERVERS"],
+            topics,
+            done=lambda c: c.count(topics[0]) + c.count(topics[1]) >= len(events),
+            timeout_s=120,
+        )
+        assert worker.health() is not None, "the worker must still be up"
+    finally:
+        worker.stop()
+    verdicts = [orjson.loads(v) for v in got.values(topics[0])]
+    dead = [orjson.loads(v) for v in got.values(topics[1])]
+    assert len(verdicts) + len(dead) == len(events)
+    # each dead letter keeps its original bytes and names what was wrong
+    import base64
+
+    originals = {value for _, value in events}
+    assert all(base64.b64decode(d["raw_b64"]) in originals and d["error"] for d in dead)
+    assert len(dead) >= len(events) // 2  # the random bytes and random documents at least
