@@ -48,6 +48,11 @@ class Outbox:
         """Records not yet acknowledged by Kafka (queued plus spooled)."""
         return len(self._pending) + self._spooled()
 
+    @property
+    def spooled(self) -> int:
+        """Records spilled to the spool file (part of :attr:`depth`)."""
+        return self._spooled()
+
     def _spooled(self) -> int:
         try:
             with open(self.spool_path, "rb") as spool:
