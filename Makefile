@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install services-up services-down services-status run demo test test-unit \
-        test-integration bench lint fmt typecheck check clean
+        test-integration bench lint fmt typecheck check clean prometheus-up prometheus-down \
+        loadtest
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +39,12 @@ services-down: ## stop the local Kafka and Redis this project started
 
 services-status: ## show whether the local services are running
 	$(PY) -m haze services status
+
+prometheus-up: install ## start Prometheus on 127.0.0.1:PROMETHEUS_PORT (9090) scraping the worker on SCREEN_HTTP_PORT
+	$(PY) -m haze prometheus up
+
+prometheus-down: ## stop the local Prometheus this project started
+	@test -x $(PY) && $(PY) -m haze prometheus down || true
 
 run: services-up ## start services, then the worker (stream + HTTP) in the foreground; env per contract
 	@eval "$$($(PY) -m haze services env | tail -1)"; exec $(PY) -m haze run
@@ -70,5 +77,5 @@ typecheck: install ## mypy --strict over the packages
 
 check: lint typecheck test ## everything CI should be green on
 
-clean: services-down ## remove caches and local service data (keeps .venv)
+clean: services-down prometheus-down ## remove caches and local service data (keeps .venv)
 	rm -rf .services .pytest_cache .mypy_cache .ruff_cache results
