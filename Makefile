@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 KAFKA_JARS := deploy/kafka/target/lib/.assembled
 export PYTHONPATH := $(CURDIR)
 ONLY ?=
+WORKERS ?= 1
+RECORD ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -63,6 +65,9 @@ test-integration: install ## integration tests only (real Kafka and Redis)
 
 bench: install ## run benchmarks (ONLY=stream,keyword,... for some) into docs/benchmarks.{json,md}
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY),)
+
+loadtest: install ## both paths under load (WORKERS, LOADTEST_*): results/<time>/, and docs/benchmarks.md
+	WORKERS=$(WORKERS) $(PY) -m loadtest $(if $(filter 1,$(RECORD)),--record,)
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .
