@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help install services-up services-down services-status run demo test test-unit \
         test-integration bench lint fmt typecheck check clean prometheus-up prometheus-down \
-        loadtest
+        loadtest loadtest-scaleout
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench: install ## run benchmarks (ONLY=stream,keyword,... for some) into docs/be
 
 loadtest: install ## both paths under load (WORKERS, LOADTEST_*): results/<time>/, and docs/benchmarks.md
 	WORKERS=$(WORKERS) $(PY) -m loadtest $(if $(filter 1,$(RECORD)),--record,)
+
+loadtest-scaleout: install ## stream capacity of 1 vs 2 workers in one consumer group, alternating (LOADTEST_ROUNDS)
+	$(PY) -m loadtest.scaleout
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -48,7 +48,7 @@ from haze.services import ROOT, KafkaService, RedisService, free_port
 from haze.workerproc import WorkerProcess
 from loadtest import report
 from loadtest.generator import ListingGenerator, malformed_values
-from loadtest.http_steps import HttpStep, run_step
+from loadtest.http_steps import HttpStep, run_step, scrape
 from loadtest.markdown import replace_section
 from loadtest.mix import parse_mix
 from loadtest.stream_harness import StreamReport, run_stream_load
@@ -201,7 +201,12 @@ class LoadStack:
         }
 
     def stop(self) -> None:
-        for worker in self.workers:
+        for index, worker in enumerate(self.workers):
+            try:  # what the worker itself measured, for the report's breakdown
+                text = scrape(worker.port)
+                (self.folder / f"worker{index}_metrics.txt").write_text(text)
+            except OSError:
+                pass
             worker.stop()
         if self.kafka is not None:
             self.kafka.stop()
@@ -286,6 +291,8 @@ def run(settings: LoadSettings, env: Mapping[str, str], *, record: bool = False)
             load.http = _http_ladder(stack, settings, folder)
     finally:
         stack.stop()
+    metrics = folder / "worker0_metrics.txt"
+    load.breakdown = report.breakdown(metrics.read_text()) if metrics.exists() else {}
     doc = report.write(folder, load)
     _say(f"report: {folder} ({orjson.dumps(doc['headline']).decode()})")
     if record:
@@ -294,6 +301,7 @@ def run(settings: LoadSettings, env: Mapping[str, str], *, record: bool = False)
             text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
             section = report.render_section(doc, folder.name)
             BENCHMARKS_MD.write_text(replace_section(text, report.SECTION, section))
+            shutil.copyfile(folder / "loadtest.png", BENCHMARKS_MD.parent / "loadtest.png")
             _say(f"recorded in {BENCHMARKS_MD}")
         else:
             _say("not recorded: only a complete one-worker run goes into docs/benchmarks.md")

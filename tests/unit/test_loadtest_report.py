@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from loadtest.http_steps import HttpStep, best_step, read_history, read_totals
 from loadtest.markdown import carry_sections, replace_section, sections
 from loadtest.mix import MixError, parse_mix
-from loadtest.report import LoadRun, StreamPhase, render_section, write
+from loadtest.report import LoadRun, StreamPhase, breakdown, render_section, write
 from loadtest.run import LoadSettings, LoadtestError
 from loadtest.series import per_second, percentiles, steady_rate
 from loadtest.stream_harness import StreamReport
@@ -168,6 +169,17 @@ def test_report_files_and_headline(tmp_path: Path) -> None:
     ] == ""
 
 
+def test_a_paced_phase_whose_latency_keeps_growing_did_not_keep_up() -> None:
+    flat = _report(200.0, 800, 50.0)
+    growing = _report(200.0, 800, 50.0)
+    growing.latencies_ms = [50.0 + 10.0 * i for i in range(800)]  # a queue building up
+    assert StreamPhase("sustained", 200.0, flat).kept_up
+    assert not StreamPhase("sustained", 200.0, growing).kept_up
+    assert StreamPhase("capacity", 0.0, growing).kept_up  # a backlog is expected to queue
+    missing = _report(200.0, 800, 50.0, produced=801)
+    assert not StreamPhase("sustained", 200.0, missing).kept_up
+
+
 def test_the_benchmarks_section_is_replaced_and_kept_when_bench_regenerates(
     tmp_path: Path,
 ) -> None:
@@ -185,3 +197,33 @@ def test_the_benchmarks_section_is_replaced_and_kept_when_bench_regenerates(
     carried = carry_sections(recorded, regenerated, ("loadtest",))
     assert sections(carried)["loadtest"] == sections(recorded)["loadtest"]
     assert "newer" in carried
+
+
+def test_breakdown_reads_mean_time_per_batch_from_a_workers_metrics() -> None:
+    from prometheus_client import generate_latest
+
+    from streams.metrics import ScreenMetrics
+
+    metrics = ScreenMetrics()
+    observe = metrics.observer("stream")
+    for seconds in (0.010, 0.030):
+        observe.detector_seconds("price", "detect", seconds)
+    metrics.state_observer("http")("fetch", 0.004, True)
+    metrics.state_observer("http")("fetch", 9.0, False)  # an error: counted apart, not timed
+    found = breakdown(generate_latest(metrics.registry).decode())
+    (price,) = found["haze_detector_seconds"]
+    assert price == {
+        "path": "stream",
+        "detector": "price",
+        "stage": "detect",
+        "batches": 2,
+        "mean_ms": 20.0,
+        "total_s": 0.04,
+    }
+    assert found["haze_redis_seconds"] == [
+        {"path": "http", "operation": "fetch", "batches": 1, "mean_ms": 4.0, "total_s": 0.004}
+    ]
+    run = _run()
+    run.breakdown = found
+    section = render_section(write(Path(tempfile.mkdtemp()), run), "x")
+    assert "| stream | price detect | 2 | 20.00 |" in section
