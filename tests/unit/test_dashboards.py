@@ -96,3 +96,21 @@ def test_the_dashboard_is_importable_grafana_json() -> None:
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
         for target in panel.get("targets", []):
             assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+
+
+def test_every_exported_metric_is_documented_for_operators() -> None:
+    text = (DASHBOARD.parent.parent.parent / "docs" / "operations.md").read_text()
+    families = {
+        name.removesuffix("_total")
+        for name in exported_series()
+        if not name.endswith(("_created", "_bucket", "_sum", "_count"))
+    }
+    histograms = {
+        name.removesuffix("_bucket") for name in exported_series() if name.endswith("_bucket")
+    }
+    missing = sorted(
+        name
+        for name in families | histograms
+        if f"`{name}`" not in text and f"`{name}_total`" not in text
+    )
+    assert not missing, f"not in docs/operations.md: {missing}"
