@@ -79,6 +79,7 @@ class LoadSettings:
     timeout_s: float = 180.0
     seed: int = 7
     sustain_tries: int = 3
+    offenders: int = 2  # repeat-offender episodes per 100 single screens (inline path)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LoadSettings:
@@ -117,6 +118,7 @@ class LoadSettings:
             timeout_s=get("LOADTEST_TIMEOUT", cls.timeout_s, float),
             seed=get("LOADTEST_SEED", cls.seed, int),
             sustain_tries=get("LOADTEST_SUSTAIN_TRIES", cls.sustain_tries, int),
+            offenders=get("LOADTEST_OFFENDERS", cls.offenders, int),
         )
         parse_mix(settings.mix)  # refuse a bad mix before starting anything
         if settings.workers < 1 or settings.partitions < settings.workers:
@@ -314,7 +316,12 @@ def _round_rate(rate: float) -> float:
 
 def _http_ladder(stack: LoadStack, settings: LoadSettings, folder: Path) -> list[HttpStep]:
     worker = stack.workers[0]
-    env = {**os.environ, **worker.env, "LOADTEST_MIX": settings.mix}
+    env = {
+        **os.environ,
+        **worker.env,
+        "LOADTEST_MIX": settings.mix,
+        "LOADTEST_OFFENDERS": str(settings.offenders),
+    }
     steps = []
     for rate in sorted(settings.http_rates):
         _say(f"http: {rate} requests/s for {settings.duration_s}s ...")

@@ -33,6 +33,7 @@ def test_a_short_loadtest_run_reports_both_paths(
         malformed_share=0.01,
         results_dir=tmp_path,
         timeout_s=90,
+        offenders=100,  # as many repeat-offender episodes as single screens
     )
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDIS_URL": redis_url}
     folder = run(settings, env)
@@ -51,7 +52,9 @@ def test_a_short_loadtest_run_reports_both_paths(
     rows = list(csv.DictReader((folder / "stream_timeseries.csv").read_text().splitlines()))
     assert sum(int(r["verdicts"]) for r in rows if r["phase"] == "sustained") == 300
     assert (folder / "loadtest.png").read_bytes()[:4] == b"\x89PNG"
-    assert (folder / "locust" / "locust_5.json").exists()
+    locust = orjson.loads((folder / "locust" / "locust_5.json").read_bytes())
+    feedback = next(s for s in locust if s["name"] == "/v1/feedback")
+    assert feedback["num_requests"] > 0 and feedback["num_failures"] == 0
     assert not (folder / "kafka").exists()  # service data lives elsewhere and is removed
     assert doc["headline"]["inline_best_rps"] is not None
 
