@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 KAFKA_JARS := deploy/kafka/target/lib/.assembled
 export PYTHONPATH := $(CURDIR)
 ONLY ?=
+WORKERS ?= 1
+RECORD ?= 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install services-up services-down services-status run demo test test-unit \
-        test-integration bench backtest-example lint fmt typecheck check clean
+        test-integration bench backtest-example lint fmt typecheck check clean prometheus-up \
+        prometheus-down loadtest loadtest-scaleout
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +41,12 @@ services-down: ## stop the local Kafka and Redis this project started
 
 services-status: ## show whether the local services are running
 	$(PY) -m haze services status
+
+prometheus-up: install ## start Prometheus on 127.0.0.1:PROMETHEUS_PORT (9090) scraping the worker on SCREEN_HTTP_PORT
+	$(PY) -m haze prometheus up
+
+prometheus-down: ## stop the local Prometheus this project started
+	@test -x $(PY) && $(PY) -m haze prometheus down || true
 
 run: services-up ## start services, then the worker (stream + HTTP) in the foreground; env per contract
 	@eval "$$($(PY) -m haze services env | tail -1)"; exec $(PY) -m haze run
@@ -68,6 +77,12 @@ backtest-example: install ## generate a labelled scenario, backtest a candidate 
 		--feedback $(EXAMPLE)/feedback.jsonl --memory --out $(EXAMPLE)/sweep \
 		--sweep decision.block_threshold=0.5:0.95:0.05
 
+loadtest: install ## both paths under load (WORKERS, LOADTEST_*): results/<time>/, and docs/benchmarks.md
+	WORKERS=$(WORKERS) $(PY) -m loadtest $(if $(filter 1,$(RECORD)),--record,)
+
+loadtest-scaleout: install ## stream capacity of 1 vs 2 workers in one consumer group, alternating (LOADTEST_ROUNDS)
+	$(PY) -m loadtest.scaleout
+
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -81,5 +96,5 @@ typecheck: install ## mypy --strict over the packages
 
 check: lint typecheck test ## everything CI should be green on
 
-clean: services-down ## remove caches and local service data (keeps .venv)
+clean: services-down prometheus-down ## remove caches and local service data (keeps .venv)
 	rm -rf .services .pytest_cache .mypy_cache .ruff_cache results

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bench import BENCHMARKS
+from loadtest.markdown import carry_sections
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PACKAGES = (
@@ -139,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     results["_machine"] = machine()
     DOCS.mkdir(exist_ok=True)
     json_path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    (DOCS / "benchmarks.md").write_text(render_markdown(results))
+    markdown = DOCS / "benchmarks.md"
+    old = markdown.read_text() if markdown.exists() else ""
+    # the ## loadtest section is written by `make loadtest` (loadtest/report.py): keep it
+    markdown.write_text(carry_sections(old, render_markdown(results), ("loadtest",)))
     return 1 if failed else 0
 
 

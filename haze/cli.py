@@ -1,4 +1,4 @@
-"""The ``haze`` command: ``python -m haze <run|services|demo|generate|backtest|replay> ...``."""
+"""The ``haze`` command: ``python -m haze <command> ...`` (``python -m haze --help`` lists them)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,22 @@ def _services(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prometheus(args: argparse.Namespace) -> int:
+    from haze.localstack import local_prometheus
+
+    server = local_prometheus()
+    if args.action == "up":
+        server.start()
+        print(f"prometheus on {server.url} scraping {', '.join(server.targets)}")
+    elif args.action == "down":
+        print("stopped: prometheus" if server.stop() else "stopped: nothing was running")
+    else:
+        pid = server.pid()
+        state = f"running (pid {pid}) on {server.url}" if pid and server.healthy() else "stopped"
+        print(f"prometheus {state}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from haze.demo import run_demo
 
@@ -75,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     services = sub.add_parser("services", help="start, stop or show the local Kafka and Redis")
     services.add_argument("action", choices=["up", "down", "status", "env"])
     services.set_defaults(func=_services)
+    prometheus = sub.add_parser(
+        "prometheus", help="start, stop or show a local Prometheus scraping the local worker"
+    )
+    prometheus.add_argument("action", choices=["up", "down", "status"])
+    prometheus.set_defaults(func=_prometheus)
     demo = sub.add_parser("demo", help="stream synthetic listings through a worker, live")
     demo.add_argument("--count", type=int, default=3000)
     demo.add_argument("--rate", type=float, default=1000.0, help="listings per second (0: max)")

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import orjson
 
@@ -60,6 +60,16 @@ class Screened:
     """For a repeated verdict whose complaint was never confirmed on Kafka (its worker stopped
     between producing and flagging the ledger): the screening time (epoch seconds) after which
     that complaint may have been produced. The caller checks the topic before raising it."""
+
+
+class ScreenObserver(Protocol):
+    """What the engine reports once per batch (the metrics sensor implements it)."""
+
+    def detector_seconds(self, detector: str, stage: str, seconds: float) -> None:
+        """Time one live detector spent in ``needs``, ``detect`` or ``updates`` for a batch."""
+
+    def reasons(self, per_listing: Sequence[Sequence[Reason]], decisions: Sequence[str]) -> None:
+        """The reasons of a batch's fresh verdicts, with each verdict's decision."""
 
 
 def fingerprint(listing: Listing) -> str:
@@ -101,11 +111,13 @@ class Screener:
         *,
         shadow: Runtime | None = None,
         clock: Callable[[], float] = time.time,
+        observer: ScreenObserver | None = None,
     ) -> None:
         self.runtime = runtime
         self.shadow = shadow
         self.state = state
         self._clock = clock
+        self.observer = observer
 
     def swap(self, runtime: Runtime, *, shadow: Runtime | None = None) -> None:
         """Replace the compiled config (and shadow); batches already running finish on the
@@ -124,7 +136,13 @@ class Screener:
         now = self._clock()
         batch = ListingBatch(listings, now)
         needs = StateNeeds()
-        for detector in runtime.detectors + (shadow.detectors if shadow else ()):
+        observer = self.observer
+        for detector in runtime.detectors:
+            at = time.perf_counter()
+            needs.merge(detector.needs(batch))
+            if observer is not None:
+                observer.detector_seconds(detector.name, "needs", time.perf_counter() - at)
+        for detector in shadow.detectors if shadow else ():
             needs.merge(detector.needs(batch))
         for listing in listings:
             needs.stores.add(listing.store_id)
@@ -161,7 +179,10 @@ class Screener:
             updates, ledger = StateUpdates(), []
             decisions = [verdict.decision for verdict in verdicts]
             for detector in runtime.detectors:
+                at = time.perf_counter()
                 updates.merge(detector.updates(fresh_batch, snapshot, decisions))
+                if observer is not None:
+                    observer.detector_seconds(detector.name, "updates", time.perf_counter() - at)
             for i, verdict in zip(fresh_index, verdicts, strict=True):
                 doc = verdict.to_dict()
                 body = orjson.dumps(doc)
@@ -201,12 +222,18 @@ class Screener:
 
     @staticmethod
     def _reasons(
-        runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot
+        runtime: Runtime,
+        batch: ListingBatch,
+        snapshot: StateSnapshot,
+        observer: ScreenObserver | None = None,
     ) -> list[tuple[Reason, ...]]:
         per_listing: list[list[Reason]] = [[] for _ in batch.listings]
         for detector in runtime.detectors:
+            at = time.perf_counter()
             for reasons, found in zip(per_listing, detector.detect(batch, snapshot), strict=True):
                 reasons.extend(found)
+            if observer is not None:
+                observer.detector_seconds(detector.name, "detect", time.perf_counter() - at)
         return [
             tuple(sorted(reasons, key=lambda r: (-r.score, r.detector, r.code)))
             for reasons in per_listing
@@ -215,7 +242,7 @@ class Screener:
     def _judge(
         self, runtime: Runtime, batch: ListingBatch, snapshot: StateSnapshot, started: float
     ) -> list[Verdict]:
-        per_listing = self._reasons(runtime, batch, snapshot)
+        per_listing = self._reasons(runtime, batch, snapshot, self.observer)
         screened_at = utc_now_iso()
         latency_ms = (time.perf_counter() - started) * 1000.0
         verdicts = []
@@ -224,6 +251,8 @@ class Screener:
             verdicts.append(
                 self._verdict(runtime, listing, outcome, reasons, screened_at, latency_ms)
             )
+        if self.observer is not None:
+            self.observer.reasons(per_listing, [verdict.decision for verdict in verdicts])
         return verdicts
 
     def _with_shadow(
@@ -303,4 +332,6 @@ class Screener:
             results.append(
                 Screened(listing.key, listing.listing_id, verdict.decision, body, None, True)
             )
+        if self.observer is not None:
+            self.observer.reasons([(reason,)] * len(listings), [outcome.decision] * len(listings))
         return results

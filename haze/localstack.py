@@ -1,9 +1,9 @@
 """The local stack behind ``make services-up/down/status``: which services to manage, where.
 
-Ports and folders come from ``KAFKA_PORT`` (9092), ``REDIS_PORT`` (6379) and
-``HAZE_SERVICES_DIR`` (``.services``). When ``KAFKA_BOOTSTRAP_SERVERS`` or ``REDIS_URL`` is set,
-that service is someone else's: nothing is started or stopped for it, only its reachability is
-reported.
+Ports and folders come from ``KAFKA_PORT`` (9092), ``REDIS_PORT`` (6379), ``PROMETHEUS_PORT``
+(9090) and ``HAZE_SERVICES_DIR`` (``.services``). When ``KAFKA_BOOTSTRAP_SERVERS`` or
+``REDIS_URL`` is set, that service is someone else's: nothing is started or stopped for it, only
+its reachability is reported.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from haze.prometheus import PrometheusService
 from haze.services import ROOT, KafkaService, RedisService, port_open
 
 
@@ -95,6 +96,20 @@ class LocalStack:
                 self.external_redis or ""
             )
         return report
+
+
+def local_prometheus(env: Mapping[str, str] | None = None) -> PrometheusService:
+    """The Prometheus of ``make prometheus-up``: on 127.0.0.1:``PROMETHEUS_PORT`` (9090),
+    scraping the workers on ``SCREEN_HTTP_PORT`` (6066; a comma-separated list of ports for
+    several local workers), data in ``.services/prometheus``."""
+    env = os.environ if env is None else env
+    base = Path(env.get("HAZE_SERVICES_DIR") or ROOT / ".services")
+    ports = [p.strip() for p in (env.get("SCREEN_HTTP_PORT") or "6066").split(",") if p.strip()]
+    return PrometheusService(
+        int(env.get("PROMETHEUS_PORT") or 9090),
+        base / "prometheus",
+        [f"127.0.0.1:{port}" for port in ports],
+    )
 
 
 def _reach_kafka(bootstrap: str) -> str:

@@ -30,6 +30,10 @@ class StreamReport:
     decisions: Counter[str] = field(default_factory=Counter)
     by_label: dict[str, Counter[str]] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    verdict_times_s: list[float] = field(default_factory=list)
+    """Per latency sample: its verdict's broker timestamp, in seconds since ``started_at``."""
+    started_at: float = 0.0
+    """Wall-clock time (epoch seconds) when producing began."""
 
     @property
     def throughput_lps(self) -> float:
@@ -99,6 +103,7 @@ async def run_stream_load(
     try:
         await _assign_at_end(consumer, [topics.verdicts, topics.deadletter, topics.complaints])
         started = time.perf_counter()
+        report.started_at = time.time()
 
         async def produce_all() -> None:
             pending = []
@@ -164,6 +169,7 @@ def _count_verdict(
     report.by_label.setdefault(labels[listing_id], Counter())[decision] += 1
     if listing_id in sent_at:
         report.latencies_ms.append(max(0.0, message.timestamp - sent_at[listing_id] * 1000.0))
+        report.verdict_times_s.append(message.timestamp / 1000.0 - report.started_at)
 
 
 async def measure_drain(

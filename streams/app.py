@@ -13,9 +13,11 @@ from streams import faust_fastpath
 from streams.batching import natural_batches
 from streams.complaint_log import KafkaComplaintLog
 from streams.delivery import DeliveryLine
+from streams.faust_metrics import FaustCollector
 from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
 from streams.inline_context import InlineContext
+from streams.observed_publisher import ObservedPublisher
 from streams.pipeline import Incoming, Prepared, ScreenPipeline
 from streams.publisher import KafkaPublisher
 from streams.reload import ConfigWatcher
@@ -60,7 +62,10 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         app.topic(name, key_type=bytes, value_type=bytes)
         for name in (topics.verdicts, topics.complaints, topics.deadletter)
     ]
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    metrics = service.metrics
+    publisher = ObservedPublisher(
+        KafkaPublisher(settings.kafka_bootstrap_servers), metrics.produce_observer("stream")
+    )
     pipeline = ScreenPipeline(
         service.screener,
         publisher,
@@ -71,7 +76,9 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     )
 
     inline = InlineContext(service)
-    service.metrics.outbox_depth.set_function(lambda: inline.depth)
+    metrics.outbox_depth.set_function(lambda: inline.depth)
+    metrics.outbox_spooled.set_function(lambda: inline.spooled)
+    metrics.registry.register(FaustCollector(app))
     feedback_topic = app.topic(topics.feedback, key_type=bytes, value_type=bytes)
     watcher = ConfigWatcher(service)
 

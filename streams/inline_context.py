@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from haze.engine import Screener
 from state.base import StateStore
 from streams.complaint_log import KafkaComplaintLog
+from streams.observed_publisher import ObservedPublisher
 from streams.outbox import Outbox
 from streams.publisher import KafkaPublisher
 from streams.service import ScreenService, build_state_store
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 class InlineResources:
     state: StateStore
     screener: Screener
-    publisher: KafkaPublisher
+    publisher: ObservedPublisher
     outbox: Outbox
 
 
@@ -41,13 +42,19 @@ class InlineContext:
     def depth(self) -> int:
         return self._resources.outbox.depth if self._resources else 0
 
+    @property
+    def spooled(self) -> int:
+        return self._resources.outbox.spooled if self._resources else 0
+
     def get(self) -> InlineResources:
         """This thread's resources, created on first use in the running (web) loop."""
         if self._resources is None:
             settings = self.service.settings
-            live = self.service.screener
-            state = build_state_store(settings, live.runtime.config)
-            publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+            live, metrics = self.service.screener, self.service.metrics
+            state = build_state_store(settings, live.runtime.config, metrics.state_observer("http"))
+            publisher = ObservedPublisher(
+                KafkaPublisher(settings.kafka_bootstrap_servers), metrics.produce_observer("http")
+            )
             outbox = Outbox(
                 publisher,
                 settings.data_dir / "outbox.journal",
@@ -60,7 +67,12 @@ class InlineContext:
             outbox.start()
             self._loop = asyncio.get_running_loop()
             self._resources = InlineResources(
-                state, Screener(live.runtime, state, shadow=live.shadow), publisher, outbox
+                state,
+                Screener(
+                    live.runtime, state, shadow=live.shadow, observer=metrics.observer("http")
+                ),
+                publisher,
+                outbox,
             )
         resources = self._resources
         live = self.service.screener

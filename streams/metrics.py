@@ -1,11 +1,21 @@
 """The screener's Prometheus metrics, as one sensor object with an injectable registry.
 
-Labels stay low-cardinality (decision, reason code, detector, topic, outcome), never an id.
+Labels stay low-cardinality (path, decision, reason code, detector, stage, operation, topic,
+partition, outcome), never an id. Business code reports once per batch: the engine through
+:meth:`ScreenMetrics.observer` (per-detector time, reasons), the state store and the producer
+through wrappers fed by :meth:`ScreenMetrics.state_observer` and
+:meth:`ScreenMetrics.produce_observer`. Consumer lag and Faust's own monitor are read at
+scrape time (``streams.faust_metrics``), costing nothing per message.
 """
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Callable, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from contract.verdict import Reason
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _HTTP_BUCKETS = (
@@ -22,10 +32,30 @@ _HTTP_BUCKETS = (
     0.02,
     0.05,
     0.1,
+    0.15,
     0.25,
+    0.5,
     1.0,
+    2.5,
 )
 _BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+_STEP_BUCKETS = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
 
 
 class ScreenMetrics:
@@ -40,8 +70,8 @@ class ScreenMetrics:
         )
         self.reasons = Counter(
             "haze_reasons",
-            "Reasons attached to fresh verdicts, by detector and code",
-            ["detector", "code"],
+            "Reasons attached to fresh verdicts, by detector, code and the verdict's decision",
+            ["detector", "code", "decision"],
             registry=r,
         )
         self.repeats = Counter(
@@ -119,6 +149,96 @@ class ScreenMetrics:
             "haze_feedback", "Feedback records applied, by outcome", ["outcome"], registry=r
         )
 
+        self.detector_seconds = Histogram(
+            "haze_detector_seconds",
+            "Time one detector spent on a batch, by path, detector and stage "
+            "(needs: what state to read; detect: scoring; updates: what state to write)",
+            ["path", "detector", "stage"],
+            buckets=_STEP_BUCKETS,
+            registry=r,
+        )
+        self.redis_seconds = Histogram(
+            "haze_redis_seconds",
+            "Redis round trips that answered, by path and operation",
+            ["path", "operation"],
+            buckets=_STEP_BUCKETS,
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "haze_redis_errors",
+            "Redis round trips that failed or were abandoned past their budget, by path and "
+            "operation",
+            ["path", "operation"],
+            registry=r,
+        )
+        self.produce_seconds = Histogram(
+            "haze_produce_seconds",
+            "From handing a batch of records to the producer to the last broker ack, by path",
+            ["path"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.produce_failures = Counter(
+            "haze_produce_failures",
+            "Batches the producer could not deliver (the stream retries; the outbox keeps them)",
+            ["path"],
+            registry=r,
+        )
+        self.outbox_spooled = Gauge(
+            "haze_outbox_spooled",
+            "Inline-path records spilled to the on-disk spool, awaiting Kafka",
+            registry=r,
+        )
+
+    def observer(self, path: str) -> BatchObserver:
+        """The engine's per-batch observer for one path (``stream`` or ``http``)."""
+        return BatchObserver(self, path)
+
+    def state_observer(self, path: str) -> Callable[[str, float, bool], None]:
+        """Feeds ``haze_redis_seconds`` and ``haze_redis_errors`` (``state.observed``)."""
+        seconds, errors = self.redis_seconds, self.redis_errors
+
+        def observe(operation: str, elapsed: float, ok: bool) -> None:
+            if ok:
+                seconds.labels(path=path, operation=operation).observe(elapsed)
+            else:
+                errors.labels(path=path, operation=operation).inc()
+
+        return observe
+
+    def produce_observer(self, path: str) -> Callable[[float, bool], None]:
+        """Feeds ``haze_produce_seconds`` and ``haze_produce_failures``."""
+        seconds = self.produce_seconds.labels(path=path)
+        failures = self.produce_failures.labels(path=path)
+
+        def observe(elapsed: float, ok: bool) -> None:
+            if ok:
+                seconds.observe(elapsed)
+            else:
+                failures.inc()
+
+        return observe
+
     def set_config_version(self, version: str) -> None:
         self.config_info.clear()
         self.config_info.labels(config_version=version).set(1)
+
+
+class BatchObserver:
+    """The engine's once-per-batch reports (``haze.engine.ScreenObserver``) for one path."""
+
+    def __init__(self, metrics: ScreenMetrics, path: str) -> None:
+        self._detector = metrics.detector_seconds
+        self._reasons = metrics.reasons
+        self._path = path
+
+    def detector_seconds(self, detector: str, stage: str, seconds: float) -> None:
+        self._detector.labels(path=self._path, detector=detector, stage=stage).observe(seconds)
+
+    def reasons(self, per_listing: Sequence[Sequence[Reason]], decisions: Sequence[str]) -> None:
+        tally: Tally[tuple[str, str, str]] = Tally()
+        for reasons, decision in zip(per_listing, decisions, strict=True):
+            for reason in reasons:
+                tally[(reason.detector, reason.code, decision)] += 1
+        for (detector, code, decision), count in tally.items():
+            self._reasons.labels(detector=detector, code=code, decision=decision).inc(count)

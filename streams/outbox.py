@@ -17,7 +17,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,9 @@ from streams.journal import Journal, JournalFull
 from streams.publisher import Publisher, Record
 
 log = logging.getLogger(__name__)
+
+SPOOL_AGE_S = 1.0
+"""A record still undelivered this long after it was journaled counts as spooled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class Outbox:
         """Records refused because the journal was full (logged; ``/healthz`` degrades)."""
         self._owed: Counter[str] = Counter()
         self._pending = 0
+        self._waiting: deque[tuple[float, int]] = deque()
+        """(journaled at, records) per put, oldest first, for :attr:`spooled`."""
         # what a previous run left undelivered: its complaints are checked before producing
         self._recovered_end = self.journal.size
         for line, _ in self.journal.read(1 << 62):
@@ -79,12 +84,20 @@ class Outbox:
             if entry.record.topic == self._complaints and entry.ledger_key:
                 self._owed[entry.ledger_key] += 1
         if self._pending:
+            self._waiting.append((0.0, self._pending))
             log.warning("outbox: %d records from a previous run to deliver", self._pending)
 
     @property
     def depth(self) -> int:
         """Records not yet acknowledged by Kafka."""
         return self._pending
+
+    @property
+    def spooled(self) -> int:
+        """Records waiting in the journal for more than :data:`SPOOL_AGE_S` (part of
+        :attr:`depth`): above zero only while Kafka is slow or away."""
+        cutoff = time.time() - SPOOL_AGE_S
+        return sum(count for at, count in self._waiting if at < cutoff)
 
     def owes_complaint(self, ledger_key: str) -> bool:
         """A complaint of this listing revision is journaled and not yet delivered."""
@@ -114,6 +127,7 @@ class Outbox:
             log.error("outbox journal full, %d records not kept: %s", len(records), exc)
             return False
         self._pending += len(records)
+        self._waiting.append((time.time(), len(records)))
         if complaint and ledger_key:
             self._owed[ledger_key] += 1
         self._wake.set()
@@ -171,11 +185,22 @@ class Outbox:
                     log.warning("could not mark %d ledger entries emitted: %s", len(keys), exc)
             self.journal.confirm(chunk[-1][1])
             self._pending -= len(entries)
+            self._forget_waiting(len(entries))
             for entry in entries:
                 if entry.record.topic == self._complaints and entry.ledger_key:
                     self._owed[entry.ledger_key] -= 1
                     if self._owed[entry.ledger_key] <= 0:
                         del self._owed[entry.ledger_key]
+
+    def _forget_waiting(self, delivered: int) -> None:
+        while delivered > 0 and self._waiting:
+            at, count = self._waiting[0]
+            if count <= delivered:
+                self._waiting.popleft()
+                delivered -= count
+            else:
+                self._waiting[0] = (at, count - delivered)
+                delivered = 0
 
     async def _unraised(self, entries: list[_Entry], starts: list[int]) -> list[Record]:
         """The chunk's records without the complaints the topic already holds."""

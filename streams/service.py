@@ -11,6 +11,7 @@ from haze.engine import Screener
 from haze.runtime import Runtime
 from state.base import Series, StateStore
 from state.cache import CachedSeriesStore
+from state.observed import StateObserver, observed
 from state.policies import bucket_policies, series_policies, store_policy
 from state.redis import RedisStateStore
 from streams.metrics import ScreenMetrics
@@ -40,24 +41,27 @@ class ScreenService:
             if settings.shadow_config_path
             else None
         )
-        state = build_state_store(settings, runtime.config)
         metrics = ScreenMetrics()
         metrics.set_config_version(runtime.config_version)
+        state = build_state_store(settings, runtime.config, metrics.state_observer("stream"))
         return cls(
             settings,
-            Screener(runtime, state, shadow=shadow),
+            Screener(runtime, state, shadow=shadow, observer=metrics.observer("stream")),
             SignalKeyer(settings.signal_key),
             metrics,
         )
 
 
-def build_state_store(settings: Settings, config: ScreenConfig) -> StateStore:
+def build_state_store(
+    settings: Settings, config: ScreenConfig, observe: StateObserver | None = None
+) -> StateStore:
     """The Redis store for this config (behind the worker-local price cache when enabled).
 
     Each event loop gets its own (the stream agent's and the inline API's thread), since an
-    asyncio Redis connection belongs to the loop that opened it."""
+    asyncio Redis connection belongs to the loop that opened it. ``observe`` times every Redis
+    round trip (below the cache, so cache hits are not counted as round trips)."""
     policies = series_policies(config)
-    state: StateStore = RedisStateStore.from_url(
+    redis = RedisStateStore.from_url(
         settings.redis_url,
         policies,
         prefix=config.state.key_prefix,
@@ -66,6 +70,7 @@ def build_state_store(settings: Settings, config: ScreenConfig) -> StateStore:
         bucket_policies=bucket_policies(config),
         timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
     )
+    state = observed(redis, observe)
     if config.state.series_cache_s > 0:
         state = CachedSeriesStore(
             state, policies, frozenset({Series.PRICE}), config.state.series_cache_s
