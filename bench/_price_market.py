@@ -106,4 +106,4 @@ class Marketplace:
             digests += [listing_digest(f"h-{group}-{k}:0") for k in range(size)]
             columns.append(records(times, prices, stores))
         found = np.concatenate(columns) if columns else records([], [], [])
-        return PriceRows(names, digests, found, size)
+        return PriceRows.of(names, digests, found, size)

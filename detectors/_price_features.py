@@ -3,15 +3,15 @@ registry currency, the brand's reference for its category and whether the store 
 
 Built once per batch (``ListingBatch.derived``) and shared by ``needs``, ``detect`` and
 ``updates``, so all three agree on which groups a listing belongs to. Columns, not objects: a
-batch of a thousand listings is priced in well under a millisecond (folded names and group
-names are memoised, since categories and brand spellings repeat), and a
-:class:`PricedListing` is built only for the listings that need evidence.
+batch of a thousand listings is priced in under a millisecond (what a category and brand
+spelling resolve to is memoised, since they repeat), and a :class:`PricedListing` is built
+only for the listings that need evidence.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,18 +94,6 @@ class PricedBatch:
         )
 
 
-def _memo(table: dict[str, str], compute: Callable[[str], str]) -> Callable[[str], str]:
-    def get(key: str) -> str:
-        found = table.get(key)
-        if found is None:
-            if len(table) >= _MEMO_LIMIT:
-                table.clear()
-            found = table[key] = compute(key)
-        return found
-
-    return get
-
-
 class ListingPricer:
     """Resolves brands, converts currencies and looks up references, from config + registry."""
 
@@ -125,9 +113,10 @@ class ListingPricer:
         for brand in registry.brands:
             for category, price in brand.reference_prices.items():
                 self._reference.setdefault((brand.id, fold(category)), float(price))
-        self._fold = _memo({}, fold)
-        self._claimed: dict[str, str | None] = {}
-        self._group_names: dict[tuple[str | None, str], tuple[str | None, str]] = {}
+        self._profiles: dict[
+            tuple[str, str | None, tuple[str, ...]],
+            tuple[str, str | None, str | None, str, float],
+        ] = {}
 
     def batch(self, batch: ListingBatch) -> PricedBatch:
         """The batch's priced listings (cached on the batch)."""
@@ -143,68 +132,68 @@ class ListingPricer:
             return found
         return None
 
-    def _claimed_brand(self, claimed: str | None) -> str | None:
-        if not claimed:
-            return None
-        if claimed not in self._claimed:
-            if len(self._claimed) >= _MEMO_LIMIT:
-                self._claimed.clear()
-            self._claimed[claimed] = self._by_name.get(fold(claimed))
-        return self._claimed[claimed]
-
-    def _names(self, brand: str | None, category: str) -> tuple[str | None, str]:
-        key = (brand, category)
-        names = self._group_names.get(key)
-        if names is None:
-            if len(self._group_names) >= _MEMO_LIMIT:
-                self._group_names.clear()
-            bc = brand_group(brand, category) if brand is not None else None
-            names = self._group_names[key] = (bc, category_group(category))
-        return names
+    def _profile(
+        self, category: str, claimed: str | None, found: tuple[str, ...]
+    ) -> tuple[str, str | None, str | None, str, float]:
+        """``(folded category, brand, brand group, category group, reference)`` of a listing's
+        category, claimed brand and brands found in its text (memoised: they repeat)."""
+        key = (category, claimed, found)
+        profile = self._profiles.get(key)
+        if profile is None:
+            if len(self._profiles) >= _MEMO_LIMIT:
+                self._profiles.clear()
+            folded = fold(category)
+            brand = self.resolve_names(claimed, folded, found)
+            bc = brand_group(brand, folded) if brand is not None else None
+            reference = self._reference.get((brand, folded), math.nan) if brand else math.nan
+            profile = (folded, brand, bc, category_group(folded), reference)
+            self._profiles[key] = profile
+        return profile
 
     def _price_batch(self, batch: ListingBatch) -> PricedBatch:
         listings = batch.listings
-        found = self._annotation(batch)
         n = len(listings)
-        categories = [self._fold(x.category) for x in listings]
-        brands = [
-            self.resolve(x, categories[i], found[i] if found is not None else ())
-            for i, x in enumerate(listings)
+        found = self._annotation(batch)
+        hints: Sequence[tuple[str, ...]] = found if found is not None else [()] * n
+        profile = self._profile
+        profiles = [
+            profile(x.category, x.brand, tuple(hint))
+            for x, hint in zip(listings, hints, strict=True)
         ]
-        names = [self._names(b, c) for b, c in zip(brands, categories, strict=True)]
-        reference = np.array(
-            [
-                self._reference.get((b, c), math.nan) if b is not None else math.nan
-                for b, c in zip(brands, categories, strict=True)
-            ],
-            np.float64,
-        )
+        authorised_by = self._authorised
         authorised = np.array(
             [
-                b is not None and x.store_id in self._authorised[b]
-                for x, b in zip(listings, brands, strict=True)
+                p[1] is not None and x.store_id in authorised_by[p[1]]
+                for x, p in zip(listings, profiles, strict=True)
             ],
             np.bool_,
         )
-        factor = np.array([self._factor.get(x.currency, math.nan) for x in listings], np.float64)
+        rate = self._factor.get
+        factor = np.array([rate(x.currency, math.nan) for x in listings], np.float64)
         price = np.array([x.price for x in listings], np.float64)
         fee = np.array([x.shipping_fee for x in listings], np.float64)
+        categories, brands, brand_groups, category_groups, references = (
+            (list(column) for column in zip(*profiles, strict=True))
+            if profiles
+            else ([] for _ in range(5))
+        )
+        reference = np.array(references, np.float64)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # a sum of logs: no product can underflow to 0 or overflow
             log_price = np.where(price > 0, np.log(price) + np.log(factor), math.nan)
             reference_log = np.log(reference)
             shipping = np.where(np.isfinite(log_price), fee * factor, math.nan)
-        groups = sorted({g for pair in names for g in pair if g is not None})
+        groups = sorted({*category_groups, *(g for g in brand_groups if g is not None)})
         index = {g: k for k, g in enumerate(groups)}
         brand_index = np.fromiter(
-            (index[bc] if bc is not None else -1 for bc, _ in names), np.int64, n
+            (index[bc] if bc is not None else -1 for bc in brand_groups), np.int64, n
         )
-        category_index = np.fromiter((index[c] for _, c in names), np.int64, n)
+        category_index = np.fromiter((index[c] for c in category_groups), np.int64, n)
         return PricedBatch(
             brands,
             categories,
-            [bc for bc, _ in names],
-            [c for _, c in names],
+            brand_groups,
+            category_groups,
             log_price,
             shipping,
             reference,
@@ -220,7 +209,9 @@ class ListingPricer:
         batch = ListingBatch([listing], 0.0, annotations={BRANDS_ANNOTATION: [tuple(found)]})
         return self._price_batch(batch).listing(0)
 
-    def resolve(self, listing: Listing, category: str, found: Sequence[str]) -> str | None:
+    def resolve_names(
+        self, claimed_brand: str | None, category: str, found: Sequence[str]
+    ) -> str | None:
         """The registry brand a listing is priced as.
 
         Brands found in the text (the keyword detector's annotation) come first: the claimed
@@ -228,9 +219,7 @@ class ListingPricer:
         the first. Without any, the claimed ``brand`` field, folded, against ids, names and
         aliases.
         """
-        claimed = self._claimed_brand(listing.brand)
-        if not found:
-            return claimed
+        claimed = self._by_name.get(fold(claimed_brand)) if claimed_brand else None
         known = [brand for brand in found if brand in self._known]
         if not known:
             return claimed

@@ -145,19 +145,20 @@ class PriceDetector(Detector):
         if len(fed):
             listings = batch.listings
             index = fed.tolist()
-            digests = [listing_digest(listings[i].key) for i in index]
+            digests = np.frombuffer(
+                b"".join([listing_digest(listings[i].key) for i in index]), "<u8"
+            )
             stores = [store_hash(listings[i].store_id) for i in index]
             found = records(batch.event_times[fed], priced.log_price[fed], stores)
             # a row per (listing, group): the brand groups of the branded ones, then every
             # listing's category group
-            brand_groups, category_groups = priced.brand_groups, priced.category_groups
-            branded = [(j, g) for j, i in enumerate(index) if (g := brand_groups[i]) is not None]
-            order = [j for j, _ in branded] + list(range(len(index)))
-            groups = [g for _, g in branded] + [category_groups[i] for i in index]
+            brand = priced.brand_index[fed]
+            branded = brand >= 0
             rows = PriceRows(
-                groups,
-                [digests[j] for j in order],
-                found[np.array(order, np.int64)],
+                priced.groups,
+                np.concatenate([brand[branded], priced.category_index[fed]]),
+                np.concatenate([digests[branded], digests]),
+                np.concatenate([found[branded], found]),
                 self.config.market.sample_size,
             )
             updates.add_prices(rows)

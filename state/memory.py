@@ -154,8 +154,12 @@ class MemoryStateStore(StateStore):
 
     def _write_prices(self, rows: PriceRows) -> None:
         raw = rows.records.tobytes()
+        digests = rows.digests.astype("<u8").tobytes()
         for group, index in rows.by_group():
-            pairs = [(rows.digests[k], raw[k * RECORD_SIZE : (k + 1) * RECORD_SIZE]) for k in index]
+            pairs = [
+                (digests[k * 8 : (k + 1) * 8], raw[k * RECORD_SIZE : (k + 1) * RECORD_SIZE])
+                for k in index.tolist()
+            ]
             self._rings[group], _ = price_ring.add(self._rings.get(group), pairs, rows.cap)
 
     def price_ring(self, group: str) -> bytes:

@@ -48,36 +48,59 @@ def fetch_args(
     return [orjson.dumps(document)], groups, [s.digest for s in specs]
 
 
+class BaselineCache:
+    """Decoded baselines by their stored text: a group's baseline reads the same from batch to
+    batch until it is recomputed, so most batches decode none (bounded; cleared when full)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._decoded: dict[bytes, Baseline | None] = {}
+
+    def get(self, text: bytes) -> Baseline | None:
+        found = self._decoded.get(text, _MISSING)
+        if found is _MISSING:
+            if len(self._decoded) >= self._limit:
+                self._decoded.clear()
+            found = self._decoded[text] = Baseline.decode(_text(text))
+        return found  # type: ignore[return-value]
+
+
+_MISSING = object()
+
+
 def read_fetch(
     rows: Sequence[Any],
     groups: Sequence[str],
     digests: Sequence[str],
     policy: PricePolicy,
     now: float,
+    cache: BaselineCache | None = None,
 ) -> dict[str, PriceGroup]:
     """The groups a fetch found (groups never written are left out: they read as empty)."""
+    cache = cache or BaselineCache()
     oldest = now - policy.window_s
     found: dict[str, PriceGroup] = {}
+    everything = frozenset(digests)
     for group, row in zip(groups, rows, strict=True):
         version = int(row[0])
         if version <= 0:
             continue
-        flags = _text(row[1])
-        ring = row[2]
+        flags = bytes(row[1])
         baselines: dict[str, Baseline] = {}
-        stale: set[str] = set()
-        for j, digest in enumerate(digests):
-            text = row[3 + j] if 3 + j < len(row) else None
-            if text is not None:
-                decoded = Baseline.decode(_text(text))
-                if decoded is not None:
-                    baselines[digest] = decoded
-            if flags[j : j + 1] != "0":
-                stale.add(digest)
-        sample = decode_ring(bytes(ring), oldest) if ring is not None else None
-        if stale and sample is None:  # the ring expired under its meta: nothing is live
-            sample = decode_ring(b"", oldest)
-        found[group] = PriceGroup(version, baselines, frozenset(stale), sample)
+        for digest, text in zip(digests, row[3:], strict=False):
+            if text is not None and (decoded := cache.get(bytes(text))) is not None:
+                baselines[digest] = decoded
+        if b"0" not in flags:  # every spec stale (the usual single spec)
+            stale = everything
+        elif b"1" not in flags:
+            stale = frozenset()
+        else:
+            stale = frozenset(d for d, flag in zip(digests, flags, strict=False) if flag != 48)
+        ring = row[2]
+        sample = None
+        if stale:  # no records with a stale baseline: the ring expired, nothing is live
+            sample = decode_ring(bytes(ring) if ring is not None else b"", oldest)
+        found[group] = PriceGroup(version, baselines, stale, sample)
     return found
 
 
@@ -85,24 +108,24 @@ def commit_args(
     rows: Sequence[PriceRows], baselines: Sequence[BaselineWrite], prefix: str, policy: PricePolicy
 ) -> list[bytes] | None:
     """Script arguments for a batch's observations and baselines (``None``: nothing to do)."""
-    if not any(len(r.groups) for r in rows) and not baselines:
+    if not any(len(r) for r in rows) and not baselines:
         return None
     # one entry per group (the script reads each ring once), its rows in the order given
-    names: list[str] = []
-    digests: list[bytes] = []
-    caps: dict[str, int] = {}
-    for batch in rows:
-        names += batch.groups
-        digests += batch.digests
-        caps.update(dict.fromkeys(batch.groups, batch.cap))
     index: dict[str, int] = {}
-    ids = np.fromiter((index.setdefault(g, len(index)) for g in names), np.int64, len(names))
-    order = np.argsort(ids, kind="stable")
-    counts = np.bincount(ids, minlength=len(index)).tolist()
-    joined = np.concatenate([batch.records for batch in rows]) if rows else None
-    records = joined[order].tobytes() if joined is not None else b""
-    groups = [(g, count, caps[g]) for g, count in zip(index, counts, strict=True)]
-    ordered = b"".join([digests[k] for k in order.tolist()])
+    caps: dict[str, int] = {}
+    ids, words, found = [], [], []
+    for batch in rows:
+        local = np.array([index.setdefault(g, len(index)) for g in batch.names], np.int64)
+        caps.update(dict.fromkeys(batch.names, batch.cap))
+        ids.append(local[batch.group] if len(batch) else batch.group)
+        words.append(batch.digests)
+        found.append(batch.records)
+    group = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=len(index)).tolist()
+    groups = [(g, count, caps[g]) for g, count in zip(index, counts, strict=True) if count]
+    records = np.concatenate(found)[order].tobytes() if found else b""
+    digests = np.concatenate(words)[order].astype("<u8").tobytes() if words else b""
     document = {
         "p": prefix,
         "ttl": math.ceil(policy.window_s + GRACE_S),
@@ -112,4 +135,4 @@ def commit_args(
             for w in baselines
         ],
     }
-    return [orjson.dumps(document), records, ordered]
+    return [orjson.dumps(document), records, digests]

@@ -17,11 +17,12 @@ Instead each group keeps, in Redis (``state.keys``):
 A read returns every group's version and stored baselines, and the records only for the groups
 whose baseline is stale (:func:`is_stale`: missing, a share of its observations new since, or
 too old): the reader recomputes those, scores against the rest, and writes the fresh ones with
-its batch. A batch thus reads a few dozen bytes per fresh group, and a baseline is recomputed
-once per ``refresh_share`` of new observations, by whichever worker gets there first, instead
-of once per batch per worker. The scripts (``scripts/fetch_prices.lua``,
-``scripts/commit_prices.lua``) read all of a batch's rings and baselines with two ``MGET``s
-and write each touched ring back with one ``SET``; the in-memory twin applies the same rules.
+its batch. A batch thus reads about a hundred bytes per fresh group, and a baseline is
+recomputed once per ``refresh_share`` of new observations, by whichever worker gets there
+first, instead of once per batch per worker. The scripts (``scripts/fetch_prices.lua``,
+``scripts/commit_prices.lua``) read a ring's header with one ``GETRANGE``, every baseline of
+the batch with one ``MGET``, and patch rings in place; the in-memory twin applies the same
+rules to the same bytes.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ DIGEST_SIZE = 8
 """Bytes of BLAKE2b of ``listing_id:revision`` that identify an observation."""
 
 Records = npt.NDArray[np.void]
+Ints = npt.NDArray[np.int64]
 EMPTY = np.zeros(0, RECORD)
 
 
@@ -150,25 +152,43 @@ EMPTY_GROUP = PriceGroup()
 
 @dataclass(frozen=True, slots=True)
 class PriceRows:
-    """Observations to add: row ``k`` joins group ``groups[k]``, whose ring holds ``cap``."""
+    """Observations to add: row ``k`` joins group ``names[group[k]]``, whose ring holds
+    ``cap``; ``digests[k]`` is its listing's :func:`listing_digest` as a little-endian word."""
 
-    groups: Sequence[str]
-    digests: Sequence[bytes]
+    names: Sequence[str]
+    group: Ints
+    digests: npt.NDArray[np.uint64]
     records: Records
     cap: int
 
     def __post_init__(self) -> None:
-        if not len(self.groups) == len(self.digests) == len(self.records):
+        if not len(self.group) == len(self.digests) == len(self.records):
             raise ValueError("price rows: groups, digests and records differ in length")
+        if len(self.group) and not 0 <= int(self.group.min()) <= int(self.group.max()) < len(
+            self.names
+        ):
+            raise ValueError("price rows: a group index is out of range")
         if self.cap < 1:
             raise ValueError("price rows: cap must be positive")
 
-    def by_group(self) -> list[tuple[str, list[int]]]:
-        """Row indices per group, groups in first-seen order, rows in order."""
-        rows: dict[str, list[int]] = {}
-        for k, group in enumerate(self.groups):
-            rows.setdefault(group, []).append(k)
-        return list(rows.items())
+    @classmethod
+    def of(
+        cls, groups: Sequence[str], digests: Sequence[bytes], found: Records, cap: int
+    ) -> PriceRows:
+        """Rows from one group name and one digest per row."""
+        index: dict[str, int] = {}
+        ids = np.fromiter((index.setdefault(g, len(index)) for g in groups), np.int64, len(groups))
+        words = np.frombuffer(b"".join(digests), "<u8") if digests else np.zeros(0, np.uint64)
+        return cls(list(index), ids, words, found, cap)
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def by_group(self) -> list[tuple[str, Ints]]:
+        """Row indices per group (groups in ``names`` order, each group's rows in order)."""
+        order = np.argsort(self.group, kind="stable")
+        cuts = np.cumsum(np.bincount(self.group, minlength=len(self.names)))[:-1]
+        return [(self.names[g], rows) for g, rows in enumerate(np.split(order, cuts)) if len(rows)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ class RedisStateStore(StateStore):
         window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
         self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
         self._price_policy = price_policy or PricePolicy(window)
+        self._baselines = price_codec.BaselineCache()
         self._ledger_ttl = max(1, int(ledger_ttl_s))
         self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
@@ -168,7 +169,7 @@ class RedisStateStore(StateStore):
             flat_stores += more
         if needs.prices:
             snapshot.prices = price_codec.read_fetch(
-                answers[-1], groups, digests, self._price_policy, now
+                answers[-1], groups, digests, self._price_policy, now, self._baselines
             )
         for j in range(0, len(flat_stores), 4):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])

@@ -14,6 +14,7 @@ local q = cjson.decode(ARGV[1])
 local records, digests = ARGV[2], ARGV[3]
 local p, ttl = q.p, q.ttl
 local HEADER, DIGEST, RECORD = 32, 8, 16
+local sub, find = string.sub, string.find
 
 local function mget(keys)
   local out = {}
@@ -26,17 +27,6 @@ end
 
 local function header(n, cap)
   return string.format('%016d%016d', n, cap)
-end
-
--- only digests at slot boundaries count
-local function holds(head, digest)
-  local at = HEADER + 1
-  while true do
-    local found = string.find(head, digest, at, true)
-    if not found then return false end
-    if (found - HEADER - 1) % DIGEST == 0 then return true end
-    at = found + 1
-  end
 end
 
 -- a ring laid out for another cap, rewritten for this one: its newest min(cap, held)
@@ -63,6 +53,19 @@ local function relayout(key, cap)
   redis.call('SET', key, header(n, cap) .. table.concat(digs) .. table.concat(recs))
 end
 
+-- rows fresh[from..to] of a blob of fixed-width rows; in one piece when they are contiguous
+-- (the common case: every row of the group is new)
+local function rows_of(fresh, from, to, blob, width)
+  if fresh[to] - fresh[from] == to - from then
+    return sub(blob, fresh[from] * width + 1, (fresh[to] + 1) * width)
+  end
+  local parts = {}
+  for j = from, to do
+    parts[#parts + 1] = sub(blob, fresh[j] * width + 1, (fresh[j] + 1) * width)
+  end
+  return table.concat(parts)
+end
+
 local added, row = 0, 0
 for _, item in ipairs(q.groups) do
   local g, count, cap = item[1], item[2], item[3]
@@ -75,17 +78,26 @@ for _, item in ipairs(q.groups) do
   end
   local n = 0
   if #head > 0 then n = tonumber(string.sub(head, 1, 16)) or 0 end
-  local new_records, new_digests, seen = {}, {}, {}
+  -- the rows whose digest the ring does not hold (only matches at slot boundaries count)
+  local fresh, seen = {}, {}
   for j = row, row + count - 1 do
-    local digest = string.sub(digests, j * DIGEST + 1, (j + 1) * DIGEST)
-    if not seen[digest] and not holds(head, digest) then
+    local digest = sub(digests, j * DIGEST + 1, (j + 1) * DIGEST)
+    if not seen[digest] then
       seen[digest] = true
-      new_digests[#new_digests + 1] = digest
-      new_records[#new_records + 1] = string.sub(records, j * RECORD + 1, (j + 1) * RECORD)
+      local at, held = HEADER + 1, false
+      while true do
+        local found = find(head, digest, at, true)
+        if not found then break end
+        if (found - HEADER - 1) % DIGEST == 0 then
+          held = true
+          break
+        end
+        at = found + 1
+      end
+      if not held then fresh[#fresh + 1] = j end
     end
   end
-  row = row + count
-  local k = #new_digests
+  local k = #fresh
   if k > 0 then
     local first = 1
     if k > cap then first = k - cap + 1 end -- only the last cap of them survive anyway
@@ -93,16 +105,17 @@ for _, item in ipairs(q.groups) do
     local slot, j = (n + first - 1) % cap, first
     while j <= k do
       local run = math.min(k - j + 1, cap - slot)
-      redis.call('SETRANGE', key, HEADER + slot * DIGEST,
-        table.concat(new_digests, '', j, j + run - 1))
+      local last = j + run - 1
+      redis.call('SETRANGE', key, HEADER + slot * DIGEST, rows_of(fresh, j, last, digests, DIGEST))
       redis.call('SETRANGE', key, HEADER + cap * DIGEST + slot * RECORD,
-        table.concat(new_records, '', j, j + run - 1))
+        rows_of(fresh, j, last, records, RECORD))
       j = j + run
       slot = 0
     end
     redis.call('EXPIRE', key, ttl)
     added = added + k
   end
+  row = row + count
 end
 
 if #q.baselines > 0 then

@@ -51,7 +51,7 @@ def rows(group: str, keys: list[str], times: list[float], cap: int = 4) -> Price
     """Observations of ``group``: listing ``keys[k]`` at ``times[k]``, log price k, store k."""
     n = len(keys)
     found = records(times, np.arange(n, dtype=np.float64), np.arange(n))
-    return PriceRows([group] * n, [listing_digest(k) for k in keys], found, cap)
+    return PriceRows.of([group] * n, [listing_digest(k) for k in keys], found, cap)
 
 
 async def add(store: StateStore, *batches: PriceRows, baselines=()) -> None:
@@ -102,6 +102,10 @@ async def test_the_same_listing_is_counted_once(store: StateStore) -> None:
     group = (await read(store, "g"))["g"]
     assert group.version == 2
     assert group.sample is not None and group.sample["lp"].tolist() == [0.0, 1.0]
+    await add(store, rows("g", ["c", "a", "d"], [NOW] * 3))  # new, held, new
+    group = (await read(store, "g"))["g"]
+    assert group.version == 4
+    assert group.sample is not None and group.sample["lp"].tolist() == [0.0, 1.0, 0.0, 2.0]
     other = await read(store, "h")
     assert other == {}  # a listing's digest is per group: h never saw it
 
