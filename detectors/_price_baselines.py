@@ -18,7 +18,7 @@ import numpy as np
 from config.price import MarketRule
 from detectors._price_kernels import Floats, Ints, KernelParams, group_baselines
 from state.base import StateSnapshot
-from state.prices import EMPTY, Baseline, BaselineSpec, BaselineWrite, Records
+from state.prices import EMPTY, EMPTY_GROUP, Baseline, BaselineSpec, BaselineWrite, Records
 
 ESTIMATOR = "wmedian-mad-trim/1"
 """Names the estimator of ``group_baselines``: change it when its arithmetic changes, so stored
@@ -79,11 +79,13 @@ def baselines_for(
     scale = np.full(count, np.nan)
     observations = np.zeros(count, np.int64)
     stores = np.zeros(count, np.int64)
+    digest = spec.digest
     due: list[int] = []
-    for g, name in enumerate(groups):
-        group = snapshot.price_group(name)
-        stored = group.baselines.get(spec.digest)
-        if stored is None or spec.digest in group.stale:
+    read = snapshot.prices
+    found = [read.get(name, EMPTY_GROUP) for name in groups]
+    for g, group in enumerate(found):
+        stored = group.baselines.get(digest)
+        if stored is None or digest in group.stale:
             due.append(g)
             continue
         median[g] = stored.median
@@ -92,15 +94,12 @@ def baselines_for(
         stores[g] = stored.stores
     refreshed: list[BaselineWrite] = []
     if due:
-        samples = []
-        for g in due:
-            sample = snapshot.price_group(groups[g]).sample
-            samples.append(sample if sample is not None else EMPTY)
+        samples = [x if (x := found[g].sample) is not None else EMPTY for g in due]
         m, s, n, k = group_baselines(*sample_columns(samples), now, params)
         median[due], scale[due], observations[due], stores[due] = m, s, n, k
         for j, g in enumerate(due):
-            version = snapshot.price_group(groups[g]).version
+            version = found[g].version
             if version > 0:
                 baseline = Baseline(version, now, float(m[j]), float(s[j]), int(n[j]), int(k[j]))
-                refreshed.append(BaselineWrite(groups[g], spec.digest, baseline))
+                refreshed.append(BaselineWrite(groups[g], digest, baseline))
     return BaselineTable(median, scale, observations, stores, refreshed)

@@ -31,7 +31,9 @@ import hashlib
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -133,12 +135,11 @@ class PriceQuery:
     spec: BaselineSpec
 
 
-@dataclass(frozen=True, slots=True)
-class PriceGroup:
-    """What a read found for one group."""
+class PriceGroup(NamedTuple):
+    """What a read found for one group (a tuple: a batch reads hundreds of them)."""
 
     version: int = 0
-    baselines: Mapping[str, Baseline] = field(default_factory=dict)
+    baselines: Mapping[str, Baseline] = MappingProxyType({})
     """Stored baselines by spec digest (fresh or not)."""
     stale: frozenset[str] = frozenset()
     """Digests asked for whose baseline is missing or stale: ``sample`` is there to recompute."""
@@ -215,7 +216,10 @@ def decode_ring(ring: bytes, oldest: float) -> Records:
     ``oldest``)."""
     whole = len(ring) - len(ring) % RECORD_SIZE
     found = np.frombuffer(ring, RECORD, whole // RECORD_SIZE)
-    return found[found["t"] >= oldest]
+    times = found["t"]
+    if len(times) and times.min() >= oldest:  # the usual case: everything is live
+        return found
+    return found[times >= oldest]
 
 
 def merge_queries(queries: Sequence[PriceQuery]) -> tuple[list[str], list[BaselineSpec]]:
