@@ -204,17 +204,20 @@ async def test_both_backends_keep_the_same_ring(
         rows("c:x", ["a", "b", "a"], [NOW, NOW, NOW]),
         rows("c:x", ["c", "d", "e", "b"], [NOW] * 4),
         rows("c:x", [f"k{i}" for i in range(9)], [NOW] * 9),  # more than the ring holds
+        rows("c:x", ["m0"], [NOW], cap=6),  # grown: laid out anew
+        rows("c:x", ["m1", "m2", "m3"], [NOW] * 3, cap=3),  # shrunk
+        rows("c:x", ["m3", "m4"], [NOW] * 2, cap=3),
     ]
     for batch in batches:
         await add(redis_store, batch)
         await add(memory_store, batch)
         ring = await redis_client.get(price_ring_key(key_prefix, "c:x"))
         assert ring == memory_store.price_ring("c:x")
-    assert price_ring.header(ring) == (14, 4)
+    assert price_ring.header(ring) == (19, 3)
     assert price_ring.records(ring) == decode_ring(price_ring.records(ring), 0.0).tobytes()
     baseline_key = price_baseline_key(key_prefix, "d1", "c:x")
-    await add(redis_store, baselines=[BaselineWrite("c:x", "d1", baseline(14))])
-    assert await redis_client.get(baseline_key) == baseline(14).encode().encode()
+    await add(redis_store, baselines=[BaselineWrite("c:x", "d1", baseline(19))])
+    assert await redis_client.get(baseline_key) == baseline(19).encode().encode()
     for key in (price_ring_key(key_prefix, "c:x"), baseline_key):
         assert 0 < await redis_client.ttl(key) <= 1000 + 86400
 
