@@ -134,7 +134,10 @@ class RedisStateStore(StateStore):
             "stores": stores,
             "ledger": list(ledger_keys),
         }
-        calls: list[tuple[str, list[Any]]] = [("fetch", [orjson.dumps(query)])]
+        # the series script answers the series, ledger and stores; without any, it is skipped
+        calls: list[tuple[str, list[Any]]] = []
+        if wanted or stores or ledger_keys:
+            calls.append(("fetch", [orjson.dumps(query)]))
         if needs.buckets:
             bucket_args, order = bucket_codec.fetch_args(
                 needs.buckets, self._bucket_policies, self.prefix, now
@@ -143,10 +146,12 @@ class RedisStateStore(StateStore):
         if needs.prices:
             price_args, groups, digests = price_codec.fetch_args(needs.prices, self.prefix, now)
             calls.append(("fetch_prices", price_args))
-        if len(calls) == 1:
+        if len(calls) == 1 and calls[0][0] == "fetch":
             answers = [await self._call(lambda: self._fetch(args=calls[0][1]))]
         else:
             answers = await self._call(lambda: self._eval_together(*calls))
+        if calls[0][0] != "fetch":
+            answers.insert(0, [[]])  # nothing asked of the series script: no stores either
         rows = answers[0]
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
@@ -197,15 +202,17 @@ class RedisStateStore(StateStore):
             "adds": [(kind.value, sid, member, t) for kind, sid, member, t in updates.adds],
             "ledger": [(w.key, w.fingerprint, w.verdict.decode()) for w in ledger],
         }
-        calls: list[tuple[str, list[Any]]] = [("commit", [orjson.dumps(document)])]
+        calls: list[tuple[str, list[Any]]] = []
+        if updates.adds or ledger:
+            calls.append(("commit", [orjson.dumps(document)]))
         if bucket_args is not None:
             calls.append(("commit_buckets", bucket_args))
         if price_args is not None:
             calls.append(("commit_prices", price_args))
-        if len(calls) == 1:
+        if len(calls) == 1 and calls[0][0] == "commit":
             await self._call(lambda: self._commit(args=calls[0][1]))
-        else:
-            await self._call(lambda: self._eval_together(*calls, transaction=True))
+        else:  # one script runs atomically on its own; several go in one transaction
+            await self._call(lambda: self._eval_together(*calls, transaction=len(calls) > 1))
 
     async def _eval_together(
         self, *calls: tuple[str, list[Any]], transaction: bool = False
