@@ -249,7 +249,7 @@ def run() -> dict[str, Any]:
         "targets": {
             "haze_kernel >= 40x river_hst": "met" if haze >= 40 * river else "NOT met",
             "haze_kernel >= 1.2x numpy_robust_z": "met" if haze >= 1.2 * numpy_rate else "NOT met",
-            "batch_1000_ms well under 10 ms (warm worker)": (
+            "batch_1000_ms < 10 ms with a warm worker (aim: well under)": (
                 "met" if cost["total"] < 10 else "NOT met"
             ),
         },
@@ -259,8 +259,9 @@ def run() -> dict[str, Any]:
             f"~{groups} price groups whose rings hold {market_rule.sample_size} prices each. "
             "Like for like: haze_kernel (score_batch, Numba) and numpy_robust_z (the same "
             "arithmetic in numpy) score a whole batch against the same ready baselines, as "
-            f"the detector does (outputs checked equal; {flagged} listings flagged); river_hst "
-            "is HalfSpaceTrees (defaults) learn_one + score_one per listing on the log price, "
+            f"the detector does (outputs checked equal; {flagged} listings flagged): a few "
+            "arithmetic operations per listing, hence the rate. river_hst is HalfSpaceTrees "
+            "(defaults) learn_one + score_one per listing on the log price, "
             "so it learns as it goes. Our learning is elsewhere: observations are appended in "
             "Redis at commit, and a group's decayed, store-shrunk, trimmed weighted median/MAD "
             f"is recomputed once a {market_rule.refresh_share:.0%} share of it is new: "

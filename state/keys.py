@@ -7,8 +7,8 @@
                                   with a status (an index of the store hashes, kept in step by
                                   scripts/offenders.lua and strike.lua)
 ``<prefix>:ledger:<listing key>`` hash: fp, v (verdict JSON), e       (expires after ledger TTL)
-``<prefix>:prices:r:<group>``     string: a price group's ring: header (n, cap), cap 16-byte
-                                  records, cap 8-byte listing digests (state/prices.py)
+``<prefix>:prices:r:<group>``     string: a price group's ring: header (n, cap), cap 8-byte
+                                  listing digests, cap 16-byte records (state/price_ring.py)
 ``<prefix>:prices:b:<spec>:<group>`` string: the group's baseline for one estimator spec
                                   (both expire a day after the window, from their last write)
 ``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
