@@ -3,7 +3,7 @@
 -- Per group: one GETRANGE of the ring's header, and one MGET for every group's stored
 -- baselines. Returns per group {version, stale, records or nil, baseline or nil per spec}:
 -- ``stale`` has one '1'/'0' per spec (the rule of state.prices.is_stale), and the records come
--- back only when some spec's baseline is stale, so a fresh group costs a few dozen bytes.
+-- back only when some spec's baseline is stale, so a fresh group costs about 100 bytes.
 local q = cjson.decode(ARGV[1])
 local p, now, specs, groups = q.p, q.now, q.specs, q.groups
 local HEADER, DIGEST, RECORD = 32, 8, 16
