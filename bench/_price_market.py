@@ -1,6 +1,6 @@
 """A synthetic marketplace for the price benchmark, from one seed: brands selling in a few
 categories each at their own price level, listings drawn with Zipf popularity over (brand,
-category) pairs, 5% of them fakes at a tenth of the price, and full price samples per group."""
+category) pairs, 5% of them fakes at a tenth of the price, and full price rings per group."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 from config.registry import Registry
 from contract.listing import Listing
 from detectors._price_features import brand_group, category_group
-from detectors._price_samples import encode_member
 from detectors.price import PriceDetector
+from state.prices import PriceRows, listing_digest, records, store_hash
 
 SEED = 20261123
 NOW = 1_764_000_000.0
@@ -88,18 +88,22 @@ class Marketplace:
             )
         return out
 
-    def history(self, groups: set[str], detector: PriceDetector) -> list[tuple[str, str, float]]:
-        """A full sample (``sample_size`` allowed prices) for every group, at its price level."""
+    def history(self, groups: set[str], detector: PriceDetector) -> PriceRows:
+        """A full ring (``sample_size`` allowed prices) for every group, at its price level."""
         size = detector.config.market.sample_size
         level = {brand_group(b, self.categories[c]): m for b, c, m in self.pairs}
         for k, category in enumerate(self.categories):
             level[category_group(category)] = float(self.category_median[k])
-        rows = []
+        names: list[str] = []
+        digests: list[bytes] = []
+        columns: list[np.ndarray] = []
+        store_ids = np.array([store_hash(f"store-{k}") for k in range(500)], np.uint32)
         for group in sorted(groups):
             prices = self.rng.normal(math.log(level[group]), 0.3, size)
-            stores = self.rng.integers(0, 500, size)
+            stores = store_ids[self.rng.integers(0, 500, size)]
             times = NOW - self.rng.uniform(0, 20 * DAY, size)
-            for k in range(size):
-                member = encode_member(f"h-{group}-{k}:0", f"store-{stores[k]}", prices[k])
-                rows.append((group, member, float(times[k])))
-        return rows
+            names += [group] * size
+            digests += [listing_digest(f"h-{group}-{k}:0") for k in range(size)]
+            columns.append(records(times, prices, stores))
+        found = np.concatenate(columns) if columns else records([], [], [])
+        return PriceRows.of(names, digests, found, size)

@@ -1,7 +1,8 @@
-"""The numpy contender of the price benchmark: the same robust z-scores as
-``detectors._price_kernels.score_batch`` (same inputs, same outputs), written the way one would
-with numpy: members parsed over the whole buffer, a loop over groups vectorised inside, then
-every listing at once."""
+"""The numpy contender of the price benchmark, written the way one would with numpy and given
+the same treatment as the Numba kernels: :func:`numpy_score` scores every listing at once
+against ready baselines (as ``score_batch``), and :func:`numpy_baselines` computes the same
+decayed, store-shrunk, trimmed weighted median/MAD as ``group_baselines``, group by group,
+vectorised inside (for the refreshes a batch has to do)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,7 @@ import math
 
 import numpy as np
 
-from detectors._price_kernels import (
-    MAD_TO_SIGMA,
-    MEMBER_MIN_LENGTH,
-    STORE_END,
-    STORE_START,
-    VALUE_WIDTH,
-    KernelParams,
-)
+from detectors._price_kernels import MAD_TO_SIGMA, KernelParams
 
 
 def _np_ramp(x: np.ndarray, x0: float, x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
@@ -49,60 +43,24 @@ def _np_center_and_scale(v: np.ndarray, w: np.ndarray, min_scale: float) -> tupl
     return center, max(MAD_TO_SIGMA * _np_wmedian(d[order], w[order]), min_scale)
 
 
-def _np_parse(text: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(ok, log price, store hash)`` of every member, vectorised over the buffer."""
-    lengths = np.diff(starts)
-    at = np.minimum(starts[:-1, None] + np.arange(STORE_END + 1), max(len(text) - 1, 0))
-    chars = text[at].astype(np.int64) if len(text) else np.zeros(at.shape, np.int64)
-    digits = chars[:, [1, 2, 3, 5, 6, 7, 8, 9, 10]] - ord("0")
-    hexes = chars[:, STORE_START:STORE_END]
-    nibbles = np.where(hexes >= ord("a"), hexes - ord("a") + 10, hexes - ord("0"))
-    ok = (
-        (lengths >= MEMBER_MIN_LENGTH)
-        & (chars[:, VALUE_WIDTH] == ord("|"))
-        & (chars[:, STORE_END] == ord("|"))
-        & (chars[:, 4] == ord("."))
-        & ((chars[:, 0] == ord("+")) | (chars[:, 0] == ord("-")))
-        & np.all((digits >= 0) & (digits <= 9), axis=1)
-        & np.all(
-            (nibbles >= 0)
-            & (nibbles <= 15)
-            & ((hexes <= ord("9")) | (hexes >= ord("a")))
-            & (hexes <= ord("f")),
-            axis=1,
-        )
-    )
-    micros = digits @ (10 ** np.arange(8, -1, -1, dtype=np.int64))
-    values = np.where(chars[:, 0] == ord("-"), -1.0, 1.0) * (micros / 1e6)
-    stores = nibbles @ (16 ** np.arange(7, -1, -1, dtype=np.int64))
-    return ok, values, stores
-
-
-def numpy_score(
-    text: np.ndarray,
-    starts: np.ndarray,
+def numpy_baselines(
     times: np.ndarray,
+    log_prices: np.ndarray,
+    stores: np.ndarray,
     offsets: np.ndarray,
     now: float,
-    log_price: np.ndarray,
-    fee: np.ndarray,
-    bc: np.ndarray,
-    c: np.ndarray,
-    ref_log: np.ndarray,
-    authorised: np.ndarray,
     p: KernelParams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The same computation as ``score_batch`` in numpy: members parsed over the whole buffer,
-    then a loop over groups, vectorised inside, then every listing at once."""
-    ok, values, stores = _np_parse(text, starts)
+    """``(median, scale, observations, distinct stores)`` per group, as ``group_baselines``."""
     groups = len(offsets) - 1
     median = np.full(groups, np.nan)
     scale = np.full(groups, np.nan)
-    trusted = np.zeros(groups, bool)
+    observations = np.zeros(groups, np.int64)
+    distinct = np.zeros(groups, np.int64)
     for g in range(groups):
         a, b = offsets[g], offsets[g + 1]
-        keep = ok[a:b]
-        v, t, s = values[a:b][keep], times[a:b][keep], stores[a:b][keep]
+        keep = np.isfinite(log_prices[a:b])
+        v, t, s = log_prices[a:b][keep], times[a:b][keep], stores[a:b][keep]
         if len(v) == 0:
             continue
         _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
@@ -115,9 +73,28 @@ def numpy_score(
         if not inside.all():
             center, spread = _np_center_and_scale(v[inside], w[inside], p.min_scale)
         median[g], scale[g] = center, spread
-        trusted[g] = len(v) >= p.min_observations and len(counts) >= p.min_stores
+        observations[g], distinct[g] = len(v), len(counts)
+    return median, scale, observations, distinct
+
+
+def numpy_score(
+    median: np.ndarray,
+    scale: np.ndarray,
+    observations: np.ndarray,
+    stores: np.ndarray,
+    log_price: np.ndarray,
+    fee: np.ndarray,
+    bc: np.ndarray,
+    c: np.ndarray,
+    ref_log: np.ndarray,
+    authorised: np.ndarray,
+    p: KernelParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scores of ``score_batch`` for every listing at once: ``(reference, market, z,
+    shipping)``."""
+    trusted = (observations >= p.min_observations) & (stores >= p.min_stores)
     live = ~authorised & np.isfinite(log_price)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         ref = _np_ramp(
             log_price - ref_log,
             p.ref_start_log,
@@ -131,7 +108,7 @@ def numpy_score(
         use_c = ~use_bc & (bc >= 0) & (c >= 0) & trusted[c]
         g = np.where(use_bc, bc, np.where(use_c, c, 0))
         gap = log_price - median[g]
-        z = np.where(use_bc | use_c, gap / scale[g], np.nan)
+        z = np.where(live & (use_bc | use_c), gap / scale[g], np.nan)
         market = _np_ramp(
             z, p.z_start, p.z_review, p.market_review_score, p.z_block, p.market_block_score
         )

@@ -3,11 +3,16 @@ of the same robust z-score, and the detector's cost per batch of 1,000 with its 
 trips.
 
 The data is a synthetic marketplace (fixed seed): brands selling in a few categories each,
-listings drawn with Zipf popularity over (brand, category) groups, every group's sample full
-(256 recent prices), as in steady state. Everything is prepared before the timed regions.
-``haze_kernel`` and ``numpy_robust_z`` do the same work per batch: every group's decayed,
-store-shrunk, trimmed weighted median/MAD, then every listing's scores; their outputs are
-checked equal before timing. ``river_hst`` is ``learn_one`` + ``score_one`` per listing.
+listings drawn with Zipf popularity over (brand, category) groups, every group's ring full (256
+recent prices), as in steady state. Everything is prepared before the timed regions.
+
+Like for like: ``haze_kernel`` (``score_batch``) and ``numpy_robust_z`` (``numpy_score``) both
+score a batch against the same ready baselines (outputs checked equal), which is what the
+detector does per batch; a baseline is recomputed only when its group has taken in a tenth of
+new observations (``state.prices``), and that cost is measured on its own for both
+(``group_baselines`` against ``numpy_baselines``, outputs checked equal) and charged at the
+rate of refreshes the Redis run counts per batch, in ``*_with_refresh``. ``river_hst`` is
+``learn_one`` + ``score_one`` per listing: learning included.
 """
 
 from __future__ import annotations
@@ -24,55 +29,75 @@ from typing import Any
 import numpy as np
 
 from bench._price_market import BATCH, BRANDED_SHARE, CATEGORIES, NOW, SEED, Marketplace
-from bench._price_numpy import numpy_score
+from bench._price_numpy import numpy_baselines, numpy_score
 from config.thresholds import ScreenConfig
+from detectors._price_baselines import BaselineTable, sample_columns
 from detectors._price_kernels import group_baselines, score_batch
-from detectors._price_samples import gather
 from detectors.batch import ListingBatch
 from detectors.price import PriceDetector
 from haze.services import RedisService, free_port
-from state.base import Series, StateSnapshot, StateUpdates
-from state.policies import series_policies
+from state.base import StateUpdates
+from state.policies import price_policy, series_policies
+from state.prices import RECORD_SIZE, PriceRows
 from state.redis import RedisStateStore
 
 RIVER_ITEMS = 20_000
+WARMUP_BATCHES = 4
+TIMED_BATCHES = 24
 
 
-def _best_rate(fn: Callable[[], object], items: int, min_s: float = 1.5) -> float:
-    """Items per second of the fastest of repeated runs (at least ``min_s`` in all)."""
+def _best_seconds(fn: Callable[[], object], min_s: float = 1.0, min_runs: int = 5) -> float:
+    """Seconds of the fastest of repeated runs (at least ``min_s`` in all)."""
     fn()
     best = math.inf
     spent = 0.0
     runs = 0
-    while spent < min_s or runs < 5:
+    while spent < min_s or runs < min_runs:
         started = time.perf_counter()
         fn()
         took = time.perf_counter() - started
         best = min(best, took)
         spent += took
         runs += 1
-    return items / best
+    return best
 
 
-def river_rate(log_prices: np.ndarray) -> float:
+def river_rate(log_prices: np.ndarray, repeats: int = 3) -> float:
+    """learn_one + score_one per item, the best of ``repeats`` fresh models."""
     from river import anomaly
 
     low, high = float(log_prices.min()), float(log_prices.max())
-    model = anomaly.HalfSpaceTrees(seed=SEED, limits={"log_price": (low, high)})
     rows = [{"log_price": float(x)} for x in log_prices]
-    for row in rows[:500]:  # fill the first window, outside the timed region
-        model.learn_one(row)
-    started = time.perf_counter()
-    for row in rows:
-        model.score_one(row)
-        model.learn_one(row)
-    return len(rows) / (time.perf_counter() - started)
+    best = math.inf
+    for _ in range(repeats):
+        model = anomaly.HalfSpaceTrees(seed=SEED, limits={"log_price": (low, high)})
+        for row in rows[:500]:  # fill the first window, outside the timed region
+            model.learn_one(row)
+        started = time.perf_counter()
+        for row in rows:
+            model.score_one(row)
+            model.learn_one(row)
+        best = min(best, time.perf_counter() - started)
+    return len(rows) / best
+
+
+def _split(rows: PriceRows, size: int) -> list[PriceRows]:
+    return [
+        PriceRows(
+            rows.names,
+            rows.group[a : a + size],
+            rows.digests[a : a + size],
+            rows.records[a : a + size],
+            rows.cap,
+        )
+        for a in range(0, len(rows), size)
+    ]
 
 
 async def _batch_cost(
     market: Marketplace, detector: PriceDetector, config: ScreenConfig
-) -> dict[str, float]:
-    """Median milliseconds per batch of 1,000 for needs + fetch + detect + updates + commit."""
+) -> dict[str, Any]:
+    """Milliseconds per batch of 1,000 for needs + fetch + detect + updates + commit."""
     with tempfile.TemporaryDirectory(prefix="haze-bench-redis-") as folder:
         service = RedisService(free_port(), Path(folder))
         service.start()
@@ -84,21 +109,30 @@ async def _batch_cost(
 
 async def _timed_batches(
     market: Marketplace, detector: PriceDetector, config: ScreenConfig, url: str
-) -> dict[str, float]:
-    store = RedisStateStore.from_url(url, series_policies(config), prefix="bench")
+) -> dict[str, Any]:
+    store = RedisStateStore.from_url(
+        url, series_policies(config), prefix="bench", price_policy=price_policy(config)
+    )
     try:
-        batches = [market.listings(BATCH) for _ in range(12)]
-        groups = set()
+        batches = [market.listings(BATCH) for _ in range(WARMUP_BATCHES + TIMED_BATCHES)]
+        groups: set[str] = set()
         for listings in batches:
-            groups |= detector.needs(ListingBatch(listings, NOW)).series[Series.PRICE]
-        rows = market.history(groups, detector)
-        for start in range(0, len(rows), 20_000):
+            groups |= set(detector.pricer.groups(ListingBatch(listings, NOW)))
+        for chunk in _split(market.history(groups, detector), 20_000):
             updates = StateUpdates()
-            for group, member, t in rows[start : start + 20_000]:
-                updates.add(Series.PRICE, group, member, t)
+            updates.add_prices(chunk)
             await store.commit(updates, [], NOW)
         phases: dict[str, list[float]] = {"total": [], "fetch": [], "detect": [], "commit": []}
-        for listings in batches:
+        script_us = 0.0
+        counts: dict[str, list[float]] = {
+            "groups": [],
+            "refreshed": [],
+            "kb_read": [],
+            "observations": [],
+        }
+        for k, listings in enumerate(batches):
+            if k == WARMUP_BATCHES:
+                script_us = -await _script_us(store)
             t0 = time.perf_counter()
             batch = ListingBatch(listings, NOW)
             snapshot = await store.fetch(detector.needs(batch), [], NOW)
@@ -106,7 +140,8 @@ async def _timed_batches(
             found = detector.detect(batch, snapshot)
             decisions = ["allow" if not reasons else "block" for reasons in found]
             t2 = time.perf_counter()
-            await store.commit(detector.updates(batch, snapshot, decisions), [], NOW)
+            updates = detector.updates(batch, snapshot, decisions)
+            await store.commit(updates, [], NOW)
             t3 = time.perf_counter()
             for name, value in (
                 ("total", t3 - t0),
@@ -115,30 +150,54 @@ async def _timed_batches(
                 ("commit", t3 - t2),
             ):
                 phases[name].append(value * 1000)
-        groups_per_batch = statistics.median(
-            len(detector.needs(ListingBatch(b, NOW)).series[Series.PRICE]) for b in batches
-        )
-        result = {name: statistics.median(values[2:]) for name, values in phases.items()}
-        result["groups"] = groups_per_batch
+            rings = [g.sample for g in snapshot.prices.values() if g.sample is not None]
+            counts["groups"].append(len(detector.pricer.groups(batch)))
+            counts["refreshed"].append(len(updates.baselines))
+            counts["kb_read"].append(sum(len(r) for r in rings) * RECORD_SIZE / 1024)
+            counts["observations"].append(sum(len(rows) for rows in updates.prices))
+        result: dict[str, Any] = {
+            name: statistics.median(values[WARMUP_BATCHES:]) for name, values in phases.items()
+        }
+        result |= {
+            name: statistics.mean(values[WARMUP_BATCHES:]) for name, values in counts.items()
+        }
+        result["redis_ms"] = (script_us + await _script_us(store)) / 1000 / TIMED_BATCHES
+        result["cold_ms"] = phases["total"][0]
+        result["cold_refreshed"] = counts["refreshed"][0]
         return result
     finally:
         await store.close()
 
 
+async def _script_us(store: RedisStateStore) -> float:
+    """Microseconds the Redis server spent in scripts so far (INFO commandstats)."""
+    stats = await store.client.info("commandstats")
+    return float(
+        sum(stats.get(f"cmdstat_{name}", {}).get("usec", 0) for name in ("eval", "evalsha"))
+    )
+
+
 def _kernel_case(
-    market: Marketplace, detector: PriceDetector, top: int | None = None
-) -> tuple[tuple[Any, ...], int, int]:
-    """Kernel arguments for a fresh batch whose groups all hold a full sample, with the number
-    of groups and members."""
-    batch = ListingBatch(market.listings(BATCH, top), NOW)
+    market: Marketplace, detector: PriceDetector
+) -> tuple[tuple[Any, ...], tuple[Any, ...], int]:
+    """For a fresh batch whose groups' rings are full: the arguments of ``score_batch`` (with
+    the baselines ready), those of ``group_baselines`` (every group's sample), and the number
+    of groups."""
+    batch = ListingBatch(market.listings(BATCH), NOW)
     priced = detector.pricer.batch(batch)
-    groups = sorted(detector.pricer.groups(batch))
-    history: dict[str, list[tuple[str, float]]] = {}
-    for group, member, t in market.history(set(groups), detector):
-        history.setdefault(group, []).append((member, t))
-    series = {g: sorted(m, key=lambda x: x[1]) for g, m in history.items()}
-    samples = gather(StateSnapshot(series={Series.PRICE: series}), groups)
-    return detector.kernel_args(priced, samples, NOW), len(groups), len(samples.times)
+    history = market.history(set(priced.groups), detector)
+    by_group = dict(history.by_group())
+    samples = [history.records[by_group[g]] for g in priced.groups]
+    columns = (*sample_columns(samples), NOW, detector.params)
+    median, scale, observations, stores = group_baselines(*columns)
+    table = BaselineTable(median, scale, observations, stores, [])
+    return detector.kernel_args(priced, table), columns, len(priced.groups)
+
+
+def _check_equal(ours: tuple[np.ndarray, ...], theirs: tuple[np.ndarray, ...], what: str) -> None:
+    for mine, other in zip(ours, theirs, strict=True):
+        if not np.allclose(mine, other, equal_nan=True):
+            raise AssertionError(f"numpy and Numba {what} disagree")
 
 
 def run() -> dict[str, Any]:
@@ -146,60 +205,83 @@ def run() -> dict[str, Any]:
     market = Marketplace()
     detector = PriceDetector(config.detectors.price, market.registry)
     detector.warm()
-    inputs, groups, members = _kernel_case(market, detector)
-    hot_inputs, hot_groups, _ = _kernel_case(market, detector, top=10)
+    inputs, columns, groups = _kernel_case(market, detector)
 
     ours = score_batch(*inputs)
-    ref, mkt, z, ship = numpy_score(*inputs)
-    for mine, theirs in (
-        (ours.reference_score, ref),
-        (ours.market_score, mkt),
-        (ours.market_z, z),
-        (ours.shipping_score, ship),
-    ):
-        if not np.allclose(mine, theirs, equal_nan=True):
-            raise AssertionError("numpy and Numba robust z-scores disagree")
+    _check_equal(
+        (ours.reference_score, ours.market_score, ours.market_z, ours.shipping_score),
+        numpy_score(*inputs),
+        "scores",
+    )
+    _check_equal(group_baselines(*columns), numpy_baselines(*columns), "baselines")
     flagged = int(((ours.reference_score > 0) | (ours.market_score > 0)).sum())
 
-    haze = _best_rate(lambda: score_batch(*inputs), BATCH)
-    numpy_rate = _best_rate(lambda: numpy_score(*inputs), BATCH)
-    baselines = _best_rate(lambda: group_baselines(*inputs[:5], detector.params), groups)
-    hot = _best_rate(lambda: score_batch(*hot_inputs), BATCH)
-    hot_numpy = _best_rate(lambda: numpy_score(*hot_inputs), BATCH)
-    log_prices = inputs[5]
+    haze_s = _best_seconds(lambda: score_batch(*inputs))
+    numpy_s = _best_seconds(lambda: numpy_score(*inputs))
+    haze_group_s = _best_seconds(lambda: group_baselines(*columns)) / groups
+    numpy_group_s = _best_seconds(lambda: numpy_baselines(*columns), min_runs=3) / groups
+    log_prices = inputs[4]
     river = river_rate(np.resize(log_prices[np.isfinite(log_prices)], RIVER_ITEMS))
     cost = asyncio.run(_batch_cost(market, detector, config))
-    sample_size = config.detectors.price.market.sample_size
+    refreshed = cost["refreshed"]
+    haze = BATCH / haze_s
+    numpy_rate = BATCH / numpy_s
+    haze_refresh = BATCH / (haze_s + refreshed * haze_group_s)
+    numpy_refresh = BATCH / (numpy_s + refreshed * numpy_group_s)
+    market_rule = config.detectors.price.market
 
     return {
         "haze_kernel": round(haze),
         "numpy_robust_z": round(numpy_rate),
         "river_hst": round(river),
         "batch_1000_ms": round(cost["total"], 2),
+        "batch_1000_redis_ms": round(cost["redis_ms"], 2),
+        "haze_kernel_with_refresh": round(haze_refresh),
+        "numpy_with_refresh": round(numpy_refresh),
+        "baseline_us_per_group": round(haze_group_s * 1e6, 2),
+        "numpy_baseline_us_per_group": round(numpy_group_s * 1e6, 1),
         "ratios": {
             "haze_kernel / river_hst": round(haze / river, 1),
             "haze_kernel / numpy_robust_z": round(haze / numpy_rate, 2),
-            "few groups: haze_kernel / river_hst": round(hot / river, 1),
-            "few groups: haze_kernel / numpy_robust_z": round(hot / hot_numpy, 2),
+            "with refresh: haze / river_hst": round(haze_refresh / river, 1),
+            "with refresh: haze / numpy": round(haze_refresh / numpy_refresh, 2),
         },
         "targets": {
             "haze_kernel >= 40x river_hst": "met" if haze >= 40 * river else "NOT met",
             "haze_kernel >= 1.2x numpy_robust_z": "met" if haze >= 1.2 * numpy_rate else "NOT met",
+            "batch_1000_ms < 10 ms with a warm worker (aim: well under)": (
+                "met" if cost["total"] < 10 else "NOT met"
+            ),
         },
         "notes": (
             f"Batches of {BATCH} listings ({BRANDED_SHARE:.0%} branded, Zipf popularity over "
             f"{len(market.pairs)} (brand, category) pairs in {CATEGORIES} categories) touch "
-            f"{groups} price groups, each holding a full sample of {sample_size} prices "
-            f"({members} members). haze_kernel and numpy_robust_z do the same work: parse "
-            "every member, every group's decayed, store-shrunk, trimmed weighted median/MAD, "
-            f"then every listing's scores (outputs checked equal; {flagged} listings flagged). "
-            f"The baselines dominate: {1e6 / baselines:.1f} us per group of {sample_size}, so "
-            "the rate follows the groups per batch: a batch from the 10 most popular pairs "
-            f"({hot_groups} groups) scores {hot:,.0f} listings/s ({hot / river:.0f}x river, "
-            f"{hot / hot_numpy:.1f}x numpy). river: HalfSpaceTrees defaults, learn_one + "
-            "score_one on the log price. batch_1000_ms: median of needs + one fetch + detect "
-            "+ updates + one commit against a local redis-server with full samples, "
-            f"~{cost['groups']:.0f} groups read per batch: fetch {cost['fetch']:.1f} ms, "
-            f"detect {cost['detect']:.1f} ms, commit {cost['commit']:.1f} ms."
+            f"~{groups} price groups whose rings hold {market_rule.sample_size} prices each. "
+            "Like for like: haze_kernel (score_batch, Numba) and numpy_robust_z (the same "
+            "arithmetic in numpy) score a whole batch against the same ready baselines, as "
+            f"the detector does (outputs checked equal; {flagged} listings flagged): a few "
+            "arithmetic operations per listing, hence the rate. river_hst is HalfSpaceTrees "
+            "(defaults) learn_one + score_one per listing on the log price, "
+            "so it learns as it goes. Our learning is elsewhere: observations are appended in "
+            "Redis at commit, and a group's decayed, store-shrunk, trimmed weighted median/MAD "
+            f"is recomputed once a {market_rule.refresh_share:.0%} share of it is new: "
+            f"{haze_group_s * 1e6:.1f} us per group of {market_rule.sample_size} in Numba, "
+            f"{numpy_group_s * 1e6:.0f} us in numpy (outputs checked equal). In the Redis run "
+            f"a batch recomputed {refreshed:.1f} of its {cost['groups']:.0f} groups on "
+            f"average (each batch adds {cost['observations']:,.0f} observations to them), so "
+            f"charging those refreshes gives haze {haze_refresh:,.0f} and numpy "
+            f"{numpy_refresh:,.0f} listings/s (*_with_refresh; {haze_refresh / river:.0f}x "
+            "river; appending the observations is Redis work, in batch_1000_ms). "
+            "batch_1000_ms: median over "
+            f"{TIMED_BATCHES} batches after {WARMUP_BATCHES} warm-up ones of needs + one fetch "
+            "+ detect (pricing, refreshes, kernel, evidence) + updates + one commit against a "
+            f"local redis-server: needs + fetch {cost['fetch']:.2f} ms (reading "
+            f"{cost['kb_read']:.0f} KB of records for the stale groups, about 100 bytes per "
+            f"fresh one), detect {cost['detect']:.2f} ms, updates + commit "
+            f"{cost['commit']:.2f} ms; the Redis server spent {cost['redis_ms']:.2f} ms of it in "
+            "scripts (the rest is the worker's Python and waiting for a core on this shared "
+            "machine). The "
+            f"first batch of a cold store (no stored baseline: {cost['cold_refreshed']} "
+            f"recomputed) took {cost['cold_ms']:.1f} ms."
         ),
     }

@@ -59,18 +59,24 @@ class MarketRule(_Section):
 
     The baseline is a time-decayed weighted median and MAD of the recent allowed prices, with
     each store's weight shrunk by the square root of its number of listings (one store cannot
-    define the market), and a second pass without the members beyond ``trim_scales`` robust
-    scales (a cluster of fakes that slipped through does not shift it).
+    define the market), and a second pass without the observations beyond ``trim_scales``
+    robust scales (a cluster of fakes that slipped through does not shift it).
     """
 
     half_life_days: float = Field(default=7.0, gt=0.0)
     """An observation this old counts half as much as a fresh one."""
     sample_size: int = Field(default=256, ge=16, le=4096)
-    """Most recent observations kept per group in Redis (the state layer's cap)."""
+    """Most recent observations kept per group in Redis (the capacity of its ring)."""
     min_observations: int = Field(default=20, ge=1)
     """A group's baseline is used only once it holds this many observations..."""
     min_stores: int = Field(default=3, ge=1)
     """...from at least this many stores."""
+    refresh_share: float = Field(default=0.1, gt=0.0, le=1.0)
+    """A group's baseline is computed once and kept in Redis beside its sample; it is
+    recomputed once this share of its observations is new (every new one while the group
+    holds fewer than ``1 / refresh_share``)..."""
+    refresh_max_age_s: float = Field(default=600.0, gt=0.0)
+    """...or once it is this many seconds old (observations leave the window, weights decay)."""
     trim_scales: float = Field(default=4.0, gt=0.0)
     min_scale: float = Field(default=0.1, gt=0.0)
     """Floor of the robust scale of log prices (a group of identical prices has MAD 0)."""

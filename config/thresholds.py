@@ -68,10 +68,10 @@ class StateConfig(_Strict):
     ledger_ttl_days: float = Field(7.0, gt=0)
     """How long a screened (listing_id, revision) is remembered for idempotent redelivery."""
     redis_budget_ms: int = Field(50, ge=1, le=60_000)
-    series_cache_s: float = Field(2.0, ge=0.0, le=60.0)
-    """A worker re-reads a price group's sample from Redis at most this often (0: every batch);
-    its own additions apply at once, other workers' within this many seconds."""
     """A Redis round trip slower than this counts as a failure (degraded verdicts)."""
+    series_cache_s: float = Field(2.0, ge=0.0, le=60.0)
+    """Deprecated, no effect: it bounded a worker-local cache of price samples, which ready
+    baselines in Redis replaced (``state.prices``). Still accepted so existing files load."""
 
 
 class DetectorsConfig(_Strict):

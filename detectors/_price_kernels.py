@@ -1,11 +1,11 @@
-"""Numba kernels of the price detector: every group's baseline, then every listing's scores,
-in one call per batch (:func:`score_batch`).
+"""Numba kernels of the price detector: group baselines when they are due, and every listing's
+scores against ready baselines in one call per batch.
 
-Inputs are flat arrays that ``detectors/price.py`` builds from the batch and the Redis samples:
-the members of all groups as one character buffer (parsed here: Python touches each member
-once, to join it), ``offsets[g]:offsets[g + 1]`` delimiting group ``g``. Nothing here knows
-about listings, Redis or the registry. Log prices throughout: price ratios
-become differences and a group's spread is comparable across price levels.
+:func:`group_baselines` turns the observation samples of the groups whose stored baseline is
+stale (``state.prices``) into robust baselines; it runs for a handful of groups per batch.
+:func:`score_batch` scores a whole batch against the baselines of its groups, one array entry
+per group. Nothing here knows about listings, Redis or the registry. Log prices throughout:
+price ratios become differences and a group's spread is comparable across price levels.
 """
 
 from __future__ import annotations
@@ -30,17 +30,6 @@ MAD_TO_SIGMA = 1.4826
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-Text = npt.NDArray[np.uint8] | npt.NDArray[np.uint32]
-"""Members as character codes: bytes when all ASCII, else UTF-32 code points."""
-
-# Layout of a price member (``_price_samples.encode_member``): "+007.937660|1a2b3c4d|<key>".
-VALUE_WIDTH = 11
-STORE_START = 12
-STORE_END = 20
-MEMBER_MIN_LENGTH = STORE_END + 2
-_POINT_AT = 4
-_PIPE, _POINT, _PLUS, _MINUS = ord("|"), ord("."), ord("+"), ord("-")
-_ZERO, _LOWER_A = ord("0"), ord("a")
 
 
 def _kernel(fn: F) -> F:
@@ -49,7 +38,7 @@ def _kernel(fn: F) -> F:
 
 
 def _inlined(fn: F) -> F:
-    """A kernel inlined into its callers' Numba IR: small, hot, called once per member."""
+    """A kernel inlined into its callers' Numba IR: small, hot, called once per item."""
     return cast(F, numba.njit(cache=True, nogil=True, inline="always")(fn))
 
 
@@ -80,12 +69,8 @@ class KernelParams(NamedTuple):
 
 
 class BatchScores(NamedTuple):
-    """What :func:`score_batch` returns: per group (``g``) and per listing (``i``)."""
+    """What :func:`score_batch` returns, per listing."""
 
-    median: Floats  # g: baseline log price (NaN without members)
-    scale: Floats  # g: robust scale of log prices (1.4826 MAD, floored)
-    observations: Ints  # g: members in the sample
-    stores: Ints  # g: distinct stores among them
     reference_score: Floats  # i
     market_score: Floats  # i
     market_base: Ints  # i: BASE_* of the baseline used
@@ -104,35 +89,6 @@ def ramp(x: float, x0: float, x1: float, y1: float, x2: float, y2: float) -> flo
     if x > x2:
         return y1 + (y2 - y1) * (x1 - x) / (x1 - x2)
     return y2
-
-
-@_inlined
-def parse_member(text: Text, start: int, length: int) -> tuple[bool, float, int]:
-    """``(ok, log price, store hash)`` of the member at ``text[start:start + length]``, laid
-    out as ``_price_samples.encode_member`` writes it; ``ok`` is False for anything else.
-    Branch-free over the fixed-width fields: this runs once per member per batch."""
-    if length < MEMBER_MIN_LENGTH:
-        return False, math.nan, 0
-    head = text[start : start + STORE_END + 1]
-    sign = head[0]
-    ok = (head[VALUE_WIDTH] == _PIPE) & (head[STORE_END] == _PIPE) & (head[_POINT_AT] == _POINT)
-    ok &= (sign == _PLUS) | (sign == _MINUS)
-    micros = 0
-    for k in range(1, VALUE_WIDTH):
-        if k != _POINT_AT:
-            digit = int(head[k]) - _ZERO
-            ok &= (digit >= 0) & (digit <= 9)
-            micros = micros * 10 + digit
-    store = 0
-    for k in range(STORE_START, STORE_END):
-        c = int(head[k])
-        digit = c - _ZERO
-        letter = c - _LOWER_A + 10
-        is_digit = (digit >= 0) & (digit <= 9)
-        ok &= is_digit | ((letter >= 10) & (letter <= 15))
-        store = store * 16 + (digit if is_digit else letter)
-    value = micros / 1e6
-    return ok, (-value if sign == _MINUS else value), store
 
 
 @_inlined
@@ -208,21 +164,21 @@ def center_and_scale(
 
 @_kernel
 def group_baselines(
-    text: Text,
-    starts: Ints,
     times: Floats,
+    log_prices: Floats,
+    stores: Ints,
     offsets: Ints,
     now: float,
     p: KernelParams,
 ) -> tuple[Floats, Floats, Ints, Ints]:
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
-    Members ``offsets[g]:offsets[g + 1]`` belong to group ``g``; member ``k`` is
-    ``text[starts[k]:starts[k + 1]]`` (``starts`` has one entry more than there are members;
-    malformed members are skipped). A member weighs ``0.5 ** (age / half_life)`` divided by
-    the square root of its store's count in the group (one store cannot define a market). A
-    first median/MAD pass finds the bulk; members beyond ``trim_scales`` scales from it are
-    left out of a second pass, so a cluster of outliers cannot drag the centre.
+    Observations ``offsets[g]:offsets[g + 1]`` belong to group ``g`` (event time, log price,
+    store hash; NaN prices are skipped). An observation weighs ``0.5 ** (age / half_life)``
+    divided by the square root of its store's count in the group (one store cannot define a
+    market). A first median/MAD pass finds the bulk; observations beyond ``trim_scales``
+    scales from it are left out of a second pass, so a cluster of outliers cannot drag the
+    centre.
     """
     groups = offsets.shape[0] - 1
     median = np.full(groups, np.nan)
@@ -248,21 +204,21 @@ def group_baselines(
         n = 0
         newest = -math.inf
         for k in range(offsets[g], offsets[g + 1]):
-            ok, value, store = parse_member(text, starts[k], starts[k + 1] - starts[k])
-            if not ok:
+            value = log_prices[k]
+            if not math.isfinite(value):
                 continue
             v[n] = value
             t[n] = times[k]
-            slot[n] = store
+            slot[n] = stores[k]
             newest = max(newest, times[k])
             n += 1
         if n == 0:
             continue
-        # ages from the newest member, or from now when members claim later times (a listing
-        # dated in the future weighs as a fresh one, not more); a common factor leaves the
-        # median unchanged, so replays of old data keep their relative weights
+        # ages from the newest observation, or from now when some claim a later time (a
+        # listing dated in the future weighs as a fresh one, not more); a common factor leaves
+        # the median unchanged, so replays of old data keep their relative weights
         reference = min(newest, now)
-        # count each store's members: open addressing over a power-of-two table
+        # count each store's observations: open addressing over a power-of-two table
         mask = 2
         while mask < 2 * n:
             mask *= 2
@@ -300,11 +256,10 @@ def group_baselines(
 
 @_kernel
 def score_batch(
-    text: Text,
-    starts: Ints,
-    times: Floats,
-    offsets: Ints,
-    now: float,
+    median: Floats,
+    scale: Floats,
+    observations: Ints,
+    stores: Ints,
     log_price: Floats,
     shipping_fee: Floats,
     brand_group: Ints,
@@ -313,19 +268,19 @@ def score_batch(
     authorised: Bools,
     p: KernelParams,
 ) -> BatchScores:
-    """Baselines of every group (:func:`group_baselines`; ``now`` is the batch's clock), then
-    the three scores of every listing.
+    """The three scores of every listing against ready baselines.
 
-    Per listing ``i``: ``log_price`` in the registry currency (NaN: not checkable),
-    ``shipping_fee`` in the same currency, the indices of its (brand, category) group (-1
-    without a brand) and category group, the log registry reference (NaN: none), and whether
-    the store is authorised for the brand (then nothing fires: an authorised store is never
-    flagged on price). The market baseline falls back from (brand, category) to category when
-    the first is not trusted yet (too few observations or stores); unbranded listings get no
-    market check (a category mixes tiers: a cheap generic item is not a fake).
+    Per group ``g`` (the batch's groups): the baseline log price, its robust scale, and the
+    observations and distinct stores it rests on. Per listing ``i``: ``log_price`` in the
+    registry currency (NaN: not checkable), ``shipping_fee`` in the same currency, the indices
+    of its (brand, category) group (-1 without a brand) and category group, the log registry
+    reference (NaN: none), and whether the store is authorised for the brand (then nothing
+    fires: an authorised store is never flagged on price). The market baseline falls back from
+    (brand, category) to category when the first is not trusted yet (too few observations or
+    stores); unbranded listings get no market check (a category mixes tiers: a cheap generic
+    item is not a fake).
     """
-    median, scale, observations, distinct = group_baselines(text, starts, times, offsets, now, p)
-    trusted = (observations >= p.min_observations) & (distinct >= p.min_stores)
+    trusted = (observations >= p.min_observations) & (stores >= p.min_stores)
     n = log_price.shape[0]
     reference_score = np.zeros(n)
     market_score = np.zeros(n)
@@ -380,14 +335,4 @@ def score_batch(
                 -p.ship_full_log,
                 p.ship_score,
             )
-    return BatchScores(
-        median,
-        scale,
-        observations,
-        distinct,
-        reference_score,
-        market_score,
-        market_base,
-        market_z,
-        shipping_score,
-    )
+    return BatchScores(reference_score, market_score, market_base, market_z, shipping_score)

@@ -10,8 +10,11 @@ Three signals, scored for the whole batch in one Numba call (``detectors/_price_
   evidence names the baseline and how many observations and stores it rests on.
 - ``SHIPPING_FEE_ANOMALY``: a fee out of line with the price.
 
-Baselines live in Redis as ``Series.PRICE`` samples (``detectors/_price_samples.py``), and only
-listings that ended ``allow`` feed them, so blocked fakes never drag the market down. A store
+Each group's recent observations live in Redis as a ring of binary records, with its robust
+baseline kept beside it (``state.prices``): a batch reads the ready baselines, recomputes only
+those that are due (``detectors/_price_baselines.py``) and writes them back with its
+observations. Only listings that ended ``allow`` feed the rings, each ``listing_id:revision``
+once, so blocked fakes never drag the market down and redeliveries never count twice. A store
 the brand authorised is never flagged on price.
 """
 
@@ -28,7 +31,8 @@ from config.registry import Registry
 from config.thresholds import ScreenConfig
 from contract.listing import Listing
 from contract.verdict import Decision, Reason
-from detectors._price_features import ListingPricer, PricedBatch, PricedListing, category_group
+from detectors._price_baselines import BaselineTable, baseline_spec, baselines_for
+from detectors._price_features import ListingPricer, PricedBatch, PricedListing
 from detectors._price_kernels import (
     BASE_BRAND_CATEGORY,
     BASE_CATEGORY,
@@ -36,11 +40,11 @@ from detectors._price_kernels import (
     KernelParams,
     score_batch,
 )
-from detectors._price_samples import Samples, encode_member, gather
 from detectors.base import Detector
 from detectors.batch import ListingBatch
-from state.base import Series, StateNeeds, StateSnapshot, StateUpdates
+from state.base import StateNeeds, StateSnapshot, StateUpdates
 from state.policies import DAY_S
+from state.prices import PriceQuery, PriceRows, listing_digest, records, store_hash
 
 BASELINE_NAMES = {BASE_BRAND_CATEGORY: "brand_category", BASE_CATEGORY: "category"}
 
@@ -84,6 +88,7 @@ class PriceDetector(Detector):
         self.config = config
         self.pricer = ListingPricer(config, registry)
         self.params = kernel_params(config)
+        self.spec = baseline_spec(config.market)
 
     @classmethod
     def build(cls, config: ScreenConfig, registry: Registry) -> PriceDetector | None:
@@ -96,68 +101,99 @@ class PriceDetector(Detector):
         listing whose text names another brand is judged on that brand's reference and on its
         category's baseline (its brand's group was not read)."""
         needs = StateNeeds()
-        needs.want(Series.PRICE, self.pricer.groups(batch))
+        groups = self.pricer.groups(batch)
+        if groups:
+            needs.want_prices(PriceQuery(frozenset(groups), self.spec))
         return needs
+
+    def baselines(self, batch: ListingBatch, state: StateSnapshot) -> BaselineTable:
+        """The batch's ready baselines (computed once per batch and snapshot: ``updates``
+        writes back the ones ``detect`` recomputed)."""
+        held: list[tuple[StateSnapshot, BaselineTable]] = batch.derived(
+            f"price.baselines.{self.spec.digest}", lambda _: []
+        )
+        if not held or held[0][0] is not state:
+            table = baselines_for(
+                self.pricer.groups(batch), state, self.spec, batch.now, self.params
+            )
+            held[:] = [(state, table)]
+        return held[0][1]
 
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
         priced = self.pricer.batch(batch)
-        samples = gather(state, sorted(self.pricer.groups(batch)))
-        scores: BatchScores = score_batch(*self.kernel_args(priced, samples, batch.now))
-        reasons: list[list[Reason]] = [[] for _ in priced.listings]
+        table = self.baselines(batch, state)
+        scores: BatchScores = score_batch(*self.kernel_args(priced, table))
+        reasons: list[list[Reason]] = [[] for _ in range(len(priced))]
         fired = (
             (scores.reference_score > 0) | (scores.market_score > 0) | (scores.shipping_score > 0)
         )
         for i in np.flatnonzero(fired).tolist():
-            reasons[i] = self._reasons(priced.listings[i], samples, scores, i)
+            reasons[i] = self._reasons(priced.listing(i), priced, table, scores, i)
         return reasons
 
     def updates(
         self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[Decision]
     ) -> StateUpdates:
-        """Allowed listings join their groups' samples; flagged ones never do."""
+        """Allowed listings join their groups' rings (flagged ones never do), and the baselines
+        recomputed for this batch are kept for the next."""
         updates = StateUpdates()
         priced = self.pricer.batch(batch)
-        for listing, p, decision in zip(batch.listings, priced.listings, decisions, strict=True):
-            if decision != "allow" or not p.convertible:
-                continue
-            member = encode_member(listing.key, listing.store_id, p.log_price)
-            for group in p.groups:
-                if group is not None:
-                    updates.add(Series.PRICE, group, member, listing.event_time)
+        if len(decisions) != len(priced):
+            raise ValueError("one decision per listing")
+        allowed = np.fromiter((d == "allow" for d in decisions), np.bool_, len(decisions))
+        fed = np.flatnonzero(allowed & np.isfinite(priced.log_price))
+        if len(fed):
+            listings = batch.listings
+            index = fed.tolist()
+            digests = np.frombuffer(
+                b"".join([listing_digest(listings[i].key) for i in index]), "<u8"
+            )
+            stores = [store_hash(listings[i].store_id) for i in index]
+            found = records(batch.event_times[fed], priced.log_price[fed], stores)
+            # a row per (listing, group): the brand groups of the branded ones, then every
+            # listing's category group
+            brand = priced.brand_index[fed]
+            branded = brand >= 0
+            rows = PriceRows(
+                priced.groups,
+                np.concatenate([brand[branded], priced.category_index[fed]]),
+                np.concatenate([digests[branded], digests]),
+                np.concatenate([found[branded], found]),
+                self.config.market.sample_size,
+            )
+            updates.add_prices(rows)
+        updates.keep_baselines(self.baselines(batch, state).refreshed)
         return updates
 
     def warm(self) -> None:
-        """Compile (or load from the cache) the kernel for the argument types ``detect`` passes:
-        member buffers of bytes (ASCII) and of UTF-32 code points."""
+        """Compile (or load from the cache) the kernels for the argument types ``detect``
+        passes, including a baseline computed from a sample."""
         batch = ListingBatch([Listing("warm", "warm", "warm", "warm", "warm", 1.0)], 0.0)
-        group = category_group("warm")
-        for key in ("warm:0", "wärm:0"):
-            member = encode_member(key, "warm", 0.0)
-            self.detect(batch, StateSnapshot(series={Series.PRICE: {group: [(member, 0.0)]}}))
+        self.detect(batch, StateSnapshot())
 
-    def kernel_args(self, priced: PricedBatch, samples: Samples, now: float) -> tuple[Any, ...]:
+    def kernel_args(self, priced: PricedBatch, table: BaselineTable) -> tuple[Any, ...]:
         """The arguments of ``score_batch`` for a batch (the benchmark calls it too)."""
-        index = samples.index
-        bc = np.array([index[g] if (g := p.groups[0]) else -1 for p in priced.listings], np.int64)
-        c = np.array([index[p.groups[1]] for p in priced.listings], np.int64)
-        authorised = np.array([p.authorised for p in priced.listings], np.bool_)
         return (
-            samples.text,
-            samples.starts,
-            samples.times,
-            samples.offsets,
-            now,
+            table.median,
+            table.scale,
+            table.observations,
+            table.stores,
             priced.log_price,
             priced.shipping_fee,
-            bc,
-            c,
+            priced.brand_index,
+            priced.category_index,
             priced.reference_log,
-            authorised,
+            priced.authorised,
             self.params,
         )
 
     def _reasons(
-        self, p: PricedListing, samples: Samples, scores: BatchScores, i: int
+        self,
+        p: PricedListing,
+        priced: PricedBatch,
+        table: BaselineTable,
+        scores: BatchScores,
+        i: int,
     ) -> list[Reason]:
         """The reasons of listing ``i`` (one that fired), with the evidence a reviewer needs."""
         common: dict[str, Any] = {"brand": p.brand} if p.brand is not None else {}
@@ -175,14 +211,14 @@ class PriceDetector(Detector):
             )
         if scores.market_score[i] > 0:
             base = int(scores.market_base[i])
-            bc, c = p.groups
-            g = samples.index[bc if base == BASE_BRAND_CATEGORY and bc is not None else c]
-            median = float(scores.median[g])
+            index = priced.brand_index if base == BASE_BRAND_CATEGORY else priced.category_index
+            g = int(index[i])
+            median = float(table.median[g])
             evidence = {
                 "category": p.category,
                 "baseline": BASELINE_NAMES[base],
-                "observations": int(scores.observations[g]),
-                "stores": int(scores.stores[g]),
+                "observations": int(table.observations[g]),
+                "stores": int(table.stores[g]),
                 "median": _money(median),
                 "ratio": round(math.exp(p.log_price - median), 4),
                 "z": round(float(scores.market_z[i]), 2),

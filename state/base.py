@@ -1,12 +1,14 @@
 """The state interface: what detectors may read and write, independent of the backend.
 
-State is organised as *series*: for each kind (prices of a group, stores seen with a keyed
-signal, listings in an LSH bucket, listings in a perceptual-hash bucket) and id, a bounded set of
+State is organised as *series*: for each kind (stores seen with a keyed signal, listings in an
+LSH bucket, listings in a perceptual-hash bucket, a store's listings) and id, a bounded set of
 ``member -> event time`` entries inside a rolling window. Members are opaque strings that the
 detectors encode; adding a member twice is a no-op, which makes redelivery idempotent by
 construction. Fingerprint indexes that a batch touches by the thousand (LSH bands, image-hash
 chunks, keyed signals) are *bucket tables* instead (``state.buckets``), read and written with
-array arguments. Stores carry an offender status (banned, strikes). The ledger remembers each
+array arguments. Price groups are rings of binary records with ready baselines beside them
+(``state.prices``): a batch reads the baselines, and a group's records only when its baseline
+is stale. Stores carry an offender status (banned, strikes). The ledger remembers each
 screened ``listing_id:revision`` with its verdict, so a redelivered event repeats its verdict.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from state.buckets import BucketEntry, BucketHits, BucketQuery, BucketRows, Buckets
+from state.prices import EMPTY_GROUP, BaselineWrite, PriceGroup, PriceQuery, PriceRows
 
 MEMBER_SEP = "\x1f"
 """Separates the store id at the head of a member from the rest (see ``store_member``)."""
@@ -37,8 +40,6 @@ def split_member(member: str) -> tuple[str, str]:
 class Series(enum.StrEnum):
     """Kinds of rolling series. The value is the Redis key segment."""
 
-    # id: price group; member: "<log price>|<store>|<listing key>" (detectors/_price_samples.py)
-    PRICE = "price"
     SIGNAL = "sig"  # id: "<kind>:<hmac digest>"; member: store_id
     LSH = "lsh"  # id: "<band>:<band hash>"; member: store_member(store_id, listing reference)
     PHASH = "ph"  # id: "<chunk>:<chunk value>"; member: store_member(store_id, listing reference)
@@ -57,6 +58,8 @@ class StateNeeds:
     is known without a second read)."""
     buckets: list[BucketQuery] = field(default_factory=list)
     """Bucket tables to read; the status of every store found in them comes with them."""
+    prices: list[PriceQuery] = field(default_factory=list)
+    """Price groups to read, with the baseline each reader wants."""
 
     def want(self, kind: Series, ids: Iterable[str], *, with_member_stores: bool = False) -> None:
         self.series.setdefault(kind, set()).update(ids)
@@ -66,12 +69,16 @@ class StateNeeds:
     def want_buckets(self, query: BucketQuery) -> None:
         self.buckets.append(query)
 
+    def want_prices(self, query: PriceQuery) -> None:
+        self.prices.append(query)
+
     def merge(self, other: StateNeeds) -> None:
         for kind, ids in other.series.items():
             self.want(kind, ids)
         self.stores |= other.stores
         self.member_stores |= other.member_stores
         self.buckets.extend(other.buckets)
+        self.prices.extend(other.prices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,8 @@ class StateSnapshot:
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     buckets: dict[Buckets, BucketHits] = field(default_factory=dict)
     """What the bucket tables asked for hold (non-empty buckets only)."""
+    prices: dict[str, PriceGroup] = field(default_factory=dict)
+    """The price groups asked for that hold observations."""
 
     def members(self, kind: Series, series_id: str) -> list[tuple[str, float]]:
         """``(member, event time)`` pairs of one series, oldest first."""
@@ -117,13 +126,20 @@ class StateSnapshot:
         hits = self.buckets.get(kind)
         return hits.bucket(part, value) if hits is not None else []
 
+    def price_group(self, group: str) -> PriceGroup:
+        """One price group (empty: version 0, no baseline, no sample, when never written)."""
+        return self.prices.get(group, EMPTY_GROUP)
+
 
 @dataclass(slots=True)
 class StateUpdates:
-    """What a batch writes back: series additions, committed with the ledger in one round trip."""
+    """What a batch writes back: series additions, bucket rows, price observations and
+    recomputed baselines, committed with the ledger in one round trip."""
 
     adds: list[tuple[Series, str, str, float]] = field(default_factory=list)
     buckets: list[BucketRows] = field(default_factory=list)
+    prices: list[PriceRows] = field(default_factory=list)
+    baselines: list[BaselineWrite] = field(default_factory=list)
 
     def add(self, kind: Series, series_id: str, member: str, event_time: float) -> None:
         self.adds.append((kind, series_id, member, event_time))
@@ -131,9 +147,17 @@ class StateUpdates:
     def add_buckets(self, rows: BucketRows) -> None:
         self.buckets.append(rows)
 
+    def add_prices(self, rows: PriceRows) -> None:
+        self.prices.append(rows)
+
+    def keep_baselines(self, writes: Sequence[BaselineWrite]) -> None:
+        self.baselines.extend(writes)
+
     def merge(self, other: StateUpdates) -> None:
         self.adds.extend(other.adds)
         self.buckets.extend(other.buckets)
+        self.prices.extend(other.prices)
+        self.baselines.extend(other.baselines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +187,15 @@ class StateStore(ABC):
     async def fetch(
         self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
     ) -> StateSnapshot:
-        """Read the series and stores in ``needs`` (members newer than ``now`` minus the
-        window) and the ledger entries of ``ledger_keys``."""
+        """Read the series, buckets, price groups and stores in ``needs`` (members newer than
+        ``now`` minus the window) and the ledger entries of ``ledger_keys``."""
 
     @abstractmethod
     async def commit(
         self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
     ) -> None:
-        """Apply series additions and ledger writes atomically."""
+        """Apply series additions, bucket rows, price observations and baselines, and ledger
+        writes atomically."""
 
     @abstractmethod
     async def mark_emitted(self, keys: Sequence[str]) -> None:

@@ -7,6 +7,10 @@
                                   with a status (an index of the store hashes, kept in step by
                                   scripts/offenders.lua and strike.lua)
 ``<prefix>:ledger:<listing key>`` hash: fp, v (verdict JSON), e       (expires after ledger TTL)
+``<prefix>:prices:r:<group>``     string: a price group's ring: header (n, cap), cap 8-byte
+                                  listing digests, cap 16-byte records (state/price_ring.py)
+``<prefix>:prices:b:<spec>:<group>`` string: the group's baseline for one estimator spec
+                                  (both expire a day after the window, from their last write)
 ``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
 ``<prefix>:<bucket kind>:e:<slot>``     hash: entry handle -> record  (state/bucket_codec.py;
                                   both expire a day after their time slot leaves the window)
@@ -20,6 +24,17 @@ from state.buckets import Buckets
 
 def series_key(prefix: str, kind: Series, series_id: str) -> str:
     return f"{prefix}:{kind.value}:{series_id}"
+
+
+def price_ring_key(prefix: str, group: str) -> str:
+    """A price group's ring (the kind letter comes before the group, so no group name can
+    spell another key)."""
+    return f"{prefix}:prices:r:{group}"
+
+
+def price_baseline_key(prefix: str, spec_digest: str, group: str) -> str:
+    """A price group's stored baseline for one estimator spec (digests are hex)."""
+    return f"{prefix}:prices:b:{spec_digest}:{group}"
 
 
 def store_key(prefix: str, store_id: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from state import price_ring
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -32,6 +33,17 @@ from state.buckets import (
     HitsBuilder,
     default_bucket_policies,
 )
+from state.prices import (
+    RECORD_SIZE,
+    Baseline,
+    PriceGroup,
+    PricePolicy,
+    PriceQuery,
+    PriceRows,
+    decode_ring,
+    is_stale,
+    merge_queries,
+)
 
 
 class MemoryStateStore(StateStore):
@@ -40,10 +52,14 @@ class MemoryStateStore(StateStore):
         policies: Mapping[Series, SeriesPolicy],
         store_policy: StorePolicy | None = None,
         bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
+        price_policy: PricePolicy | None = None,
     ) -> None:
         self._policies = dict(policies)
         window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
         self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
+        self._price_policy = price_policy or PricePolicy(window)
+        self._rings: dict[str, bytes] = {}
+        self._baselines: dict[tuple[str, str], Baseline] = {}
         self._buckets: dict[tuple[Buckets, int, int], dict[tuple[str, str], float]] = {}
         self._store_policy = store_policy or StorePolicy()
         self._series: dict[tuple[Series, str], dict[str, float]] = {}
@@ -72,6 +88,8 @@ class MemoryStateStore(StateStore):
         for kind in needs.member_stores:
             for found_members in snapshot.series.get(kind, {}).values():
                 wanted_stores.update(split_member(m)[0] for m, _ in found_members)
+        if needs.prices:
+            snapshot.prices = self._read_prices(needs.prices, now)
         if needs.buckets:
             snapshot.buckets = self._read_buckets(needs.buckets, now)
             for hits in snapshot.buckets.values():
@@ -101,8 +119,52 @@ class MemoryStateStore(StateStore):
                 members.update(newest)
         for rows in updates.buckets:
             self._write_buckets(rows, now)
+        for price_rows in updates.prices:
+            self._write_prices(price_rows)
+        for kept in updates.baselines:
+            old = self._baselines.get((kept.digest, kept.group))
+            new = kept.baseline
+            if old is None or (new.version, new.computed_at) > (old.version, old.computed_at):
+                self._baselines[(kept.digest, kept.group)] = new
         for write in ledger:
             self._ledger[write.key] = LedgerEntry(write.fingerprint, write.verdict, emitted=False)
+
+    def _read_prices(self, queries: list[PriceQuery], now: float) -> dict[str, PriceGroup]:
+        groups, specs = merge_queries(queries)
+        oldest = now - self._price_policy.window_s
+        found: dict[str, PriceGroup] = {}
+        for group in groups:
+            ring = self._rings.get(group, b"")
+            version, _ = price_ring.header(ring)
+            if version <= 0:
+                continue
+            baselines = {
+                spec.digest: stored
+                for spec in specs
+                if (stored := self._baselines.get((spec.digest, group))) is not None
+            }
+            stale = frozenset(
+                spec.digest
+                for spec in specs
+                if is_stale(baselines.get(spec.digest), version, now, spec)
+            )
+            sample = decode_ring(price_ring.records(ring), oldest).copy() if stale else None
+            found[group] = PriceGroup(version, baselines, stale, sample)
+        return found
+
+    def _write_prices(self, rows: PriceRows) -> None:
+        raw = rows.records.tobytes()
+        digests = rows.digests.astype("<u8").tobytes()
+        for group, index in rows.by_group():
+            pairs = [
+                (digests[k * 8 : (k + 1) * 8], raw[k * RECORD_SIZE : (k + 1) * RECORD_SIZE])
+                for k in index.tolist()
+            ]
+            self._rings[group], _ = price_ring.add(self._rings.get(group), pairs, rows.cap)
+
+    def price_ring(self, group: str) -> bytes:
+        """Test helper: a price group's ring, laid out as in Redis."""
+        return self._rings.get(group, b"")
 
     def _read_buckets(
         self, queries: Sequence[BucketQuery], now: float

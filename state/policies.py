@@ -1,16 +1,18 @@
-"""Series windows and caps, bucket-table caps and the offender policy, from the thresholds file."""
+"""Series windows and caps, bucket-table caps, the price window and the offender policy, from
+the thresholds file."""
 
 from __future__ import annotations
 
 from config.thresholds import ScreenConfig
 from state.base import Series, SeriesPolicy, StorePolicy
 from state.buckets import BucketPolicy, Buckets
+from state.prices import PricePolicy
 
 DAY_S = 86400.0
 
-# Members kept per series id: enough for robust statistics and candidate lists, bounded so one
-# hot id (a popular category, a common LSH bucket) cannot grow without limit.
-# The price sample size is the price detector's to set (detectors.price.market.sample_size).
+# Members kept per series id: enough for candidate lists, bounded so one hot id (a common LSH
+# bucket) cannot grow without limit. Price rings are sized by the price detector's
+# market.sample_size, which travels with its writes (state.prices.PriceRows.cap).
 _MAX_MEMBERS = {
     Series.SIGNAL: 256,
     Series.LSH: 64,
@@ -21,8 +23,12 @@ _MAX_MEMBERS = {
 
 def series_policies(config: ScreenConfig) -> dict[Series, SeriesPolicy]:
     window = config.state.history_window_days * DAY_S
-    caps = {**_MAX_MEMBERS, Series.PRICE: config.detectors.price.market.sample_size}
-    return {kind: SeriesPolicy(window_s=window, max_members=caps[kind]) for kind in Series}
+    return {kind: SeriesPolicy(window_s=window, max_members=_MAX_MEMBERS[kind]) for kind in Series}
+
+
+def price_policy(config: ScreenConfig) -> PricePolicy:
+    """Price observations share the history window."""
+    return PricePolicy(window_s=config.state.history_window_days * DAY_S)
 
 
 def bucket_policies(config: ScreenConfig) -> dict[Buckets, BucketPolicy]:

@@ -1,4 +1,4 @@
-"""The Redis backend: each batch is one script call to read and one to write.
+"""The Redis backend: each batch is one round trip to read and one to write.
 
 Packing a batch into a single ``EVALSHA`` (rather than a pipeline of thousands of commands)
 keeps the Python side to one command encode per batch; the scripts run atomically, so two
@@ -16,7 +16,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from state import bucket_codec
+from state import bucket_codec, price_codec
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -31,6 +31,7 @@ from state.base import (
 )
 from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
+from state.prices import PricePolicy
 
 T = TypeVar("T")
 
@@ -65,12 +66,15 @@ class RedisStateStore(StateStore):
         store_policy: StorePolicy | None = None,
         timeout_s: float | None = None,
         bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
+        price_policy: PricePolicy | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self._policies = dict(policies)
         window = max((policy.window_s for policy in self._policies.values()), default=30 * 86400.0)
         self._bucket_policies = dict(bucket_policies or default_bucket_policies(window))
+        self._price_policy = price_policy or PricePolicy(window)
+        self._baselines = price_codec.BaselineCache()
         self._ledger_ttl = max(1, int(ledger_ttl_s))
         self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
@@ -79,11 +83,18 @@ class RedisStateStore(StateStore):
         self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
         self._offenders = client.register_script(_script("offenders.lua"))
-        # Bucket scripts run next to the series scripts in one pipeline, sent as EVAL (never
-        # NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
+        # Bucket and price scripts run next to the series scripts in one pipeline, sent as EVAL
+        # (never NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
         self._sources = {
             name: _script(f"{name}.lua")
-            for name in ("fetch", "commit", "fetch_buckets", "commit_buckets")
+            for name in (
+                "fetch",
+                "commit",
+                "fetch_buckets",
+                "commit_buckets",
+                "fetch_prices",
+                "commit_prices",
+            )
         }
 
     @classmethod
@@ -112,7 +123,7 @@ class RedisStateStore(StateStore):
     ) -> StateSnapshot:
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
         stores = sorted(needs.stores)
-        if not wanted and not stores and not ledger_keys and not needs.buckets:
+        if not (wanted or stores or ledger_keys or needs.buckets or needs.prices):
             return StateSnapshot()
         query = {
             "p": self.prefix,
@@ -123,20 +134,29 @@ class RedisStateStore(StateStore):
             "stores": stores,
             "ledger": list(ledger_keys),
         }
-        payload = [orjson.dumps(query)]
+        # the series script answers the series, ledger and stores; without any, it is skipped
+        calls: list[tuple[str, list[Any]]] = []
+        if wanted or stores or ledger_keys:
+            calls.append(("fetch", [orjson.dumps(query)]))
         if needs.buckets:
             bucket_args, order = bucket_codec.fetch_args(
                 needs.buckets, self._bucket_policies, self.prefix, now
             )
-            rows, bucket_rows = await self._call(
-                lambda: self._eval_together(("fetch", payload), ("fetch_buckets", bucket_args))
-            )
+            calls.append(("fetch_buckets", bucket_args))
+        if needs.prices:
+            price_args, groups, digests = price_codec.fetch_args(needs.prices, self.prefix, now)
+            calls.append(("fetch_prices", price_args))
+        if len(calls) == 1 and calls[0][0] == "fetch":
+            answers = [await self._call(lambda: self._fetch(args=calls[0][1]))]
         else:
-            rows = await self._call(lambda: self._fetch(args=payload))
+            answers = await self._call(lambda: self._eval_together(*calls))
+        if calls[0][0] != "fetch":
+            answers.insert(0, [[]])  # nothing asked of the series script: no stores either
+        rows = answers[0]
         snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
-                # C-level map/zip: a price batch decodes tens of thousands of members
+                # C-level map/zip: a batch can decode thousands of members
                 snapshot.series[kind][sid] = list(
                     zip(map(bytes.decode, flat[0::2]), map(float, flat[1::2]), strict=True)
                 )
@@ -149,9 +169,13 @@ class RedisStateStore(StateStore):
         flat_stores = list(rows[-1])
         if needs.buckets:
             snapshot.buckets, more = bucket_codec.read_fetch(
-                bucket_rows, order, self._bucket_policies, now
+                answers[1], order, self._bucket_policies, now
             )
             flat_stores += more
+        if needs.prices:
+            snapshot.prices = price_codec.read_fetch(
+                answers[-1], groups, digests, self._price_policy, now, self._baselines
+            )
         for j in range(0, len(flat_stores), 4):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
@@ -162,7 +186,10 @@ class RedisStateStore(StateStore):
         bucket_args = bucket_codec.commit_args(
             updates.buckets, self._bucket_policies, self.prefix, now
         )
-        if not updates.adds and not ledger and bucket_args is None:
+        price_args = price_codec.commit_args(
+            updates.prices, updates.baselines, self.prefix, self._price_policy
+        )
+        if not updates.adds and not ledger and bucket_args is None and price_args is None:
             return
         document = {
             "p": self.prefix,
@@ -175,15 +202,17 @@ class RedisStateStore(StateStore):
             "adds": [(kind.value, sid, member, t) for kind, sid, member, t in updates.adds],
             "ledger": [(w.key, w.fingerprint, w.verdict.decode()) for w in ledger],
         }
-        payload = [orjson.dumps(document)]
-        if bucket_args is None:
-            await self._call(lambda: self._commit(args=payload))
-        else:
-            await self._call(
-                lambda: self._eval_together(
-                    ("commit", payload), ("commit_buckets", bucket_args), transaction=True
-                )
-            )
+        calls: list[tuple[str, list[Any]]] = []
+        if updates.adds or ledger:
+            calls.append(("commit", [orjson.dumps(document)]))
+        if bucket_args is not None:
+            calls.append(("commit_buckets", bucket_args))
+        if price_args is not None:
+            calls.append(("commit_prices", price_args))
+        if len(calls) == 1 and calls[0][0] == "commit":
+            await self._call(lambda: self._commit(args=calls[0][1]))
+        else:  # one script runs atomically on its own; several go in one transaction
+            await self._call(lambda: self._eval_together(*calls, transaction=len(calls) > 1))
 
     async def _eval_together(
         self, *calls: tuple[str, list[Any]], transaction: bool = False

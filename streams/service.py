@@ -9,10 +9,9 @@ from config.thresholds import ScreenConfig
 from contract.signals import SignalKeyer
 from haze.engine import Screener
 from haze.runtime import Runtime
-from state.base import Series, StateStore
-from state.cache import CachedSeriesStore
+from state.base import StateStore
 from state.observed import StateObserver, observed
-from state.policies import bucket_policies, series_policies, store_policy
+from state.policies import bucket_policies, price_policy, series_policies, store_policy
 from state.redis import RedisStateStore
 from streams.metrics import ScreenMetrics
 
@@ -55,24 +54,18 @@ class ScreenService:
 def build_state_store(
     settings: Settings, config: ScreenConfig, observe: StateObserver | None = None
 ) -> StateStore:
-    """The Redis store for this config (behind the worker-local price cache when enabled).
+    """The Redis store for this config; ``observe`` times every Redis round trip.
 
     Each event loop gets its own (the stream agent's and the inline API's thread), since an
-    asyncio Redis connection belongs to the loop that opened it. ``observe`` times every Redis
-    round trip (below the cache, so cache hits are not counted as round trips)."""
-    policies = series_policies(config)
+    asyncio Redis connection belongs to the loop that opened it."""
     redis = RedisStateStore.from_url(
         settings.redis_url,
-        policies,
+        series_policies(config),
         prefix=config.state.key_prefix,
         ledger_ttl_s=config.state.ledger_ttl_days * 86400,
         store_policy=store_policy(config),
         bucket_policies=bucket_policies(config),
+        price_policy=price_policy(config),
         timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
     )
-    state = observed(redis, observe)
-    if config.state.series_cache_s > 0:
-        state = CachedSeriesStore(
-            state, policies, frozenset({Series.PRICE}), config.state.series_cache_s
-        )
-    return state
+    return observed(redis, observe)

@@ -12,16 +12,24 @@ import redis.asyncio as aioredis
 
 from config.thresholds import ScreenConfig
 from contract.listing import Listing
+from detectors._price_baselines import baselines_for, sample_columns
 from detectors._price_features import brand_group, category_group
 from detectors._price_kernels import group_baselines
-from detectors._price_samples import gather
 from detectors.batch import ListingBatch
 from detectors.price import PriceDetector, kernel_params
 from haze.engine import Screened, Screener
 from haze.runtime import Runtime
-from state.base import Series, StateNeeds
-from state.keys import series_key
-from state.policies import series_policies
+from state import price_ring
+from state.base import StateNeeds
+from state.keys import price_ring_key
+from state.policies import price_policy, series_policies
+from state.prices import (
+    DIGEST_SIZE,
+    EMPTY,
+    BaselineSpec,
+    PriceQuery,
+    listing_digest,
+)
 from state.redis import RedisStateStore
 from tests.price_data import NOW, REGISTRY, Market, screen_config
 
@@ -31,7 +39,9 @@ BACKPACKS = brand_group("acme", "bags/backpacks")  # no registry reference: mark
 
 
 def redis_store(client: aioredis.Redis, config: ScreenConfig, prefix: str) -> RedisStateStore:
-    return RedisStateStore(client, series_policies(config), prefix=prefix)
+    return RedisStateStore(
+        client, series_policies(config), prefix=prefix, price_policy=price_policy(config)
+    )
 
 
 def screener(config: ScreenConfig, store: RedisStateStore) -> Screener:
@@ -45,27 +55,46 @@ async def screen_all(screen: Screener, listings: list[Listing], size: int = 50) 
     return results
 
 
+RING = BaselineSpec("ring", refresh_share=1.0, max_age_s=1.0)
+"""A spec no detector stores a baseline for: a read with it always returns the ring."""
+
+
 async def baseline(
     store: RedisStateStore, config: ScreenConfig, group: str
 ) -> tuple[float, float, int]:
-    """``(median price, robust log scale, observations)`` of a group, as the detector sees it."""
+    """``(median price, robust log scale, observations)`` of a group, computed from its ring as
+    the detector computes it."""
     needs = StateNeeds()
-    needs.want(Series.PRICE, [group])
-    samples = gather(await store.fetch(needs, [], NOW), [group])
+    needs.want_prices(PriceQuery(frozenset([group]), RING))
+    sample = (await store.fetch(needs, [], NOW)).price_group(group).sample
     median, scale, observations, _ = group_baselines(
-        samples.text,
-        samples.starts,
-        samples.times,
-        samples.offsets,
+        *sample_columns([sample if sample is not None else EMPTY]),
         NOW,
         kernel_params(config.detectors.price),
     )
     return math.exp(median[0]), float(scale[0]), int(observations[0])
 
 
-async def members(client: aioredis.Redis, prefix: str, group: str) -> dict[bytes, float]:
-    rows = await client.zrange(series_key(prefix, Series.PRICE, group), 0, -1, withscores=True)
-    return dict(rows)
+async def detector_view(
+    store: RedisStateStore, config: ScreenConfig, group: str
+) -> tuple[float, int, int]:
+    """``(median log price, observations, stores)`` the detector scores against: the stored
+    baseline while fresh, else one recomputed from the ring."""
+    detector = PriceDetector(config.detectors.price, REGISTRY)
+    needs = StateNeeds()
+    needs.want_prices(PriceQuery(frozenset([group]), detector.spec))
+    snapshot = await store.fetch(needs, [], NOW)
+    table = baselines_for([group], snapshot, detector.spec, NOW, detector.params)
+    return float(table.median[0]), int(table.observations[0]), int(table.stores[0])
+
+
+async def raw(client: aioredis.Redis, prefix: str, group: str) -> tuple[bytes, bytes, int]:
+    """A group's records, listing digests and version, as Redis holds them."""
+    ring = await client.get(price_ring_key(prefix, group)) or b""
+    n, cap = price_ring.header(ring)
+    held = min(n, cap)
+    digests = ring[price_ring.HEADER : price_ring.HEADER + held * DIGEST_SIZE]
+    return price_ring.records(ring), digests, n
 
 
 async def test_baseline_converges_on_a_known_distribution(
@@ -83,6 +112,10 @@ async def test_baseline_converges_on_a_known_distribution(
     assert scale == pytest.approx(0.15, rel=0.25)
     category_median, _, _ = await baseline(store, config, category_group("bags/backpacks"))
     assert category_median == pytest.approx(4000.0, rel=0.03)
+    # what the detector scores against (a stored baseline at most a tenth behind) agrees
+    stored_median, stored_n, stores = await detector_view(store, config, BACKPACKS)
+    assert math.exp(stored_median) == pytest.approx(4000.0, rel=0.03)
+    assert stored_n >= 0.9 * n and stores == market.stores
 
 
 async def test_injected_fakes_at_a_tenth_barely_move_the_baseline(
@@ -118,8 +151,9 @@ async def test_a_redelivered_batch_leaves_the_statistics_unchanged(
     await screen_all(screen, market.honest(60))
     batch = market.honest(40)
     await screen.screen(batch)
-    before = await members(redis_client, key_prefix, BACKPACKS)
+    before = await raw(redis_client, key_prefix, BACKPACKS)
     stats_before = await baseline(store, config, BACKPACKS)
+    view_before = await detector_view(store, config, BACKPACKS)
 
     again = await screen.screen(batch)  # redelivery: answered from the ledger
     assert not any(r.fresh for r in again)
@@ -131,8 +165,9 @@ async def test_a_redelivered_batch_leaves_the_statistics_unchanged(
     )
     await store.commit(updates, [], NOW)
 
-    assert await members(redis_client, key_prefix, BACKPACKS) == before
+    assert await raw(redis_client, key_prefix, BACKPACKS) == before
     assert await baseline(store, config, BACKPACKS) == stats_before
+    assert await detector_view(store, config, BACKPACKS) == view_before
 
 
 async def test_two_concurrent_writers_lose_nothing(redis_url: str, key_prefix: str) -> None:
@@ -145,14 +180,15 @@ async def test_two_concurrent_writers_lose_nothing(redis_url: str, key_prefix: s
         await asyncio.gather(
             *(screen_all(s, x, size=10) for s, x in zip(screens, streams, strict=True))
         )
-        written = await members(clients[0], key_prefix, BACKPACKS)
-        whole_category = await members(clients[0], key_prefix, category_group("bags/backpacks"))
+        written = await raw(clients[0], key_prefix, BACKPACKS)
+        whole_category = await raw(clients[0], key_prefix, category_group("bags/backpacks"))
     finally:
         for client in clients:
             await client.aclose()
-    keys = {x.key for stream in streams for x in stream}
-    assert len(written) == len(whole_category) == 400
-    assert {m.decode().rsplit("|", 1)[1] for m in written} == keys
+    digests = {listing_digest(x.key) for stream in streams for x in stream}
+    for ring, held, version in (written, whole_category):
+        assert version == 400 and len(ring) == 400 * 16
+        assert {held[k : k + 8] for k in range(0, len(held), 8)} == digests
 
 
 @pytest.mark.parametrize("history", [0, 120], ids=["cold", "warm"])
@@ -177,3 +213,30 @@ async def test_an_honest_discount_passes_and_a_tenth_of_the_reference_is_blocked
     assert tenth.decision == "block"
     assert '"PRICE_BELOW_REFERENCE"' in verdict and '"baseline":"reference"' in verdict
     assert ('"baseline":"brand_category"' in verdict) == (history > 0)
+
+
+async def test_a_warm_group_is_read_without_its_ring_by_any_worker(
+    redis_url: str, key_prefix: str
+) -> None:
+    config = screen_config()
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    try:
+        first, second = (redis_store(c, config, key_prefix) for c in clients)
+        market = Market("acme", "bags/backpacks", median=4000.0, seed=31)
+        await screen_all(screener(config, first), market.honest(300), size=10)
+        detector = PriceDetector(config.detectors.price, REGISTRY)
+        needs = StateNeeds()
+        needs.want_prices(PriceQuery(frozenset([BACKPACKS]), detector.spec))
+        # the second worker refreshes what is due in its batch of 5 (under a tenth of the ring)
+        await screen_all(screener(config, second), market.honest(5))
+        group = (await first.fetch(needs, [], NOW)).price_group(BACKPACKS)
+        assert group.sample is None and not group.stale  # a few hundred bytes, no ring
+        stored = group.baselines[detector.spec.digest]
+        assert (group.version, stored.version) == (305, 300)
+        median, n, _ = await detector_view(first, config, BACKPACKS)
+        assert (median, n) == (stored.median, stored.observations)
+        ring_median, _, _ = await baseline(second, config, BACKPACKS)
+        assert math.exp(stored.median) == pytest.approx(ring_median, rel=0.01)
+    finally:
+        for client in clients:
+            await client.aclose()

@@ -48,12 +48,12 @@ def _needs(kind: Series, *ids: str, member_stores: bool = False) -> StateNeeds:
 async def test_series_keep_the_newest_within_cap_and_window(store: StateStore) -> None:
     updates = StateUpdates()
     for i in range(6):
-        updates.add(Series.PRICE, "g", f"m{i}", NOW - i * 10)
-    updates.add(Series.PRICE, "g", "old", NOW - 500)  # outside the 100 s window
+        updates.add(Series.STORE_LISTINGS, "g", f"m{i}", NOW - i * 10)
+    updates.add(Series.STORE_LISTINGS, "g", "old", NOW - 500)  # outside the 100 s window
     await store.commit(updates, [], NOW)
-    snapshot = await store.fetch(_needs(Series.PRICE, "g", "absent"), [], NOW)
-    assert [m for m, _ in snapshot.members(Series.PRICE, "g")] == ["m2", "m1", "m0"]
-    assert snapshot.members(Series.PRICE, "absent") == []
+    snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "g", "absent"), [], NOW)
+    assert [m for m, _ in snapshot.members(Series.STORE_LISTINGS, "g")] == ["m2", "m1", "m0"]
+    assert snapshot.members(Series.STORE_LISTINGS, "absent") == []
 
 
 async def test_adding_a_member_twice_changes_nothing(store: StateStore) -> None:
@@ -110,9 +110,9 @@ async def test_concurrent_writers_lose_nothing(store: StateStore) -> None:
         for start in range(0, 500, 50):
             updates = StateUpdates()
             for i in range(start, start + 50):
-                updates.add(Series.PRICE, "shared", f"{name}-{i}", NOW)
+                updates.add(Series.STORE_LISTINGS, "shared", f"{name}-{i}", NOW)
             await store.commit(updates, [], NOW)
 
     await asyncio.gather(writer("a"), writer("b"))
-    snapshot = await store.fetch(_needs(Series.PRICE, "shared"), [], NOW)
-    assert len(snapshot.members(Series.PRICE, "shared")) == 1000
+    snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "shared"), [], NOW)
+    assert len(snapshot.members(Series.STORE_LISTINGS, "shared")) == 1000

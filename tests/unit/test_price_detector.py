@@ -13,12 +13,11 @@ from config.thresholds import DecisionConfig
 from contract.listing import Listing
 from contract.verdict import Reason
 from detectors._price_features import brand_group, category_group
-from detectors._price_samples import encode_member, gather
 from detectors.batch import ListingBatch
 from detectors.catalog import build_detectors
 from detectors.price import PriceDetector
-from state.base import Series, StateSnapshot
-from state.policies import series_policies
+from state.base import StateSnapshot
+from state.prices import Baseline, PriceGroup, listing_digest, records, store_hash
 from tests.price_data import DAY, NOW, REGISTRY, screen_config
 
 BLOCK = DecisionConfig().block_threshold
@@ -55,23 +54,28 @@ def codes(reasons: list[Reason]) -> dict[str, Reason]:
     return {reason.code: reason for reason in reasons}
 
 
+SPEC = detector().spec
+
+
 def sample(group: str, median: float, n: int = 60, stores: int = 30, seed: int = 0):
-    """A snapshot sample of ``n`` allowed prices around ``median`` (sigma 0.1 in log)."""
+    """A group holding ``n`` allowed prices around ``median`` (sigma 0.1 in log) whose stored
+    baseline is stale, so the detector computes it from the sample."""
     rng = np.random.default_rng(seed)
-    members = [
-        (
-            encode_member(
-                f"{group}-{i}:0", f"s{i % stores}", float(rng.normal(math.log(median), 0.1))
-            ),
-            NOW - float(rng.uniform(0, 10 * DAY)),
-        )
-        for i in range(n)
-    ]
-    return group, sorted(members, key=lambda mt: mt[1])
+    found = records(
+        np.sort(NOW - rng.uniform(0, 10 * DAY, n)),
+        rng.normal(math.log(median), 0.1, n),
+        [store_hash(f"s{i % stores}") for i in range(n)],
+    )
+    return group, PriceGroup(n, {}, frozenset({SPEC.digest}), found)
 
 
-def snapshot(*samples: tuple[str, list[tuple[str, float]]]) -> StateSnapshot:
-    return StateSnapshot(series={Series.PRICE: dict(samples)})
+def ready(group: str, baseline: Baseline, digest: str = SPEC.digest):
+    """A group whose stored baseline is fresh: no sample comes with it."""
+    return group, PriceGroup(baseline.version, {digest: baseline})
+
+
+def snapshot(*groups: tuple[str, PriceGroup]) -> StateSnapshot:
+    return StateSnapshot(prices=dict(groups))
 
 
 @pytest.mark.parametrize(
@@ -187,14 +191,17 @@ def test_shipping_fee_anomaly() -> None:
 def test_needs_read_the_groups_detect_uses() -> None:
     items = [listing(100), listing(100, brand=None, category="Toys")]
     batch = ListingBatch(items, NOW)
-    assert detector().needs(batch).series[Series.PRICE] == {
+    (query,) = detector().needs(batch).prices
+    assert query.spec == SPEC
+    assert query.groups == {
         brand_group("acme", "bags/handbags"),
         category_group("bags/handbags"),
         category_group("toys"),
     }
     # once the keyword detector annotated the batch, the brands found in the text count
     found = ListingBatch(items, NOW, annotations={"brands": [(), ("zenit",)]})
-    assert detector().needs(found).series[Series.PRICE] == {
+    (query,) = detector().needs(found).prices
+    assert query.groups == {
         brand_group("acme", "bags/handbags"),
         category_group("bags/handbags"),
         brand_group("zenit", "toys"),
@@ -207,30 +214,61 @@ def test_only_allowed_convertible_listings_feed_the_baselines() -> None:
         listing(3000, listing_id="a"),
         listing(300, listing_id="b"),
         listing(3000, listing_id="c", currency="CHF"),
-        listing(50, listing_id="d", brand=None),
+        listing(50, listing_id="d", brand=None, store_id="store-2"),
     ]
     batch = ListingBatch(items, NOW)
-    adds = detector().updates(batch, StateSnapshot(), ["allow", "block", "allow", "allow"]).adds
-    assert [(kind, group) for kind, group, _, _ in adds] == [
-        (Series.PRICE, brand_group("acme", "bags/handbags")),
-        (Series.PRICE, category_group("bags/handbags")),
-        (Series.PRICE, category_group("bags/handbags")),
+    updates = detector().updates(batch, StateSnapshot(), ["allow", "block", "allow", "allow"])
+    (rows,) = updates.prices
+    assert [rows.names[g] for g in rows.group] == [
+        brand_group("acme", "bags/handbags"),
+        category_group("bags/handbags"),
+        category_group("bags/handbags"),
     ]
-    first, _, generic = (member for _, _, member, _ in adds)
-    assert first == encode_member("a:0", "store-reseller", math.log(3000))
-    assert generic.endswith("|d:0")
-    assert all(t == NOW - 60 for *_, t in adds)
-    again = detector().updates(ListingBatch(items, NOW), StateSnapshot(), ["allow"] * 4).adds
-    assert again[0] == adds[0]  # the same revision always writes the same member
+    assert rows.digests.tobytes() == listing_digest("a:0") * 2 + listing_digest("d:0")
+    assert rows.records["lp"] == pytest.approx([math.log(3000)] * 2 + [math.log(50)])
+    assert rows.records["t"].tolist() == [NOW - 60] * 3
+    assert rows.records["store"].tolist() == [store_hash("store-reseller")] * 2 + [
+        store_hash("store-2")
+    ]
+    assert rows.cap == 256
+    assert updates.baselines == []  # nothing was read, nothing recomputed to keep
+    again = detector().updates(ListingBatch(items, NOW), StateSnapshot(), ["allow"] * 4)
+    assert again.prices[0].digests[0] == rows.digests[0]  # a revision is always one digest
 
 
-def test_members_carry_the_listing_key_and_a_bounded_log_price() -> None:
-    member = encode_member("id:with:colons|and|bars:3", "store\x1fodd", math.log(12.5))
-    assert member.startswith("+002.525729|") and member.endswith("|id:with:colons|and|bars:3")
-    assert encode_member("k:0", "s", 5000.0).startswith("+999.999999|")
-    assert encode_member("k:0", "s", -5000.0).startswith("-999.999999|")
-    samples = gather(snapshot(("g", [(member, NOW)])), ["g", "missing"])
-    assert samples.offsets.tolist() == [0, 1, 1] and samples.starts.tolist() == [0, len(member)]
+def test_a_fresh_stored_baseline_is_used_as_it_is() -> None:
+    bc = brand_group("acme", "bags/backpacks")
+    stored = Baseline(80, NOW - 10, math.log(3000), 0.1, 80, 30)
+    state = snapshot(ready(bc, stored))
+    batch = ListingBatch([listing(300, category="bags/backpacks")], NOW)
+    (found,) = detector().detect(batch, state)
+    reason = codes(found)["PRICE_FAR_BELOW_MARKET"]
+    assert reason.evidence["baseline"] == "brand_category"
+    assert reason.evidence["observations"] == 80 and reason.evidence["stores"] == 30
+    assert reason.evidence["median"] == pytest.approx(3000, rel=1e-6)
+    assert detector().updates(batch, state, ["block"]).baselines == []
+
+
+def test_stale_baselines_are_recomputed_and_kept() -> None:
+    bc = brand_group("acme", "bags/backpacks")
+    c = category_group("bags/backpacks")
+    elsewhere = Baseline(80, NOW, math.log(10.0), 0.1, 80, 30)  # another config's baseline
+    group, held = sample(bc, 3000, n=80)
+    held = PriceGroup(held.version, {"other": elsewhere}, held.stale, held.sample)
+    state = snapshot((group, held))
+    batch = ListingBatch([listing(300, category="bags/backpacks")], NOW)
+    (found,) = detector().detect(batch, state)
+    assert codes(found)["PRICE_FAR_BELOW_MARKET"].evidence["median"] == pytest.approx(
+        3000, rel=0.05
+    )
+    updates = detector().updates(batch, state, ["block"])
+    (kept,) = updates.baselines  # the category group was never written: nothing to keep
+    assert (kept.group, kept.digest) == (bc, SPEC.digest)
+    assert kept.baseline.version == 80 and kept.baseline.computed_at == NOW
+    assert kept.baseline.observations == 80 and kept.baseline.stores == 30
+    assert math.exp(kept.baseline.median) == pytest.approx(3000, rel=0.05)
+    assert updates.prices == []  # a blocked listing feeds nothing
+    assert c not in {w.group for w in updates.baselines}
 
 
 def test_the_shared_checks_determinism_bounds_and_sizes() -> None:
@@ -265,6 +303,12 @@ def test_the_shared_checks_determinism_bounds_and_sizes() -> None:
 def test_disabled_sample_size_and_catalog() -> None:
     assert PriceDetector.build(screen_config(enabled=False), REGISTRY) is None
     config = screen_config(market={"sample_size": 128})
-    assert series_policies(config)[Series.PRICE].max_members == 128
+    small = PriceDetector.build(config, REGISTRY)
+    assert small is not None
+    batch = ListingBatch([listing(3000)], NOW)
+    assert small.updates(batch, StateSnapshot(), ["allow"]).prices[0].cap == 128
+    assert small.spec == SPEC  # the ring size is no parameter of the estimator
+    other = PriceDetector.build(screen_config(market={"trim_scales": 3.0}), REGISTRY)
+    assert other is not None and other.spec.digest != SPEC.digest
     assert PriceDetector in [type(d) for d in build_detectors(config, REGISTRY)]
     detector().warm()

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detectors._price_baselines import sample_columns
 from detectors._price_kernels import (
     BASE_BRAND_CATEGORY,
     BASE_CATEGORY,
     BASE_NONE,
     center_and_scale,
     group_baselines,
-    parse_member,
     ramp,
     score_batch,
     weighted_median,
 )
-from detectors._price_samples import encode_member, gather
 from detectors.price import kernel_params
-from state.base import Series, StateSnapshot
+from state.prices import records
 from tests.price_data import DAY, NOW, screen_config
 
 PARAMS = kernel_params(screen_config().detectors.price)
@@ -31,17 +29,10 @@ finite = st.floats(-50, 50, allow_nan=False)
 
 
 def flat(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
-    """Kernel inputs (text, starts, times, offsets, now) for groups of (log prices, times, stores),
-    through the real member encoding."""
-    series = {
-        f"g{g}": [
-            (encode_member(f"l{g}-{k}:0", f"store-{s}", float(v)), float(t))
-            for k, (v, t, s) in enumerate(zip(*group, strict=True))
-        ]
-        for g, group in enumerate(groups)
-    }
-    samples = gather(StateSnapshot(series={Series.PRICE: series}), list(series))
-    return samples.text, samples.starts, samples.times, samples.offsets, NOW
+    """Kernel inputs (times, log prices, stores, offsets, now) for groups of (log prices, times,
+    stores), through the records the state layer keeps."""
+    samples = [records(t, v, s) for v, t, s in groups]
+    return (*sample_columns(samples), NOW)
 
 
 def lognormal_group(rng, n, median, sigma, stores=40):
@@ -92,32 +83,11 @@ def test_weighted_median_follows_the_weights_and_splits_ties() -> None:
     assert weighted_median(np.array([5.0, 5.0, 5.0, 9.0]), np.ones(4), 4) == 5.0
 
 
-def test_members_are_parsed_in_place() -> None:
-    for key, width in (("k:0", 1), ("ключ:1", 4)):  # bytes, or UTF-32 when not ASCII
-        member = encode_member(key, "store-1", -math.log(12.5))
-        samples = gather(StateSnapshot(series={Series.PRICE: {"g": [(member, NOW)]}}), ["g"])
-        assert samples.text.itemsize == width
-        ok, value, store = parse_member(samples.text, 0, len(member))
-        assert ok and value == pytest.approx(-math.log(12.5), abs=1e-6)
-        assert store == zlib.crc32(b"store-1")
-    bad = [
-        "garbage",
-        "+00x.000000|0000000g|k:0",
-        "+007.000000|0000000G|k:0",
-        "*007.000000|00000000|k:0",
-        "+007.000000|00000000|",
-    ]
-    series = {"g": [(member, NOW) for member in bad]}
-    samples = gather(StateSnapshot(series={Series.PRICE: series}), ["g"])
-    for k in range(len(bad)):
-        ok, _, _ = parse_member(
-            samples.text, samples.starts[k], samples.starts[k + 1] - samples.starts[k]
-        )
-        assert not ok, bad[k]
-    _, _, n, _ = group_baselines(
-        samples.text, samples.starts, samples.times, samples.offsets, NOW, PARAMS
-    )
-    assert n[0] == 0  # foreign members are not observations
+def test_unpriced_observations_are_skipped() -> None:
+    group = (np.array([math.nan, math.log(50.0)]), np.array([NOW, NOW]), np.array([1, 2]))
+    median, _, n, stores = group_baselines(*flat([group]), PARAMS)
+    assert math.exp(median[0]) == pytest.approx(50.0, rel=1e-6)
+    assert (n[0], stores[0]) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -194,8 +164,13 @@ def test_an_empty_group_has_no_baseline() -> None:
 
 
 def score(groups, log_price, *, bc, c, ref=math.nan, authorised=False, fee=0.0, params=PARAMS):
+    """One listing scored against baselines computed from ``groups``."""
+    median, scale, n, stores = group_baselines(*flat(groups), params)
     return score_batch(
-        *flat(groups),
+        median,
+        scale,
+        n,
+        stores,
         np.array([log_price]),
         np.array([fee]),
         np.array([bc], np.int64),

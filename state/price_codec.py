@@ -1,0 +1,138 @@
+"""Arguments and answers of the price-group scripts (``scripts/fetch_prices.lua``,
+``scripts/commit_prices.lua``; the layout is in ``state.prices``).
+
+A batch's observations travel as two binary strings (records, then listing digests, group after
+group) beside one small JSON document, so the client encodes three arguments per batch however
+many rows, and the script slices them without parsing a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from state.prices import (
+    Baseline,
+    BaselineWrite,
+    PriceGroup,
+    PricePolicy,
+    PriceQuery,
+    PriceRows,
+    decode_ring,
+    merge_queries,
+)
+
+GRACE_S = 86400.0
+"""Keys outlive the window by a day of wall-clock time, as series keys do."""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def fetch_args(
+    queries: Sequence[PriceQuery], prefix: str, now: float
+) -> tuple[list[bytes], list[str], list[str]]:
+    """``(script arguments, groups in answer order, spec digests in answer order)``."""
+    groups, specs = merge_queries(queries)
+    document = {
+        "p": prefix,
+        "now": now,
+        "specs": [(s.digest, s.refresh_share, s.max_age_s) for s in specs],
+        "groups": groups,
+    }
+    return [orjson.dumps(document)], groups, [s.digest for s in specs]
+
+
+class BaselineCache:
+    """Decoded baselines by their stored text: a group's baseline reads the same from batch to
+    batch until it is recomputed, so most batches decode none (bounded; cleared when full)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._decoded: dict[bytes, Baseline | None] = {}
+
+    def get(self, text: bytes) -> Baseline | None:
+        found = self._decoded.get(text, _MISSING)
+        if found is _MISSING:
+            if len(self._decoded) >= self._limit:
+                self._decoded.clear()
+            found = self._decoded[text] = Baseline.decode(_text(text))
+        return found  # type: ignore[return-value]
+
+
+_MISSING = object()
+
+
+def read_fetch(
+    rows: Sequence[Any],
+    groups: Sequence[str],
+    digests: Sequence[str],
+    policy: PricePolicy,
+    now: float,
+    cache: BaselineCache | None = None,
+) -> dict[str, PriceGroup]:
+    """The groups a fetch found (groups never written are left out: they read as empty)."""
+    cache = cache or BaselineCache()
+    oldest = now - policy.window_s
+    found: dict[str, PriceGroup] = {}
+    everything = frozenset(digests)
+    for group, row in zip(groups, rows, strict=True):
+        version = int(row[0])
+        if version <= 0:
+            continue
+        flags = bytes(row[1])
+        baselines: dict[str, Baseline] = {}
+        for digest, text in zip(digests, row[3:], strict=False):
+            if text is not None and (decoded := cache.get(bytes(text))) is not None:
+                baselines[digest] = decoded
+        if b"0" not in flags:  # every spec stale (the usual single spec)
+            stale = everything
+        elif b"1" not in flags:
+            stale = frozenset()
+        else:
+            stale = frozenset(d for d, flag in zip(digests, flags, strict=False) if flag != 48)
+        ring = row[2]
+        sample = None
+        if stale:  # no records with a stale baseline: the ring expired, nothing is live
+            sample = decode_ring(bytes(ring) if ring is not None else b"", oldest)
+        found[group] = PriceGroup(version, baselines, stale, sample)
+    return found
+
+
+def commit_args(
+    rows: Sequence[PriceRows], baselines: Sequence[BaselineWrite], prefix: str, policy: PricePolicy
+) -> list[bytes] | None:
+    """Script arguments for a batch's observations and baselines (``None``: nothing to do)."""
+    if not any(len(r) for r in rows) and not baselines:
+        return None
+    # one entry per group (the script reads each ring once), its rows in the order given
+    index: dict[str, int] = {}
+    caps: dict[str, int] = {}
+    ids, words, found = [], [], []
+    for batch in rows:
+        local = np.array([index.setdefault(g, len(index)) for g in batch.names], np.int64)
+        caps.update(dict.fromkeys(batch.names, batch.cap))
+        ids.append(local[batch.group] if len(batch) else batch.group)
+        words.append(batch.digests)
+        found.append(batch.records)
+    group = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group, minlength=len(index)).tolist()
+    groups = [(g, count, caps[g]) for g, count in zip(index, counts, strict=True) if count]
+    records = np.concatenate(found)[order].tobytes() if found else b""
+    digests = np.concatenate(words)[order].astype("<u8").tobytes() if words else b""
+    document = {
+        "p": prefix,
+        "ttl": math.ceil(policy.window_s + GRACE_S),
+        "groups": groups,
+        "baselines": [
+            (w.group, w.digest, w.baseline.version, w.baseline.computed_at, w.baseline.encode())
+            for w in baselines
+        ],
+    }
+    return [orjson.dumps(document), records, digests]
