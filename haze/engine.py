@@ -124,8 +124,10 @@ class Screener:
         now = self._clock()
         batch = ListingBatch(listings, now)
         needs = StateNeeds()
-        for detector in runtime.detectors + (shadow.detectors if shadow else ()):
+        for detector in runtime.detectors:
             needs.merge(detector.needs(batch))
+        for detector in shadow.detectors if shadow else ():
+            needs.merge(detector.needs(batch), writes=False)  # a shadow never changes state
         for listing in listings:
             needs.stores.add(listing.store_id)
         keys = [listing.key for listing in listings]

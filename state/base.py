@@ -6,7 +6,9 @@ signal, listings in an LSH bucket, listings in a perceptual-hash bucket) and id,
 detectors encode; adding a member twice is a no-op, which makes redelivery idempotent by
 construction. Fingerprint indexes that a batch touches by the thousand (LSH bands, image-hash
 chunks, keyed signals) are *bucket tables* instead (``state.buckets``), read and written with
-array arguments. Stores carry an offender status (banned, strikes). The ledger remembers each
+array arguments; title bands are an *inline* bucket table (``state.inline``), looked up and
+added to in one call. Stores carry an offender status (banned, strikes); a snapshot can tell
+the status of any store. The ledger remembers each
 screened ``listing_id:revision`` with its verdict, so a redelivered event repeats its verdict.
 """
 
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from state.buckets import BucketEntry, BucketHits, BucketQuery, BucketRows, Buckets
+from state.inline import InlineHits, ProbeAdd
+
+_NO_STATUSES: Mapping[str, StoreStatus] = MappingProxyType({})
 
 MEMBER_SEP = "\x1f"
 """Separates the store id at the head of a member from the rest (see ``store_member``)."""
@@ -57,6 +63,9 @@ class StateNeeds:
     is known without a second read)."""
     buckets: list[BucketQuery] = field(default_factory=list)
     """Bucket tables to read; the status of every store found in them comes with them."""
+    probes: list[ProbeAdd] = field(default_factory=list)
+    """Inline bucket tables to look up and add to in the same call (the additions do not wait
+    for the verdicts: they are written by the fetch). One per kind."""
 
     def want(self, kind: Series, ids: Iterable[str], *, with_member_stores: bool = False) -> None:
         self.series.setdefault(kind, set()).update(ids)
@@ -66,12 +75,32 @@ class StateNeeds:
     def want_buckets(self, query: BucketQuery) -> None:
         self.buckets.append(query)
 
-    def merge(self, other: StateNeeds) -> None:
+    def probe(self, query: ProbeAdd, *, writes: bool = True) -> None:
+        """Look up (and, with ``writes``, add to) an inline table. A kind is probed once: a
+        read-only probe of a kind already probed is dropped (its reader gets the answer of the
+        first), and a writing probe replaces a read-only one."""
+        if not writes:
+            query = query.read_only()
+        for j, known in enumerate(self.probes):
+            if known.kind == query.kind:
+                if writes and not known.add.any():
+                    self.probes[j] = query
+                    return
+                if not writes:
+                    return
+                raise ValueError(f"{query.kind} is probed twice with additions")
+        self.probes.append(query)
+
+    def merge(self, other: StateNeeds, *, writes: bool = True) -> None:
+        """Add ``other``'s needs; without ``writes``, its inline additions are left out (a
+        shadow config reads the state, never changes it)."""
         for kind, ids in other.series.items():
             self.want(kind, ids)
         self.stores |= other.stores
         self.member_stores |= other.member_stores
         self.buckets.extend(other.buckets)
+        for query in other.probes:
+            self.probe(query, writes=writes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +110,9 @@ class StoreStatus:
     banned: bool = False
     strikes: int = 0
     banned_at: float = 0.0
+
+
+_NO_STATUS = StoreStatus()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +136,20 @@ class StateSnapshot:
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     buckets: dict[Buckets, BucketHits] = field(default_factory=dict)
     """What the bucket tables asked for hold (non-empty buckets only)."""
+    inline: dict[Buckets, InlineHits] = field(default_factory=dict)
+    """What the inline tables probed held before this batch's additions."""
+    offenders: Mapping[str, StoreStatus] = field(default_factory=lambda: _NO_STATUSES)
+    """Every store that has a status (backends that know them all fill it)."""
 
     def members(self, kind: Series, series_id: str) -> list[tuple[str, float]]:
         """``(member, event time)`` pairs of one series, oldest first."""
         return self.series.get(kind, {}).get(series_id, [])
 
     def store(self, store_id: str) -> StoreStatus:
-        return self.stores.get(store_id, StoreStatus())
+        status = self.stores.get(store_id)
+        if status is None:
+            status = self.offenders.get(store_id)
+        return _NO_STATUS if status is None else status
 
     def bucket(self, kind: Buckets, part: int, value: int) -> list[BucketEntry]:
         """Entries of one bucket (empty when it was not asked for or is empty)."""

@@ -16,7 +16,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from state import bucket_codec
+from state import bucket_codec, inline_codec
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -31,6 +31,7 @@ from state.base import (
 )
 from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
+from state.offender_copy import OffenderCopy
 
 T = TypeVar("T")
 
@@ -83,8 +84,17 @@ class RedisStateStore(StateStore):
         # NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
         self._sources = {
             name: _script(f"{name}.lua")
-            for name in ("fetch", "commit", "fetch_buckets", "commit_buckets")
+            for name in (
+                "fetch",
+                "commit",
+                "fetch_buckets",
+                "commit_buckets",
+                "probe_add_buckets",
+                "sync_offenders",
+            )
         }
+        self.offenders = OffenderCopy()
+        inline_codec.warm()
 
     @classmethod
     def from_url(
@@ -110,30 +120,72 @@ class RedisStateStore(StateStore):
     async def fetch(
         self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
     ) -> StateSnapshot:
+        """One pipeline: the offender copy's sync, the series and ledger script, the bucket
+        tables' read and the inline tables' probes (each only when asked for). Store statuses
+        come from the offender copy, so no script reads them store by store."""
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
-        stores = sorted(needs.stores)
-        if not wanted and not stores and not ledger_keys and not needs.buckets:
+        if not (wanted or needs.stores or ledger_keys or needs.buckets or needs.probes):
             return StateSnapshot()
-        query = {
-            "p": self.prefix,
-            "now": now,
-            "windows": {kind.value: policy.window_s for kind, policy in self._policies.items()},
-            "expand": [kind.value for kind in needs.member_stores],
-            "series": [(kind.value, sid) for kind, sid in wanted],
-            "stores": stores,
-            "ledger": list(ledger_keys),
-        }
-        payload = [orjson.dumps(query)]
+        calls: list[tuple[str, list[Any]]] = [("sync_offenders", self.offenders.args(self.prefix))]
+        series_call = bool(wanted or ledger_keys)
+        if series_call:
+            query = {
+                "p": self.prefix,
+                "now": now,
+                "windows": {kind.value: p.window_s for kind, p in self._policies.items()},
+                "expand": [kind.value for kind in needs.member_stores],
+                "series": [(kind.value, sid) for kind, sid in wanted],
+                "stores": [],
+                "ledger": list(ledger_keys),
+            }
+            calls.append(("fetch", [orjson.dumps(query)]))
         if needs.buckets:
             bucket_args, order = bucket_codec.fetch_args(
                 needs.buckets, self._bucket_policies, self.prefix, now
             )
-            rows, bucket_rows = await self._call(
-                lambda: self._eval_together(("fetch", payload), ("fetch_buckets", bucket_args))
+            calls.append(("fetch_buckets", bucket_args))
+        plans = []
+        for probe in needs.probes:
+            policy = self._bucket_policies[probe.kind]
+            probe_args, plan = inline_codec.probe_args(probe, policy, self.prefix, now)
+            calls.append(("probe_add_buckets", probe_args))
+            plans.append((probe.kind, plan))
+        replies = await self._call(lambda: self._eval_together(*calls))
+        self.offenders.apply(replies[0])
+        statuses = self.offenders.statuses
+        snapshot = StateSnapshot(series={kind: {} for kind in needs.series}, offenders=statuses)
+        for store_id in needs.stores:
+            status = statuses.get(store_id)
+            if status is not None:
+                snapshot.stores[store_id] = status
+        at = 1
+        flat_stores: list[Any] = []
+        if series_call:
+            rows = replies[at]
+            at += 1
+            self._read_series(snapshot, wanted, ledger_keys, rows)
+            flat_stores += list(rows[-1])
+        if needs.buckets:
+            snapshot.buckets, more = bucket_codec.read_fetch(
+                replies[at], order, self._bucket_policies, now
             )
-        else:
-            rows = await self._call(lambda: self._fetch(args=payload))
-        snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
+            at += 1
+            flat_stores += more
+        for (kind, plan), reply in zip(plans, replies[at:], strict=True):
+            hits = inline_codec.read_probe(reply, plan, self._bucket_policies[kind], now)
+            if len(hits):
+                snapshot.inline[kind] = hits
+        for j in range(0, len(flat_stores), 4):
+            snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
+        return snapshot
+
+    @staticmethod
+    def _read_series(
+        snapshot: StateSnapshot,
+        wanted: Sequence[tuple[Series, str]],
+        ledger_keys: Sequence[str],
+        rows: Sequence[Any],
+    ) -> None:
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
                 # C-level map/zip: a price batch decodes tens of thousands of members
@@ -146,15 +198,6 @@ class RedisStateStore(StateStore):
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
                 )
-        flat_stores = list(rows[-1])
-        if needs.buckets:
-            snapshot.buckets, more = bucket_codec.read_fetch(
-                bucket_rows, order, self._bucket_policies, now
-            )
-            flat_stores += more
-        for j in range(0, len(flat_stores), 4):
-            snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
-        return snapshot
 
     async def commit(
         self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float
