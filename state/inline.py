@@ -44,7 +44,8 @@ def entry_second(t: float) -> int:
 @dataclass(frozen=True, slots=True)
 class ProbeAdd:
     """Read buckets ``(part, fields[i, part])`` of every row ``i`` and every part, then add row
-    ``i``'s entry to the same buckets where ``add[i]``.
+    ``i``'s entry to the same buckets where ``add[i]`` (a bucket is named by the top
+    ``KEY_BITS`` bits of its value).
 
     Entry ``i`` is ``payloads[offsets[i]:offsets[i + 1]]`` (opaque to the state layer) with
     event time ``times[i]``. Rows whose time is older than the window are read, never added.
@@ -125,6 +126,17 @@ class InlineHits:
             self.length[keep],
             self.time[keep],
         )
+
+
+KEY_BITS = 32
+"""Bits of a bucket value that name its bucket. Values are hashes: two distinct ones share a
+bucket by chance once in 2^32, which only adds a candidate the caller verifies, and a 4-byte
+field costs Redis half the memory of an 8-byte one."""
+
+
+def bucket_keys(fields: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+    """The bucket each value falls in (its top ``KEY_BITS`` bits)."""
+    return (fields >> np.uint64(64 - KEY_BITS)).astype(np.uint32)
 
 
 def add_slot(t: float, now: float, policy: BucketPolicy) -> int | None:

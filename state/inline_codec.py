@@ -1,10 +1,11 @@
 """Arguments and answer of ``scripts/probe_add_buckets.lua`` (inline bucket tables).
 
 Layout: one hash per part and time slot, ``<prefix>:<kind>:<part>:<slot>``, whose fields are
-8-byte bucket values and whose values are buckets of framed entries (``state._inline_kernels``).
-A batch travels as a handful of strings: the framed entries once, then per part the rows'
-bucket values as 8-byte words; the answer is one string per slot and part. Both sides are
-packed and unpacked as arrays, never entry by entry in Python.
+4-byte bucket keys (``state.inline.bucket_keys``) and whose values are buckets of framed
+entries (``state._inline_kernels``). A batch travels as a handful of strings: the framed
+entries once, then per part the rows' bucket keys as 4-byte words; the answer is one string
+per slot and part. Both sides are packed and unpacked as arrays, never entry by entry in
+Python.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from state._inline_kernels import frame_entries, parse_hits
 from state.bucket_codec import GRACE_S
 from state.buckets import INLINE_KINDS, BucketPolicy
-from state.inline import MAX_TIME, InlineHits, ProbeAdd, probe_slots
+from state.inline import MAX_TIME, InlineHits, ProbeAdd, bucket_keys, probe_slots
 from state.keys import kind_base
 
 INLINE_WARM_KIND = next(iter(INLINE_KINDS))
@@ -72,13 +73,13 @@ def probe_args(
         else:
             adds = np.flatnonzero(mine).astype(">u2").tobytes()
         args += [_ttl(policy, slot, now), adds]
-    fields = query.fields
+    keys = bucket_keys(query.fields)
     if query.rows > 1:
-        ordered = np.sort(fields, axis=0)
+        ordered = np.sort(keys, axis=0)
         shared = (ordered[1:] == ordered[:-1]).any(axis=0).tolist()
     else:
         shared = [False] * query.parts
-    columns = fields.T.astype(">u8")
+    columns = keys.T.astype(">u4")
     for part in range(query.parts):
         args += [columns[part].tobytes(), "1" if shared[part] else ""]
     return args, ProbePlan(lo, hi, query.parts, query.rows)

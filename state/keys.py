@@ -10,7 +10,7 @@
 ``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
 ``<prefix>:<bucket kind>:e:<slot>``     hash: entry handle -> record  (state/bucket_codec.py;
                                   both expire a day after their time slot leaves the window)
-``<prefix>:<inline kind>:<part>:<slot>`` hash: 8-byte bucket value -> the bucket's entries
+``<prefix>:<inline kind>:<part>:<slot>`` hash: 4-byte bucket key -> the bucket's entries
                                   themselves (state/inline_codec.py; expires like the above)
 ``<prefix>:offenders:seq``        counter of offender-status changes, ``:log`` the ids of the
                                   last changed stores, ``:epoch`` a token naming this history

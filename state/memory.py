@@ -34,7 +34,7 @@ from state.buckets import (
     HitsBuilder,
     default_bucket_policies,
 )
-from state.inline import InlineHits, ProbeAdd, entry_second, probe_slots
+from state.inline import InlineHits, ProbeAdd, bucket_keys, entry_second, probe_slots
 from state.inline_codec import add_slots
 
 Bucket = list[tuple[bytes, int]]
@@ -146,7 +146,7 @@ class MemoryStateStore(StateStore):
         lo, hi = probe_slots(policy, now)
         oldest = math.floor(now - policy.window_s)
         slots = add_slots(query, policy, now).tolist()
-        fields = query.fields.tolist()
+        fields = bucket_keys(query.fields).tolist()
         seconds = [entry_second(t) for t in query.times.tolist()]
         found: list[tuple[int, int, bytes, int]] = []
         for slot in range(lo, hi + 1):

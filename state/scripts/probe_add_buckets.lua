@@ -1,7 +1,7 @@
 -- Look up, then add to, an inline bucket table for a whole batch (state/inline_codec.py).
 -- ARGV: base, cap, nparts, entries ('' when nothing is added), first slot, last slot,
 --   then per slot: ttl_s, adds ('' none, '*' every row, else 16-bit big-endian row numbers),
---   then per part: fields (8-byte bucket values, one per row), dups ('' or '1': some rows share
+--   then per part: fields (4-byte bucket keys, one per row), dups ('' or '1': some rows share
 --   a bucket in this part).
 -- entries frames every row's entry once, in row order: u16 length, payload, u32 time (seconds).
 -- A bucket (field of <base>:<part>:<slot>) is u16 count, then its entries, newest last.
@@ -43,12 +43,12 @@ for s = lo, hi do
   at = at + 2
 end
 
-local n = #ARGV[at] / 8
+local n = #ARGV[at] / 4
 local fields, shared = {}, {}
 for p = 0, nparts - 1 do
   local packed = ARGV[at + 2 * p]
   local f = {}
-  for j = 1, n do f[j] = string.sub(packed, j * 8 - 7, j * 8) end
+  for j = 1, n do f[j] = string.sub(packed, j * 4 - 3, j * 4) end
   fields[p] = f
   shared[p] = ARGV[at + 2 * p + 1] ~= ''
 end
