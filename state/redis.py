@@ -1,8 +1,11 @@
-"""The Redis backend: each batch is one script call to read and one to write.
+"""The Redis backend: each batch is one round trip to read and one to write.
 
-Packing a batch into a single ``EVALSHA`` (rather than a pipeline of thousands of commands)
-keeps the Python side to one command encode per batch; the scripts run atomically, so two
-workers updating the same series interleave whole batches, never half of one.
+The read is a pipeline of a few scripts (the offender copy's sync, series and ledger, bucket
+tables, and inline tables, which take the batch's additions in the same call); the write is one
+script, or a ``MULTI`` of two. Packing a batch into a handful of script calls (rather than a
+pipeline of thousands of commands) keeps the Python side to a few command encodes per batch;
+the scripts run atomically, so two workers updating the same series interleave whole batches,
+never half of one.
 """
 
 from __future__ import annotations
