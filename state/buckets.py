@@ -5,7 +5,9 @@ handful of price groups per batch but not for fingerprints: a batch of 500 listi
 about 10,000 LSH buckets, and one sorted set per bucket measured 1.4k listings/s through Redis.
 A bucket table keeps, for each kind and *part* (an LSH band, an image-hash chunk, a signal
 kind), one Redis hash per time slot whose fields are the 64-bit bucket values; reading or
-writing a whole batch is then one command per part and slot, whatever the batch size.
+writing a whole batch is then one command per part and slot, whatever the batch size. The
+generic tables below file handles to records; the LSH kind is an *inline* table whose buckets
+hold the entries themselves (``state.inline``).
 
 Entries name a store first (``store_id``, then an opaque ``ref`` the detector encodes), so the
 read also returns the offender status of every store found, as ``with_member_stores`` does for
