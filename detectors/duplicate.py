@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from config.duplicate import DuplicateConfig
 from config.registry import Registry
@@ -39,10 +40,18 @@ from detectors.fingerprints import (
     TitleHasher,
     image_hashes,
 )
-from detectors.linkage import Linkage
-from detectors.matching import Matches, entry_ref, image_matches, title_matches
+from detectors.linkage import Burst, Linkage
+from detectors.matching import (
+    Matches,
+    PackedIds,
+    entry_ref,
+    image_matches,
+    title_matches,
+    title_payloads,
+)
 from state.base import StateNeeds, StateSnapshot, StateUpdates
 from state.buckets import BucketQuery, BucketRows, Buckets
+from state.inline import InlineHits, ProbeAdd
 
 NAME = "duplicate"
 
@@ -53,6 +62,15 @@ class _Prepared:
 
     titles: TitleFingerprints
     images: ImageHashes
+    rows: npt.NDArray[np.int64]
+    """Listings with a usable title: looked up in and added to the LSH buckets."""
+    stores: PackedIds
+    """Their store ids."""
+    payloads: bytes
+    offsets: npt.NDArray[np.int64]
+    """Their bucket entries (``title_payloads``)."""
+    store_codes: npt.NDArray[np.int64]
+    """A number per store of the batch, for each listing."""
 
 
 class DuplicateDetector(Detector):
@@ -71,7 +89,8 @@ class DuplicateDetector(Detector):
         return cls(duplicate) if duplicate.enabled else None
 
     def warm(self) -> None:
-        """Compile (or load cached) kernels on a two-title batch that exercises every path."""
+        """Compile (or load cached) kernels on a two-title batch that exercises every path,
+        the stored one with each title's entry found by the other."""
         titles = ("warm up black running shoes 42", "warm up black running shoes 43 耐克跑鞋")
         listings = [
             Listing(f"w{i}", "s", f"s{i}", text, "c", 1.0, image_phashes=(0x0F0F0F0F0F0F0F0F ^ i,))
@@ -79,6 +98,17 @@ class DuplicateDetector(Detector):
         ]
         batch = ListingBatch(listings, now=0.0)
         self.detect(batch, StateSnapshot())
+        prepared = self._prepared(batch)
+        starts = prepared.offsets[[1, 0]]
+        stored = InlineHits(
+            prepared.payloads,
+            np.array([0, 1], dtype=np.int64),
+            np.zeros(2, dtype=np.int64),
+            starts,
+            np.diff(prepared.offsets)[[1, 0]],
+            np.zeros(2, dtype=np.int64),
+        )
+        self.detect(ListingBatch(listings, now=0.0), StateSnapshot(inline={Buckets.LSH: stored}))
 
     # --- per batch ---
 
@@ -86,7 +116,18 @@ class DuplicateDetector(Detector):
         def compute(b: ListingBatch) -> _Prepared:
             titles = self.hasher.fingerprint([x.title for x in b.listings])
             images = image_hashes([x.image_phashes for x in b.listings], self.config.phash_min_bits)
-            return _Prepared(titles, images)
+            rows = np.flatnonzero(titles.valid)
+            chosen = [b.listings[i] for i in rows.tolist()]
+            stores = PackedIds.of([x.store_id for x in chosen])
+            listing_ids = PackedIds.of([x.listing_id for x in chosen])
+            payloads, offsets = title_payloads(titles.sketch[rows], stores, listing_ids)
+            codes: dict[str, int] = {}
+            store_codes = np.fromiter(
+                (codes.setdefault(x.store_id, len(codes)) for x in b.listings),
+                dtype=np.int64,
+                count=len(b.listings),
+            )
+            return _Prepared(titles, images, rows, stores, payloads, offsets, store_codes)
 
         return batch.derived("duplicate.prepared", compute)
 
@@ -97,11 +138,18 @@ class DuplicateDetector(Detector):
         prepared = self._prepared(batch)
         needs = StateNeeds()
         needs.stores.update(x.store_id for x in batch.listings)
-        titles = prepared.titles
-        rows = np.flatnonzero(titles.valid)
+        rows = prepared.rows
         if len(rows):
-            parts = np.tile(np.arange(self.config.bands, dtype=np.int64), len(rows))
-            needs.want_buckets(BucketQuery(Buckets.LSH, parts, titles.bands[rows].ravel()))
+            needs.probe(
+                ProbeAdd(
+                    Buckets.LSH,
+                    prepared.titles.bands[rows],
+                    prepared.payloads,
+                    prepared.offsets,
+                    batch.event_times[rows],
+                    np.ones(len(rows), dtype=np.bool_),
+                )
+            )
         images = prepared.images
         if len(images.hashes):
             chunks = images.chunks
@@ -119,14 +167,17 @@ class DuplicateDetector(Detector):
             return reasons
         prepared = self._prepared(batch)
         config = self.config
-        scores = config.scores
         linkage = self._linkage(batch, state)
         titles = title_matches(
             listings,
             prepared.titles,
-            state.buckets.get(Buckets.LSH),
+            prepared.rows,
+            prepared.stores,
+            prepared.store_codes,
+            state.inline.get(Buckets.LSH),
             threshold=config.jaccard_threshold,
             cap=config.lsh_bucket_cap,
+            rows_per_band=config.rows,
         )
         images = image_matches(
             listings,
@@ -136,71 +187,105 @@ class DuplicateDetector(Detector):
             cap=config.phash_bucket_cap,
         )
         bursts = linkage.bursts(self._burst_window_s, config.burst_min_stores)
-        banned_stores = {s for s, status in state.stores.items() if status.banned}
+        stores = {x.store_id for x in listings} | set(titles.ref_store) | set(images.ref_store)
+        banned_stores = {s for s in stores if state.store(s).banned}
         banned_titles = titles.best(titles.stores_where(banned_stores))
         banned_images = images.best(images.stores_where(banned_stores))
         title_stores = titles.best_per_store()
-        for i, listing in enumerate(listings):
-            found = reasons[i]
-            own = state.store(listing.store_id)
-            if own.banned:
-                found.append(
-                    Reason(
-                        NAME,
-                        "STORE_BANNED",
-                        scores.store_banned,
-                        {"store": listing.store_id, "banned_at": own.banned_at},
-                    )
-                )
-            link = linkage.banned_link(i, state)
-            if link is not None:
-                evidence = {
-                    "banned_store": link.banned_store,
-                    "signals": list(link.kinds),
-                    "banned_stores_linked": link.banned_stores,
-                }
-                found.append(
-                    Reason(NAME, "LINKED_TO_BANNED_STORE", scores.linked_to_banned_store, evidence)
-                )
-            banned = banned_titles.get(i)
-            if banned is not None:
-                found.append(
-                    Reason(
-                        NAME,
-                        "DUPLICATE_OF_BANNED_LISTING",
-                        scores.duplicate_of_banned_listing,
-                        _evidence(titles, banned),
-                    )
-                )
-            banned = banned_images.get(i)
-            if banned is not None:
-                found.append(
-                    Reason(
-                        NAME,
-                        "IMAGE_OF_BANNED_LISTING",
-                        scores.image_of_banned_listing,
-                        _evidence(images, banned),
-                    )
-                )
-            burst = bursts[i]
-            if burst is not None:
-                evidence = {
-                    "signal": burst.kind,
-                    "fresh_stores": burst.fresh_stores,
-                    "window_hours": config.burst_window_hours,
-                }
-                found.append(
-                    Reason(NAME, "SHARED_SIGNAL_BURST", scores.shared_signal_burst, evidence)
-                )
-            across = _unrelated(titles, title_stores.get(i, []), i, linkage)
-            if len(across) >= config.across_stores_min:
-                evidence = {**_evidence(titles, across[0]), "stores": len(across)}
-                found.append(
-                    Reason(
-                        NAME, "DUPLICATE_ACROSS_STORES", scores.duplicate_across_stores, evidence
-                    )
-                )
+        # only listings with something to say are looked at one by one
+        flagged = {i for i, x in enumerate(listings) if x.store_id in banned_stores}
+        flagged.update(banned_titles, banned_images)
+        flagged.update(i for i, burst in enumerate(bursts) if burst is not None)
+        flagged.update(
+            i for i, pairs in title_stores.items() if len(pairs) >= config.across_stores_min
+        )
+        flagged.update(i for i, keys in enumerate(linkage.of_listing) if keys)
+        for i in sorted(flagged):
+            reasons[i] = self._reasons(
+                i,
+                listings[i],
+                state,
+                linkage,
+                titles,
+                images,
+                banned_titles,
+                banned_images,
+                bursts[i],
+                title_stores.get(i, []),
+            )
         return reasons
+
+    def _reasons(
+        self,
+        i: int,
+        listing: Listing,
+        state: StateSnapshot,
+        linkage: Linkage,
+        titles: Matches,
+        images: Matches,
+        banned_titles: dict[int, int],
+        banned_images: dict[int, int],
+        burst: Burst | None,
+        title_stores: list[int],
+    ) -> list[Reason]:
+        """Listing ``i``'s reasons, strongest kinds first."""
+        config = self.config
+        scores = config.scores
+        found = []
+        own = state.store(listing.store_id)
+        if own.banned:
+            found.append(
+                Reason(
+                    NAME,
+                    "STORE_BANNED",
+                    scores.store_banned,
+                    {"store": listing.store_id, "banned_at": own.banned_at},
+                )
+            )
+        link = linkage.banned_link(i, state)
+        if link is not None:
+            evidence = {
+                "banned_store": link.banned_store,
+                "signals": list(link.kinds),
+                "banned_stores_linked": link.banned_stores,
+            }
+            found.append(
+                Reason(NAME, "LINKED_TO_BANNED_STORE", scores.linked_to_banned_store, evidence)
+            )
+        banned = banned_titles.get(i)
+        if banned is not None:
+            found.append(
+                Reason(
+                    NAME,
+                    "DUPLICATE_OF_BANNED_LISTING",
+                    scores.duplicate_of_banned_listing,
+                    _evidence(titles, banned),
+                )
+            )
+        banned = banned_images.get(i)
+        if banned is not None:
+            found.append(
+                Reason(
+                    NAME,
+                    "IMAGE_OF_BANNED_LISTING",
+                    scores.image_of_banned_listing,
+                    _evidence(images, banned),
+                )
+            )
+        if burst is not None:
+            evidence = {
+                "signal": burst.kind,
+                "fresh_stores": burst.fresh_stores,
+                "window_hours": config.burst_window_hours,
+            }
+            found.append(Reason(NAME, "SHARED_SIGNAL_BURST", scores.shared_signal_burst, evidence))
+        across = _unrelated(titles, title_stores, i, linkage)
+        if len(across) >= config.across_stores_min:
+            evidence = {**_evidence(titles, across[0]), "stores": len(across)}
+            found.append(
+                Reason(NAME, "DUPLICATE_ACROSS_STORES", scores.duplicate_across_stores, evidence)
+            )
+        return found
 
     def updates(
         self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[Decision]
@@ -212,34 +297,13 @@ class DuplicateDetector(Detector):
         if not listings:
             return updates
         prepared = self._prepared(batch)
-        titles = prepared.titles
-        rows = np.flatnonzero(titles.valid)
-        if len(rows):
-            updates.add_buckets(self._title_rows(listings, titles, rows))
+        # the title bands were added by the fetch (they do not depend on the decisions)
         if len(prepared.images.hashes):
             updates.add_buckets(self._image_rows(listings, prepared.images))
         linkage = self._linkage(batch, state)
         if linkage.groups:
             updates.add_buckets(linkage.updates())
         return updates
-
-    def _title_rows(
-        self, listings: Sequence[Listing], titles: TitleFingerprints, rows: np.ndarray[Any, Any]
-    ) -> BucketRows:
-        bands = self.config.bands
-        chosen = [listings[i] for i in rows.tolist()]
-        return BucketRows(
-            Buckets.LSH,
-            np.tile(np.arange(bands, dtype=np.int64), len(rows)),
-            titles.bands[rows].ravel(),
-            np.repeat(np.arange(len(rows), dtype=np.int64), bands),
-            [x.store_id for x in chosen],
-            [
-                entry_ref(x.listing_id, titles.encoded(i))
-                for x, i in zip(chosen, rows.tolist(), strict=True)
-            ],
-            np.array([x.event_time for x in chosen], dtype=np.float64),
-        )
 
     @staticmethod
     def _image_rows(listings: Sequence[Listing], images: ImageHashes) -> BucketRows:

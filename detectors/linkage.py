@@ -79,8 +79,11 @@ class Linkage:
         self.groups: dict[SignalKey, SignalGroup] = {}
         self.of_listing: list[list[SignalKey]] = [[] for _ in listings]
         for i, listing in enumerate(listings):
+            signals = listing.signals
+            if not signals:
+                continue
             for kind in kinds:
-                digest = listing.signals.get(kind)
+                digest = signals.get(kind)
                 if digest is None:
                     continue
                 key = signal_key(kind, digest)

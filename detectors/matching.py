@@ -2,9 +2,14 @@
 itself, verified against the matched listing's fingerprint.
 
 Candidates come from buckets (LSH bands, image-hash chunks) and are verified on what the bucket
-entry carries: the stored b-bit title signature (estimated Jaccard similarity) or the image hash
+entry carries: the stored 4-bit title sketch (estimated Jaccard similarity) or the image hash
 itself (exact Hamming distance). A store never matches itself, so a seller's own relisting or
 new revision is not a duplicate of anything.
+
+Title buckets are inline (``state.inline``): each entry is a payload of sketch, store id and
+listing id (``title_payloads``), so the chance candidates that generic titles of one category
+meet by the thousand cost a few bytes each and are verified in one compiled pass; only the
+verified ones are decoded into Python strings.
 """
 
 from __future__ import annotations
@@ -17,14 +22,10 @@ import numpy.typing as npt
 
 from contract.listing import Listing
 from detectors._duplicate_kernels import bucket_pairs
-from detectors.fingerprints import (
-    ImageHashes,
-    TitleFingerprints,
-    decode_signatures,
-    estimate_jaccard,
-    hamming,
-)
+from detectors._match_kernels import build_payloads, pair_similarity, verify_hits
+from detectors.fingerprints import CHANCE, ImageHashes, TitleFingerprints, hamming
 from state.buckets import BucketEntry, BucketHits
+from state.inline import InlineHits
 
 REF_SEP = "|"
 """Separates the listing id from the fingerprint in a bucket entry's ref."""
@@ -140,32 +141,88 @@ def _distinct_other_store(
     return q[keep], r[keep]
 
 
+@dataclass(frozen=True, slots=True)
+class PackedIds:
+    """UTF-8 ids of some listings, concatenated: id ``i`` is ``data[at[i]:at[i + 1]]``."""
+
+    data: npt.NDArray[np.uint8]
+    at: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> PackedIds:
+        encoded = [text.encode() for text in ids]
+        at = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=at[1:])
+        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), at)
+
+
+def title_payloads(
+    sketches: npt.NDArray[np.uint8], stores: PackedIds, listings: PackedIds
+) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """The inline entry of each title: its sketch, its store id and its listing id."""
+    payloads, offsets = build_payloads(sketches, stores.data, stores.at, listings.data, listings.at)
+    return payloads.tobytes(), offsets
+
+
+def _payload_ids(data: bytes, start: int, stop: int, width: int) -> tuple[str, str]:
+    """Store id and listing id of the payload ``data[start:stop]``."""
+    at = start + width
+    size = int.from_bytes(data[at : at + 2], "big")
+    store_id = data[at + 2 : at + 2 + size].decode(errors="replace")
+    return store_id, data[at + 2 + size : stop].decode(errors="replace")
+
+
 def title_matches(
     listings: Sequence[Listing],
     prints: TitleFingerprints,
-    hits: BucketHits | None,
+    probe_rows: npt.NDArray[np.int64],
+    own_stores: PackedIds,
+    store_codes: npt.NDArray[np.int64],
+    hits: InlineHits | None,
     *,
     threshold: float,
     cap: int,
+    rows_per_band: int,
 ) -> Matches:
     """Listings whose titles are near-duplicates (estimated Jaccard >= ``threshold``) of other
-    stores' listings in the batch or in the stored LSH buckets."""
-    n = len(listings)
+    stores' listings in the batch or in the stored LSH buckets. ``probe_rows`` are the batch
+    rows that were looked up (row ``j`` of ``hits`` and ``own_stores`` is listing
+    ``probe_rows[j]``); ``store_codes`` number the batch's stores (equal codes, same store)."""
     ref_listing = [x.listing_id for x in listings]
     ref_store = [x.store_id for x in listings]
     q, r = bucket_pairs(prints.bands, prints.valid, cap)
-    signatures = prints.short
-    if hits is not None and hits.entries:
-        ids, encoded = _split_refs(hits.entries)
-        ref_listing += ids
-        ref_store += [entry.store_id for entry in hits.entries]
-        signatures = np.vstack((signatures, decode_signatures(encoded, prints.short.shape[1])))
-        sq, sr = _stored_pairs(prints.bands, prints.valid, hits, n)
-        q, r = np.concatenate((q, sq)), np.concatenate((r, sr))
-    q, r = _distinct_other_store(q, r, ref_store[:n], ref_store)
-    similarity = estimate_jaccard(prints.short, signatures, q, r)
+    other = store_codes[q] != store_codes[r]
+    q, r = q[other], r[other]
+    similarity = pair_similarity(prints.sketch, prints.bands, q, r, rows_per_band, CHANCE)
     keep = similarity >= threshold
-    return Matches(q[keep], r[keep], similarity[keep], None, ref_listing, ref_store)
+    q, r, similarity = q[keep], r[keep], similarity[keep]
+    if hits is not None and len(hits):
+        sketches = prints.sketch[probe_rows]
+        found, stored_similarity = verify_hits(
+            hits.buffer,
+            hits.start,
+            hits.length,
+            hits.row,
+            hits.part,
+            sketches,
+            own_stores.data,
+            own_stores.at,
+            rows_per_band,
+            CHANCE,
+            threshold,
+        )
+        width = sketches.shape[1]
+        first_ref = len(ref_listing)
+        data = hits.data
+        starts, lengths = hits.start[found].tolist(), hits.length[found].tolist()
+        for start, length in zip(starts, lengths, strict=True):
+            store_id, listing_id = _payload_ids(data, start, start + length, width)
+            ref_store.append(store_id)
+            ref_listing.append(listing_id)
+        q = np.concatenate((q, probe_rows[hits.row[found]]))
+        r = np.concatenate((r, np.arange(first_ref, len(ref_listing), dtype=np.int64)))
+        similarity = np.concatenate((similarity, stored_similarity))
+    return Matches(q, r, similarity, None, ref_listing, ref_store)
 
 
 def image_matches(

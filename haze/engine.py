@@ -143,7 +143,7 @@ class Screener:
             if observer is not None:
                 observer.detector_seconds(detector.name, "needs", time.perf_counter() - at)
         for detector in shadow.detectors if shadow else ():
-            needs.merge(detector.needs(batch))
+            needs.merge(detector.needs(batch), writes=False)  # a shadow never changes state
         for listing in listings:
             needs.stores.add(listing.store_id)
         keys = [listing.key for listing in listings]

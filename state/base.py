@@ -6,9 +6,11 @@ LSH bucket, listings in a perceptual-hash bucket, a store's listings) and id, a 
 detectors encode; adding a member twice is a no-op, which makes redelivery idempotent by
 construction. Fingerprint indexes that a batch touches by the thousand (LSH bands, image-hash
 chunks, keyed signals) are *bucket tables* instead (``state.buckets``), read and written with
-array arguments. Price groups are rings of binary records with ready baselines beside them
+array arguments; title bands are an *inline* bucket table (``state.inline``), looked up and
+added to in one call. Price groups are rings of binary records with ready baselines beside them
 (``state.prices``): a batch reads the baselines, and a group's records only when its baseline
-is stale. Stores carry an offender status (banned, strikes). The ledger remembers each
+is stale. Stores carry an offender status (banned, strikes); a snapshot can tell the status of
+any store. The ledger remembers each
 screened ``listing_id:revision`` with its verdict, so a redelivered event repeats its verdict.
 """
 
@@ -16,11 +18,15 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from state.buckets import BucketEntry, BucketHits, BucketQuery, BucketRows, Buckets
+from state.inline import InlineHits, ProbeAdd
 from state.prices import EMPTY_GROUP, BaselineWrite, PriceGroup, PriceQuery, PriceRows
+
+_NO_STATUSES: Mapping[str, StoreStatus] = MappingProxyType({})
 
 MEMBER_SEP = "\x1f"
 """Separates the store id at the head of a member from the rest (see ``store_member``)."""
@@ -60,6 +66,9 @@ class StateNeeds:
     """Bucket tables to read; the status of every store found in them comes with them."""
     prices: list[PriceQuery] = field(default_factory=list)
     """Price groups to read, with the baseline each reader wants."""
+    probes: list[ProbeAdd] = field(default_factory=list)
+    """Inline bucket tables to look up and add to in the same call (the additions do not wait
+    for the verdicts: they are written by the fetch). One per kind."""
 
     def want(self, kind: Series, ids: Iterable[str], *, with_member_stores: bool = False) -> None:
         self.series.setdefault(kind, set()).update(ids)
@@ -72,13 +81,33 @@ class StateNeeds:
     def want_prices(self, query: PriceQuery) -> None:
         self.prices.append(query)
 
-    def merge(self, other: StateNeeds) -> None:
+    def probe(self, query: ProbeAdd, *, writes: bool = True) -> None:
+        """Look up (and, with ``writes``, add to) an inline table. A kind is probed once: a
+        read-only probe of a kind already probed is dropped (its reader gets the answer of the
+        first), and a writing probe replaces a read-only one."""
+        if not writes:
+            query = query.read_only()
+        for j, known in enumerate(self.probes):
+            if known.kind == query.kind:
+                if writes and not known.add.any():
+                    self.probes[j] = query
+                    return
+                if not writes:
+                    return
+                raise ValueError(f"{query.kind} is probed twice with additions")
+        self.probes.append(query)
+
+    def merge(self, other: StateNeeds, *, writes: bool = True) -> None:
+        """Add ``other``'s needs; without ``writes``, its inline additions are left out (a
+        shadow config reads the state, never changes it)."""
         for kind, ids in other.series.items():
             self.want(kind, ids)
         self.stores |= other.stores
         self.member_stores |= other.member_stores
         self.buckets.extend(other.buckets)
         self.prices.extend(other.prices)
+        for query in other.probes:
+            self.probe(query, writes=writes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +117,9 @@ class StoreStatus:
     banned: bool = False
     strikes: int = 0
     banned_at: float = 0.0
+
+
+_NO_STATUS = StoreStatus()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +145,20 @@ class StateSnapshot:
     """What the bucket tables asked for hold (non-empty buckets only)."""
     prices: dict[str, PriceGroup] = field(default_factory=dict)
     """The price groups asked for that hold observations."""
+    inline: dict[Buckets, InlineHits] = field(default_factory=dict)
+    """What the inline tables probed held before this batch's additions."""
+    offenders: Mapping[str, StoreStatus] = field(default_factory=lambda: _NO_STATUSES)
+    """Every store that has a status (backends that know them all fill it)."""
 
     def members(self, kind: Series, series_id: str) -> list[tuple[str, float]]:
         """``(member, event time)`` pairs of one series, oldest first."""
         return self.series.get(kind, {}).get(series_id, [])
 
     def store(self, store_id: str) -> StoreStatus:
-        return self.stores.get(store_id, StoreStatus())
+        status = self.stores.get(store_id)
+        if status is None:
+            status = self.offenders.get(store_id)
+        return _NO_STATUS if status is None else status
 
     def bucket(self, kind: Buckets, part: int, value: int) -> list[BucketEntry]:
         """Entries of one bucket (empty when it was not asked for or is empty)."""

@@ -6,8 +6,9 @@ Layout, per bucket kind and time slot (``state.keys``):
   12-character entry handles (newest last, at most the cap);
 - one entry hash, ``<prefix>:<kind>:e:<slot>``: handle -> ``<store>\\x1f<ref>\\x1e<time>``.
 
-A listing sits in one bucket per LSH band, so buckets hold a 12-byte handle instead of its
-record: the record (with its 86-character signature) is stored once. A handle is 72 bits of
+A listing sits in several buckets (one per image-hash chunk), so buckets hold a 12-byte handle
+instead of its record: the record is stored once. (Title bands, met by the thousand, are an
+inline table instead: ``state.inline_codec``.) A handle is 72 bits of
 BLAKE2b of ``<store>\\x1f<ref>``, so adding the same entry twice touches the same handle (one
 chance collision in about 10^6 among 10^8 entries; it would drop one of the two from a bucket).
 

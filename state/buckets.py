@@ -5,7 +5,9 @@ handful of price groups per batch but not for fingerprints: a batch of 500 listi
 about 10,000 LSH buckets, and one sorted set per bucket measured 1.4k listings/s through Redis.
 A bucket table keeps, for each kind and *part* (an LSH band, an image-hash chunk, a signal
 kind), one Redis hash per time slot whose fields are the 64-bit bucket values; reading or
-writing a whole batch is then one command per part and slot, whatever the batch size.
+writing a whole batch is then one command per part and slot, whatever the batch size. The
+generic tables below file handles to records; the LSH kind is an *inline* table whose buckets
+hold the entries themselves (``state.inline``).
 
 Entries name a store first (``store_id``, then an opaque ``ref`` the detector encodes), so the
 read also returns the offender status of every store found, as ``with_member_stores`` does for
@@ -28,8 +30,17 @@ class Buckets(enum.StrEnum):
     """Kinds of bucket tables. The value is the Redis key segment."""
 
     SIGNAL = "bsig"  # part: signal kind index; field: 64 bits of the keyed digest
-    LSH = "blsh"  # part: band; field: band hash
+    LSH = "tlsh"  # part: band; field: band hash (an inline table, ``state.inline``)
     PHASH = "bph"  # part: chunk index; field: 16-bit chunk value
+
+
+INLINE_KINDS = frozenset({Buckets.LSH})
+"""Kinds stored as inline tables (``state.inline``); the others are generic handle tables."""
+
+
+def _generic(kind: Buckets) -> None:
+    if kind in INLINE_KINDS:
+        raise ValueError(f"{kind} is an inline bucket table: probe it with state.inline.ProbeAdd")
 
 
 class BucketEntry(NamedTuple):
@@ -67,6 +78,9 @@ class BucketQuery:
     parts: npt.NDArray[np.int64]
     fields: npt.NDArray[np.uint64]
 
+    def __post_init__(self) -> None:
+        _generic(self.kind)
+
 
 @dataclass(frozen=True, slots=True)
 class BucketRows:
@@ -83,6 +97,9 @@ class BucketRows:
     stores: Sequence[str]
     refs: Sequence[str]
     times: npt.NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        _generic(self.kind)
 
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
@@ -194,7 +211,7 @@ class HitsBuilder:
         return BucketHits(entries, parts, values, entry.astype(np.int64))
 
 
-DEFAULT_CAPS = {Buckets.SIGNAL: 256, Buckets.LSH: 64, Buckets.PHASH: 64}
+DEFAULT_CAPS = {Buckets.SIGNAL: 256, Buckets.LSH: 16, Buckets.PHASH: 64}
 
 
 def default_bucket_policies(window_s: float) -> dict[Buckets, BucketPolicy]:

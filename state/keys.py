@@ -14,6 +14,11 @@
 ``<prefix>:<bucket kind>:<part>:<slot>`` hash: 8-byte bucket value -> entry handles
 ``<prefix>:<bucket kind>:e:<slot>``     hash: entry handle -> record  (state/bucket_codec.py;
                                   both expire a day after their time slot leaves the window)
+``<prefix>:<inline kind>:<part>:<slot>`` hash: 4-byte bucket key -> the bucket's entries
+                                  themselves (state/inline_codec.py; expires like the above)
+``<prefix>:offenders:seq``        counter of offender-status changes, ``:log`` the ids of the
+                                  last changed stores, ``:epoch`` a token naming this history
+                                  (workers keep a copy of the offender index in step with them)
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ def ledger_key(prefix: str, listing_key: str) -> str:
 def bucket_base(prefix: str, kind: Buckets, part: int) -> str:
     """The keys of one part of a bucket table, without the slot (the fetch script adds it)."""
     return f"{prefix}:{kind.value}:{part}"
+
+
+def kind_base(prefix: str, kind: Buckets) -> str:
+    """The keys of a whole inline bucket table, without part and slot (the script adds them)."""
+    return f"{prefix}:{kind.value}"
 
 
 def bucket_entries_base(prefix: str, kind: Buckets) -> str:

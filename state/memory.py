@@ -6,7 +6,9 @@ strikes); the shared state tests run every case over both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from state.buckets import (
     HitsBuilder,
     default_bucket_policies,
 )
+from state.inline import InlineHits, ProbeAdd, bucket_keys, entry_second, probe_slots
+from state.inline_codec import add_slots
 from state.prices import (
     RECORD_SIZE,
     Baseline,
@@ -44,6 +48,9 @@ from state.prices import (
     is_stale,
     merge_queries,
 )
+
+Bucket = list[tuple[bytes, int]]
+"""An inline bucket: (payload, time in seconds), newest last."""
 
 
 class MemoryStateStore(StateStore):
@@ -61,6 +68,7 @@ class MemoryStateStore(StateStore):
         self._rings: dict[str, bytes] = {}
         self._baselines: dict[tuple[str, str], Baseline] = {}
         self._buckets: dict[tuple[Buckets, int, int], dict[tuple[str, str], float]] = {}
+        self._inline: dict[tuple[Buckets, int, int, int], Bucket] = {}
         self._store_policy = store_policy or StorePolicy()
         self._series: dict[tuple[Series, str], dict[str, float]] = {}
         self._stores: dict[str, StoreStatus] = {}
@@ -72,7 +80,11 @@ class MemoryStateStore(StateStore):
         self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
     ) -> StateSnapshot:
         self.round_trips += 1
-        snapshot = StateSnapshot()
+        snapshot = StateSnapshot(offenders=MappingProxyType(self._stores))
+        for query in needs.probes:
+            found_inline = self._probe(query, now)
+            if len(found_inline):
+                snapshot.inline[query.kind] = found_inline
         for kind, ids in needs.series.items():
             oldest = now - self._policies[kind].window_s
             found: dict[str, list[tuple[str, float]]] = {}
@@ -190,6 +202,40 @@ class MemoryStateStore(StateStore):
         built = {kind: builder.build() for kind, builder in builders.items()}
         return {kind: hits for kind, hits in built.items() if len(hits.entry)}
 
+    def _probe(self, query: ProbeAdd, now: float) -> InlineHits:
+        """Read every bucket of every slot in the window, then add the rows filed in it."""
+        policy = self._bucket_policies[query.kind]
+        lo, hi = probe_slots(policy, now)
+        oldest = math.floor(now - policy.window_s)
+        slots = add_slots(query, policy, now).tolist()
+        fields = bucket_keys(query.fields).tolist()
+        seconds = [entry_second(t) for t in query.times.tolist()]
+        found: list[tuple[int, int, bytes, int]] = []
+        for slot in range(lo, hi + 1):
+            for part in range(query.parts):
+                keys = [(query.kind, part, slot, fields[r][part]) for r in range(query.rows)]
+                for r, key in enumerate(keys):
+                    for payload, t in self._inline.get(key, ()):
+                        if t >= oldest:
+                            found.append((r, part, payload, t))
+                for r, key in enumerate(keys):
+                    if slots[r] == slot:
+                        bucket = self._inline.setdefault(key, [])
+                        _append(bucket, query.payload(r), seconds[r], policy.max_entries)
+        if not found:
+            return InlineHits()
+        lengths = np.array([len(payload) for _, _, payload, _ in found], dtype=np.int64)
+        starts = np.zeros(len(found), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        return InlineHits(
+            b"".join(payload for _, _, payload, _ in found),
+            np.array([r for r, _, _, _ in found], dtype=np.int64),
+            np.array([part for _, part, _, _ in found], dtype=np.int64),
+            starts,
+            lengths,
+            np.array([t for _, _, _, t in found], dtype=np.int64),
+        )
+
     def _write_buckets(self, rows: BucketRows, now: float) -> None:
         policy = self._bucket_policies[rows.kind]
         oldest = now - policy.window_s
@@ -244,3 +290,16 @@ class MemoryStateStore(StateStore):
     def series_members(self, kind: Series, series_id: str) -> dict[str, float]:
         """Test helper: the raw members of one series."""
         return dict(self._series.get((kind, series_id), {}))
+
+
+def _append(bucket: Bucket, payload: bytes, t: int, cap: int) -> None:
+    """Add an entry to an inline bucket as the script does: a repeat moves to the end and
+    keeps the newer time; past the cap the oldest goes."""
+    for j, (known, when) in enumerate(bucket):
+        if known == payload:
+            t = max(t, when)
+            del bucket[j]
+            break
+    bucket.append((payload, t))
+    if len(bucket) > cap:
+        del bucket[: len(bucket) - cap]

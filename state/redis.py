@@ -1,8 +1,11 @@
 """The Redis backend: each batch is one round trip to read and one to write.
 
-Packing a batch into a single ``EVALSHA`` (rather than a pipeline of thousands of commands)
-keeps the Python side to one command encode per batch; the scripts run atomically, so two
-workers updating the same series interleave whole batches, never half of one.
+The read is a pipeline of a few scripts (the offender copy's sync, series and ledger, bucket
+tables, and inline tables, which take the batch's additions in the same call); the write is one
+script, or a ``MULTI`` of two. Packing a batch into a handful of script calls (rather than a
+pipeline of thousands of commands) keeps the Python side to a few command encodes per batch;
+the scripts run atomically, so two workers updating the same series interleave whole batches,
+never half of one.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from state import bucket_codec, price_codec
+from state import bucket_codec, inline_codec, price_codec
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -31,6 +34,7 @@ from state.base import (
 )
 from state.buckets import BucketPolicy, Buckets, default_bucket_policies
 from state.errors import StateUnavailable
+from state.offender_copy import OffenderCopy
 from state.prices import PricePolicy
 
 T = TypeVar("T")
@@ -94,8 +98,12 @@ class RedisStateStore(StateStore):
                 "commit_buckets",
                 "fetch_prices",
                 "commit_prices",
+                "probe_add_buckets",
+                "sync_offenders",
             )
         }
+        self.offenders = OffenderCopy()
+        inline_codec.warm()
 
     @classmethod
     def from_url(
@@ -121,22 +129,26 @@ class RedisStateStore(StateStore):
     async def fetch(
         self, needs: StateNeeds, ledger_keys: Sequence[str], now: float
     ) -> StateSnapshot:
+        """One pipeline: the offender copy's sync, the series and ledger script, the bucket
+        tables' read and the inline tables' probes (each only when asked for). Store statuses
+        come from the offender copy, so no script reads them store by store."""
         wanted = [(kind, sid) for kind, ids in needs.series.items() for sid in ids]
-        stores = sorted(needs.stores)
-        if not (wanted or stores or ledger_keys or needs.buckets or needs.prices):
+        if not (
+            wanted or needs.stores or ledger_keys or needs.buckets or needs.probes or needs.prices
+        ):
             return StateSnapshot()
-        query = {
-            "p": self.prefix,
-            "now": now,
-            "windows": {kind.value: policy.window_s for kind, policy in self._policies.items()},
-            "expand": [kind.value for kind in needs.member_stores],
-            "series": [(kind.value, sid) for kind, sid in wanted],
-            "stores": stores,
-            "ledger": list(ledger_keys),
-        }
-        # the series script answers the series, ledger and stores; without any, it is skipped
-        calls: list[tuple[str, list[Any]]] = []
-        if wanted or stores or ledger_keys:
+        calls: list[tuple[str, list[Any]]] = [("sync_offenders", self.offenders.args(self.prefix))]
+        series_call = bool(wanted or ledger_keys)
+        if series_call:
+            query = {
+                "p": self.prefix,
+                "now": now,
+                "windows": {kind.value: p.window_s for kind, p in self._policies.items()},
+                "expand": [kind.value for kind in needs.member_stores],
+                "series": [(kind.value, sid) for kind, sid in wanted],
+                "stores": [],
+                "ledger": list(ledger_keys),
+            }
             calls.append(("fetch", [orjson.dumps(query)]))
         if needs.buckets:
             bucket_args, order = bucket_codec.fetch_args(
@@ -146,14 +158,53 @@ class RedisStateStore(StateStore):
         if needs.prices:
             price_args, groups, digests = price_codec.fetch_args(needs.prices, self.prefix, now)
             calls.append(("fetch_prices", price_args))
-        if len(calls) == 1 and calls[0][0] == "fetch":
-            answers = [await self._call(lambda: self._fetch(args=calls[0][1]))]
-        else:
-            answers = await self._call(lambda: self._eval_together(*calls))
-        if calls[0][0] != "fetch":
-            answers.insert(0, [[]])  # nothing asked of the series script: no stores either
-        rows = answers[0]
-        snapshot = StateSnapshot(series={kind: {} for kind in needs.series})
+        plans = []
+        for probe in needs.probes:
+            policy = self._bucket_policies[probe.kind]
+            probe_args, plan = inline_codec.probe_args(probe, policy, self.prefix, now)
+            calls.append(("probe_add_buckets", probe_args))
+            plans.append((probe.kind, plan))
+        replies = await self._call(lambda: self._eval_together(*calls))
+        self.offenders.apply(replies[0])
+        statuses = self.offenders.statuses
+        snapshot = StateSnapshot(series={kind: {} for kind in needs.series}, offenders=statuses)
+        for store_id in needs.stores:
+            status = statuses.get(store_id)
+            if status is not None:
+                snapshot.stores[store_id] = status
+        at = 1
+        flat_stores: list[Any] = []
+        if series_call:
+            rows = replies[at]
+            at += 1
+            self._read_series(snapshot, wanted, ledger_keys, rows)
+            flat_stores += list(rows[-1])
+        if needs.buckets:
+            snapshot.buckets, more = bucket_codec.read_fetch(
+                replies[at], order, self._bucket_policies, now
+            )
+            at += 1
+            flat_stores += more
+        if needs.prices:
+            snapshot.prices = price_codec.read_fetch(
+                replies[at], groups, digests, self._price_policy, now, self._baselines
+            )
+            at += 1
+        for (kind, plan), reply in zip(plans, replies[at:], strict=True):
+            hits = inline_codec.read_probe(reply, plan, self._bucket_policies[kind], now)
+            if len(hits):
+                snapshot.inline[kind] = hits
+        for j in range(0, len(flat_stores), 4):
+            snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
+        return snapshot
+
+    @staticmethod
+    def _read_series(
+        snapshot: StateSnapshot,
+        wanted: Sequence[tuple[Series, str]],
+        ledger_keys: Sequence[str],
+        rows: Sequence[Any],
+    ) -> None:
         for (kind, sid), flat in zip(wanted, rows, strict=False):
             if flat:
                 # C-level map/zip: a batch can decode thousands of members
@@ -166,19 +217,6 @@ class RedisStateStore(StateStore):
                 snapshot.ledger[key] = LedgerEntry(
                     _text(fingerprint), bytes(verdict), emitted=_text(emitted or b"0") == "1"
                 )
-        flat_stores = list(rows[-1])
-        if needs.buckets:
-            snapshot.buckets, more = bucket_codec.read_fetch(
-                answers[1], order, self._bucket_policies, now
-            )
-            flat_stores += more
-        if needs.prices:
-            snapshot.prices = price_codec.read_fetch(
-                answers[-1], groups, digests, self._price_policy, now, self._baselines
-            )
-        for j in range(0, len(flat_stores), 4):
-            snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
-        return snapshot
 
     async def commit(
         self, updates: StateUpdates, ledger: Sequence[LedgerWrite], now: float

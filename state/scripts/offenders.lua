@@ -18,4 +18,8 @@ if s[1] == '1' or tonumber(s[2] or '0') > 0 then
 else
   redis.call('HDEL', p .. ':offenders', store)
 end
+-- count the change and name the store, for the workers' copies (sync_offenders.lua)
+redis.call('INCR', p .. ':offenders:seq')
+redis.call('RPUSH', p .. ':offenders:log', store)
+redis.call('LTRIM', p .. ':offenders:log', -4096, -1)
 return s

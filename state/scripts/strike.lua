@@ -14,4 +14,8 @@ end
 local s = redis.call('HMGET', hkey, 'banned', 'strikes', 'banned_at')
 -- keep the offender index in step (see offenders.lua)
 redis.call('HSET', p .. ':offenders', store, (s[1] or '0') .. ',' .. (s[2] or '0') .. ',' .. (s[3] or '0'))
+-- count the change and name the store, for the workers' copies (sync_offenders.lua)
+redis.call('INCR', p .. ':offenders:seq')
+redis.call('RPUSH', p .. ':offenders:log', store)
+redis.call('LTRIM', p .. ':offenders:log', -4096, -1)
 return s

@@ -11,8 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import CATEGORIES, EDITS, edit, title
+from config.registry import load_registry
+from detectors.batch import ListingBatch
+from detectors.duplicate import DuplicateDetector
+from haze.engine import Screener
+from haze.runtime import Runtime
+from state.base import StateNeeds
+from state.buckets import Buckets
 from tests.detectors.duplicate_harness import (
     NOW,
+    REGISTRY,
     Harness,
     codes,
     make_listing,
@@ -123,3 +131,26 @@ async def test_short_generic_titles_are_never_matched(redis_client: aioredis.Red
     await harness.state.ban_store("banned", NOW - 30)
     [found] = await harness.screen([make_listing("b", "honest", "black t-shirt")])
     assert found == []
+
+
+async def test_a_shadow_config_never_adds_to_the_title_buckets(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A shadow with other bands probes nothing of its own: only the live config's bands of
+    a screened title are stored, once."""
+    harness = Harness.fresh(redis_client)
+    live = Runtime.build(screen_config(), load_registry()[0])
+    other = Runtime.build(screen_config(bands=10, rows=6), load_registry()[0])
+    screener = Screener(live, harness.state, shadow=other, clock=lambda: NOW)
+    text = "nike am90 breathable mesh running shoes black 42"
+    await screener.screen([make_listing("a", "s1", text)])
+    for config in (screen_config(), screen_config(bands=10, rows=6)):
+        detector = DuplicateDetector.build(config, REGISTRY)
+        assert detector is not None
+        batch = ListingBatch([make_listing("probe", "s2", text)], NOW)
+        needs = StateNeeds()
+        needs.merge(detector.needs(batch), writes=False)
+        snapshot = await harness.state.fetch(needs, [], NOW)
+        hits = snapshot.inline.get(Buckets.LSH)
+        live_bands = config.detectors.duplicate.bands == 12
+        assert (0 if hits is None else len(hits)) == (12 if live_bands else 0)

@@ -66,7 +66,7 @@ async def _write(store: StateStore, rows: BucketRows, now: float = NOW) -> None:
 async def test_one_entry_in_many_buckets_is_read_once(store: StateStore) -> None:
     big = (1 << 64) - 1  # the full 64-bit range survives the round trip
     rows = BucketRows(
-        Buckets.LSH,
+        Buckets.PHASH,
         np.array([0, 1, 2], dtype=np.int64),
         np.array([7, big, 9], dtype=np.uint64),
         np.zeros(3, dtype=np.int64),
@@ -75,12 +75,12 @@ async def test_one_entry_in_many_buckets_is_read_once(store: StateStore) -> None
         np.array([NOW - 5]),
     )
     await _write(store, rows)
-    snapshot = await store.fetch(_needs(Buckets.LSH, (0, 7), (1, big), (2, 8)), [], NOW)
-    hits = snapshot.buckets[Buckets.LSH]
+    snapshot = await store.fetch(_needs(Buckets.PHASH, (0, 7), (1, big), (2, 8)), [], NOW)
+    hits = snapshot.buckets[Buckets.PHASH]
     assert [(e.store_id, e.ref) for e in hits.entries] == [("s1", "L1|sig")]
-    assert snapshot.bucket(Buckets.LSH, 1, big)[0].event_time == pytest.approx(NOW - 5)
-    assert snapshot.bucket(Buckets.LSH, 2, 8) == []
-    assert snapshot.bucket(Buckets.PHASH, 0, 7) == []
+    assert snapshot.bucket(Buckets.PHASH, 1, big)[0].event_time == pytest.approx(NOW - 5)
+    assert snapshot.bucket(Buckets.PHASH, 2, 8) == []
+    assert snapshot.bucket(Buckets.SIGNAL, 0, 7) == []
 
 
 async def test_window_and_cap_keep_the_newest(store: StateStore) -> None:
@@ -104,12 +104,12 @@ async def test_an_entry_added_twice_keeps_its_newest_time(store: StateStore) -> 
 
 async def test_entries_of_one_batch_sharing_a_bucket_all_land(store: StateStore) -> None:
     rows = _rows(
-        Buckets.LSH, [(0, 1), (0, 1), (0, 2)], [("a", "x", NOW), ("b", "y", NOW), ("c", "z", NOW)]
+        Buckets.PHASH, [(0, 1), (0, 1), (0, 2)], [("a", "x", NOW), ("b", "y", NOW), ("c", "z", NOW)]
     )
     await _write(store, rows)
-    snapshot = await store.fetch(_needs(Buckets.LSH, (0, 1), (0, 2)), [], NOW)
-    assert {e.store_id for e in snapshot.bucket(Buckets.LSH, 0, 1)} == {"a", "b"}
-    assert {e.store_id for e in snapshot.bucket(Buckets.LSH, 0, 2)} == {"c"}
+    snapshot = await store.fetch(_needs(Buckets.PHASH, (0, 1), (0, 2)), [], NOW)
+    assert {e.store_id for e in snapshot.bucket(Buckets.PHASH, 0, 1)} == {"a", "b"}
+    assert {e.store_id for e in snapshot.bucket(Buckets.PHASH, 0, 2)} == {"c"}
 
 
 async def test_the_status_of_stores_found_comes_with_the_read(store: StateStore) -> None:
@@ -124,24 +124,24 @@ async def test_the_status_of_stores_found_comes_with_the_read(store: StateStore)
 
 async def test_awkward_ids_round_trip(store: StateStore) -> None:
     odd = ["store\x1fwith\x1eseparators\x1d", "store|:ünïcode 店", "\x1c"]
-    await _write(store, _rows(Buckets.LSH, [(0, 1)] * 3, [(s, f"ref\x1d{s}", NOW) for s in odd]))
-    found = (await store.fetch(_needs(Buckets.LSH, (0, 1)), [], NOW)).bucket(Buckets.LSH, 0, 1)
+    await _write(store, _rows(Buckets.PHASH, [(0, 1)] * 3, [(s, f"ref\x1d{s}", NOW) for s in odd]))
+    found = (await store.fetch(_needs(Buckets.PHASH, (0, 1)), [], NOW)).bucket(Buckets.PHASH, 0, 1)
     assert {(e.store_id, e.ref) for e in found} == {(s, f"ref\x1d{s}") for s in odd}
 
 
 async def test_entries_live_across_time_slots(store: StateStore) -> None:
     """Slots are half a window: an entry written in the previous slot is still read."""
-    await _write(store, _rows(Buckets.LSH, [(0, 1)], [("a", "early", NOW - 60)]), now=NOW - 60)
-    await _write(store, _rows(Buckets.LSH, [(0, 1)], [("b", "late", NOW)]))
-    found = (await store.fetch(_needs(Buckets.LSH, (0, 1)), [], NOW)).bucket(Buckets.LSH, 0, 1)
+    await _write(store, _rows(Buckets.PHASH, [(0, 1)], [("a", "early", NOW - 60)]), now=NOW - 60)
+    await _write(store, _rows(Buckets.PHASH, [(0, 1)], [("b", "late", NOW)]))
+    found = (await store.fetch(_needs(Buckets.PHASH, (0, 1)), [], NOW)).bucket(Buckets.PHASH, 0, 1)
     assert {e.ref for e in found} == {"early", "late"}
-    later = await store.fetch(_needs(Buckets.LSH, (0, 1)), [], NOW + 50)
-    assert {e.ref for e in later.bucket(Buckets.LSH, 0, 1)} == {"late"}
+    later = await store.fetch(_needs(Buckets.PHASH, (0, 1)), [], NOW + 50)
+    assert {e.ref for e in later.bucket(Buckets.PHASH, 0, 1)} == {"late"}
 
 
 async def test_redis_keys_expire(redis_client: aioredis.Redis, key_prefix: str) -> None:
     store = RedisStateStore(redis_client, SERIES, prefix=key_prefix, bucket_policies=BUCKETS)
-    await _write(store, _rows(Buckets.LSH, [(0, 1)], [("a", "x", NOW)]))
+    await _write(store, _rows(Buckets.PHASH, [(0, 1)], [("a", "x", NOW)]))
     keys = [key async for key in redis_client.scan_iter(f"{key_prefix}:*")]
     assert len(keys) == 2  # one bucket hash, one entry hash
     for key in keys:

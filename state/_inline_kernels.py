@@ -1,0 +1,123 @@
+"""Numba kernels of the inline bucket tables: frame a batch's entries, parse a probe's answer.
+
+Framing (shared with ``scripts/probe_add_buckets.lua``): an entry is a big-endian u16 payload
+length, the payload, a big-endian u32 time in seconds; a bucket is a u16 entry count followed
+by its entries; the answer for one (slot, part) concatenates ``u16 row, u32 length, bucket``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+
+@njit(cache=True)
+def frame_entries(
+    payloads: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    seconds: npt.NDArray[np.int64],
+) -> npt.NDArray[np.uint8]:
+    """Every row's framed entry, in row order, in one buffer."""
+    n = offsets.shape[0] - 1
+    out = np.empty(int(offsets[n] - offsets[0]) + 6 * n, dtype=np.uint8)
+    at = 0
+    for i in range(n):
+        lo, hi = offsets[i], offsets[i + 1]
+        size = hi - lo
+        out[at] = (size >> 8) & 0xFF
+        out[at + 1] = size & 0xFF
+        at += 2
+        for j in range(lo, hi):
+            out[at] = payloads[j]
+            at += 1
+        t = seconds[i]
+        out[at] = (t >> 24) & 0xFF
+        out[at + 1] = (t >> 16) & 0xFF
+        out[at + 2] = (t >> 8) & 0xFF
+        out[at + 3] = t & 0xFF
+        at += 4
+    return out
+
+
+@njit(cache=True, inline="always")
+def _u16(buf: npt.NDArray[np.uint8], at: int) -> int:
+    return (int(buf[at]) << 8) | int(buf[at + 1])
+
+
+@njit(cache=True, inline="always")
+def _u32(buf: npt.NDArray[np.uint8], at: int) -> int:
+    return (
+        (int(buf[at]) << 24) | (int(buf[at + 1]) << 16) | (int(buf[at + 2]) << 8) | int(buf[at + 3])
+    )
+
+
+@njit(cache=True)
+def _walk(
+    buf: npt.NDArray[np.uint8],
+    bounds: npt.NDArray[np.int64],
+    parts: npt.NDArray[np.int64],
+    rows: int,
+    out_row: npt.NDArray[np.int64],
+    out_part: npt.NDArray[np.int64],
+    out_start: npt.NDArray[np.int64],
+    out_length: npt.NDArray[np.int64],
+    out_time: npt.NDArray[np.int64],
+    fill: bool,
+) -> int:
+    """Count (or, with ``fill``, write out) the entries of every answered bucket. A bucket or
+    entry that runs past its bounds, or names a row that was not asked for, ends its blob."""
+    total = 0
+    for b in range(parts.shape[0]):
+        at, end = bounds[b], bounds[b + 1]
+        while at + 6 <= end:
+            row = _u16(buf, at)
+            size = _u32(buf, at + 2)
+            value, stop = at + 6, at + 6 + size
+            if stop > end or size < 2 or row >= rows:
+                break
+            count = _u16(buf, value)
+            q = value + 2
+            for _ in range(count):
+                if q + 2 > stop:
+                    break
+                length = _u16(buf, q)
+                if q + 2 + length + 4 > stop:
+                    break
+                if fill:
+                    out_row[total] = row
+                    out_part[total] = parts[b]
+                    out_start[total] = q + 2
+                    out_length[total] = length
+                    out_time[total] = _u32(buf, q + 2 + length)
+                total += 1
+                q += 2 + length + 4
+            at = stop
+    return total
+
+
+@njit(cache=True)
+def parse_hits(
+    buf: npt.NDArray[np.uint8],
+    bounds: npt.NDArray[np.int64],
+    parts: npt.NDArray[np.int64],
+    rows: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]:
+    """The entries of a probe's answer: blob ``b`` is ``buf[bounds[b]:bounds[b + 1]]``, the
+    buckets of part ``parts[b]``. Returns row, part, payload start, payload length and time
+    of every entry found."""
+    empty = np.empty(0, dtype=np.int64)
+    total = _walk(buf, bounds, parts, rows, empty, empty, empty, empty, empty, False)
+    row = np.empty(total, dtype=np.int64)
+    part = np.empty(total, dtype=np.int64)
+    start = np.empty(total, dtype=np.int64)
+    length = np.empty(total, dtype=np.int64)
+    time = np.empty(total, dtype=np.int64)
+    _walk(buf, bounds, parts, rows, row, part, start, length, time, True)
+    return row, part, start, length, time
