@@ -11,13 +11,14 @@ never half of one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from state import bucket_codec, inline_codec, price_codec
 from state.base import (
@@ -42,6 +43,10 @@ T = TypeVar("T")
 
 def _script(name: str) -> str:
     return resources.files("state").joinpath("scripts", name).read_text("utf-8")
+
+
+def _sha1(source: str) -> str:
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()
 
 
 def _text(value: Any) -> str:
@@ -87,8 +92,12 @@ class RedisStateStore(StateStore):
         self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
         self._offenders = client.register_script(_script("offenders.lua"))
-        # Bucket and price scripts run next to the series scripts in one pipeline, sent as EVAL
-        # (never NOSCRIPT, so a transaction cannot half-apply; Redis caches the compiled body).
+        # The scripts of a batch go in one pipeline as EVALSHA (a few hundred bytes instead of
+        # ~15 kB of source per round trip). A Redis that lost its script cache answers NOSCRIPT:
+        # every script is loaded and the whole call is sent again, which is safe because each
+        # script is idempotent (re-adding a member, a ledger entry, a bucket entry or a price
+        # observation changes nothing), so a transaction half-applied by NOSCRIPT is completed,
+        # never doubled.
         self._sources = {
             name: _script(f"{name}.lua")
             for name in (
@@ -102,6 +111,7 @@ class RedisStateStore(StateStore):
                 "sync_offenders",
             )
         }
+        self._shas = {name: _sha1(source) for name, source in self._sources.items()}
         self.offenders = OffenderCopy()
         inline_codec.warm()
 
@@ -256,10 +266,23 @@ class RedisStateStore(StateStore):
         self, *calls: tuple[str, list[Any]], transaction: bool = False
     ) -> list[Any]:
         """Run several scripts in one round trip (atomically with ``transaction``)."""
-        async with self.client.pipeline(transaction=transaction) as pipe:
-            for name, args in calls:
-                pipe.eval(self._sources[name], 0, *args)
-            return list(await pipe.execute())
+        for attempt in (1, 2):
+            try:
+                async with self.client.pipeline(transaction=transaction) as pipe:
+                    for name, args in calls:
+                        pipe.evalsha(self._shas[name], 0, *args)
+                    return list(await pipe.execute())
+            except NoScriptError:  # in a transaction the other scripts did run: see above
+                if attempt == 2:
+                    raise
+                await self._load_scripts()
+        raise AssertionError("unreachable")
+
+    async def _load_scripts(self) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for source in self._sources.values():
+                pipe.script_load(source)
+            await pipe.execute()
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         if keys:

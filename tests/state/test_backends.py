@@ -116,3 +116,48 @@ async def test_concurrent_writers_lose_nothing(store: StateStore) -> None:
     await asyncio.gather(writer("a"), writer("b"))
     snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "shared"), [], NOW)
     assert len(snapshot.members(Series.STORE_LISTINGS, "shared")) == 1000
+
+
+async def test_a_redis_that_lost_its_scripts_is_reloaded_and_applies_once(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Batches send scripts by digest; after SCRIPT FLUSH (a restarted Redis) the call loads
+    them and is sent again, inside a transaction too, and nothing is applied twice."""
+    client = aioredis.Redis.from_url(redis_url)
+    store = RedisStateStore(client, POLICIES, prefix=key_prefix)
+    try:
+        updates = StateUpdates()
+        updates.add(Series.STORE_LISTINGS, "g", "m1", NOW)
+        await store.commit(updates, [LedgerWrite("l:0", "fp", b"{}")], NOW)
+        await client.script_flush()
+        snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "g"), ["l:0"], NOW)
+        assert [m for m, _ in snapshot.members(Series.STORE_LISTINGS, "g")] == ["m1"]
+        assert snapshot.ledger["l:0"].fingerprint == "fp"
+        await client.script_flush()
+        document = store_commit_document(store, [("m2", NOW), ("m3", NOW - 1)])
+        await store._eval_together(("commit", document), ("commit", document), transaction=True)
+        snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "g"), [], NOW)
+        assert sorted(m for m, _ in snapshot.members(Series.STORE_LISTINGS, "g")) == [
+            "m1",
+            "m2",
+            "m3",
+        ]
+    finally:
+        await client.aclose()
+
+
+def store_commit_document(store: RedisStateStore, members: list[tuple[str, float]]) -> list[bytes]:
+    import orjson
+
+    return [
+        orjson.dumps(
+            {
+                "p": store.prefix,
+                "now": NOW,
+                "ledger_ttl": 60,
+                "policies": {kind.value: (100.0, 3) for kind in Series},
+                "adds": [(Series.STORE_LISTINGS.value, "g", m, t) for m, t in members],
+                "ledger": [],
+            }
+        )
+    ]
