@@ -37,7 +37,14 @@ from contract.verdict import (
 from detectors.batch import ListingBatch
 from detectors.decision import Outcome
 from haze.runtime import Runtime
-from state.base import LedgerWrite, StateNeeds, StateSnapshot, StateStore, StateUpdates
+from state.base import (
+    LedgerEntry,
+    LedgerWrite,
+    StateNeeds,
+    StateSnapshot,
+    StateStore,
+    StateUpdates,
+)
 from state.errors import StateUnavailable
 
 T = TypeVar("T")
@@ -70,6 +77,25 @@ class ScreenObserver(Protocol):
 
     def reasons(self, per_listing: Sequence[Sequence[Reason]], decisions: Sequence[str]) -> None:
         """The reasons of a batch's fresh verdicts, with each verdict's decision."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommit:
+    """A batch's state and ledger write, made by :meth:`Screener.screen_deferred`."""
+
+    _apply: Callable[[], Awaitable[None]]
+    _forget: Callable[[], None]
+    entries: int
+
+    async def apply(self) -> None:
+        """Write it (after every earlier pending commit of the screener). Retry on failure:
+        the writes are idempotent."""
+        await self._apply()
+
+    def abandon(self) -> None:
+        """Give it up: its listings are no longer answered from memory, and later commits no
+        longer wait for it."""
+        self._forget()
 
 
 def fingerprint(listing: Listing) -> str:
@@ -118,6 +144,9 @@ class Screener:
         self.state = state
         self._clock = clock
         self.observer = observer
+        self._uncommitted: dict[str, LedgerEntry] = {}
+        """Ledger entries of pending commits, answered from memory until they land."""
+        self._last_commit: asyncio.Event | None = None
 
     def swap(self, runtime: Runtime, *, shadow: Runtime | None = None) -> None:
         """Replace the compiled config (and shadow); batches already running finish on the
@@ -128,9 +157,35 @@ class Screener:
     async def screen(
         self, listings: Sequence[Listing], *, degrade: bool = False, budget_s: float | None = None
     ) -> list[Screened]:
-        """Screen a batch. With ``degrade``, unreachable state yields policy verdicts instead of
-        raising :class:`StateUnavailable` (the inline path must always answer); ``budget_s``
-        bounds each state round trip (slower counts as unreachable)."""
+        """Screen a batch, its state and ledger committed when this returns. With ``degrade``,
+        unreachable state yields policy verdicts instead of raising :class:`StateUnavailable`
+        (the inline path must always answer); ``budget_s`` bounds each state round trip
+        (slower counts as unreachable)."""
+        results, pending = await self._screen(listings, degrade=degrade, budget_s=budget_s)
+        if pending is not None:
+            try:
+                await _within(budget_s, pending.apply())
+            except BaseException as exc:
+                pending.abandon()  # never landed: no longer answered from memory
+                if not degrade or not isinstance(exc, StateUnavailable):
+                    raise
+                return self._degraded(self.runtime, listings, str(exc), time.perf_counter())
+        return results
+
+    async def screen_deferred(
+        self, listings: Sequence[Listing]
+    ) -> tuple[list[Screened], PendingCommit | None]:
+        """Screen a batch and hand back its state and ledger write instead of awaiting it.
+
+        The stream path commits while it publishes the previous batch and screens the next:
+        until a pending commit lands, this screener answers its listings from memory as the
+        ledger would (a repeat gets the same verdict), and commits land in the order they were
+        made. The caller must :meth:`PendingCommit.apply` it before producing the results."""
+        return await self._screen(listings, degrade=False, budget_s=None)
+
+    async def _screen(
+        self, listings: Sequence[Listing], *, degrade: bool, budget_s: float | None
+    ) -> tuple[list[Screened], PendingCommit | None]:
         runtime, shadow = self.runtime, self.shadow
         started = time.perf_counter()
         now = self._clock()
@@ -153,9 +208,14 @@ class Screener:
         except StateUnavailable as exc:
             if not degrade:
                 raise
-            return self._degraded(runtime, listings, str(exc), started)
+            return self._degraded(runtime, listings, str(exc), started), None
+        for key in keys:  # written by this screener, not yet landed in the state
+            uncommitted = self._uncommitted.get(key)
+            if uncommitted is not None:
+                snapshot.ledger[key] = uncommitted
 
         results: list[Screened | None] = [None] * len(listings)
+        pending: PendingCommit | None = None
         fresh_index: list[int] = []
         first_seen: dict[str, int] = {}
         for i, (key, fp) in enumerate(zip(keys, prints, strict=True)):
@@ -194,12 +254,7 @@ class Screener:
                 results[i] = Screened(
                     keys[i], verdict.listing_id, verdict.decision, body, complaint, True, differs
                 )
-            try:
-                await _within(budget_s, self.state.commit(updates, ledger, now))
-            except StateUnavailable as exc:
-                if not degrade:
-                    raise
-                return self._degraded(runtime, listings, str(exc), started)
+            pending = self._pending(updates, ledger, now)
 
         for i, key in enumerate(keys):
             if results[i] is None:  # an in-batch repeat of a fresh listing
@@ -208,7 +263,29 @@ class Screener:
                 results[i] = Screened(
                     key, first.listing_id, first.decision, first.verdict, None, False
                 )
-        return [result for result in results if result is not None]
+        return [result for result in results if result is not None], pending
+
+    def _pending(
+        self, updates: StateUpdates, ledger: list[LedgerWrite], now: float
+    ) -> PendingCommit:
+        entries = {w.key: LedgerEntry(w.fingerprint, w.verdict, emitted=False) for w in ledger}
+        self._uncommitted.update(entries)
+        previous, self._last_commit = self._last_commit, asyncio.Event()
+        done = self._last_commit
+
+        def forget() -> None:
+            for key, entry in entries.items():
+                if self._uncommitted.get(key) is entry:
+                    del self._uncommitted[key]
+            done.set()
+
+        async def apply() -> None:
+            if previous is not None:
+                await previous.wait()  # commits land in the order they were made
+            await self.state.commit(updates, ledger, now)
+            forget()
+
+        return PendingCommit(apply, forget, len(ledger))
 
     async def mark_emitted(self, results: Sequence[Screened]) -> None:
         """Record that these results reached Kafka (after the producer's acks)."""

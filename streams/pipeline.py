@@ -1,9 +1,10 @@
 """One batch of ``listings.submitted`` events, from raw bytes to acknowledged outputs.
 
 Independent of Faust so it can be tested with the in-memory state and a recording publisher.
-Order per batch: parse (bad input becomes a dead letter), screen (state read and written once),
-publish verdicts + complaints + dead letters and await every ack, mark the ledger emitted. Only
-then does the caller ack the input events, so offsets never pass an unpublished verdict.
+Order per batch: parse (bad input becomes a dead letter), screen (state read once), then in
+delivery: write state and ledger once, publish verdicts + complaints + dead letters and await
+every ack, mark the ledger emitted. Only then does the caller ack the input events, so offsets
+never pass an unpublished verdict, and a verdict is never produced before its ledger entry.
 Infrastructure failures are retried with backoff (the partition waits: no policy verdicts into
 the complaint pipeline); a listing that makes a detector fail becomes a dead letter instead of
 blocking the partition.
@@ -27,7 +28,7 @@ from contract.deadletter import dead_letter
 from contract.errors import ContractError
 from contract.listing import Listing, parse_listing
 from contract.signals import SignalKeyer
-from haze.engine import Screened, Screener
+from haze.engine import PendingCommit, Screened, Screener
 from state.errors import StateUnavailable
 from streams.complaint_log import SETTLE_S, OwedComplaint, RaisedComplaints
 from streams.metrics import ScreenMetrics
@@ -61,6 +62,8 @@ class Prepared:
     owed: list[str]
     """Ledger keys of the complaints among ``records``."""
     started: float
+    commit: PendingCommit | None = None
+    """The batch's state and ledger write, applied first when it is delivered."""
 
 
 class ScreenPipeline:
@@ -94,9 +97,10 @@ class ScreenPipeline:
         await self.deliver(await self.prepare(batch))
 
     async def prepare(self, batch: Sequence[Incoming]) -> Prepared:
-        """Parse and screen a batch (its state and ledger are committed when this returns) and
-        build its output records. The stream agent may prepare the next batch while this one
-        is delivered: state is written in batch order, and only delivery runs behind."""
+        """Parse and screen a batch and build its output records; its state and ledger write is
+        handed to :meth:`deliver`, which applies it before producing. The stream agent prepares
+        the next batch while this one is delivered: the screener answers listings of pending
+        writes from memory, and writes land in batch order."""
         started = time.perf_counter()
         arrival = time.time()
         accepted: list[tuple[Incoming, Listing]] = []
@@ -108,7 +112,8 @@ class ScreenPipeline:
                 )
             except ContractError as exc:
                 records.append(self._dead_letter(message, exc.reason, exc.field))
-        results = self._drop_in_flight(await self._screen(accepted, records))
+        screened, commit = await self._screen(accepted, records)
+        results = self._drop_in_flight(screened)
         if self.raised is not None:
             results = await self._drop_raised(results)
         owed = []
@@ -119,12 +124,14 @@ class ScreenPipeline:
                 records.append(Record(self.topics.complaints, key, result.complaint))
                 owed.append(result.key)
         self._in_flight.update(owed)
-        return Prepared(batch, results, records, owed, started)
+        return Prepared(batch, results, records, owed, started, commit)
 
     async def deliver(self, prepared: Prepared) -> None:
         """Publish a prepared batch and await every ack, then flag its ledger entries."""
         try:
-            records, results = prepared.records, prepared.results
+            records, results, commit = prepared.records, prepared.results, prepared.commit
+            if commit is not None:  # state and ledger land before anything is produced
+                await self._retry("commit", commit.apply)
             await self._retry("publish", lambda: self.publisher.publish(records))
             if results:
                 await self._retry("mark emitted", lambda: self.screener.mark_emitted(results))
@@ -147,12 +154,13 @@ class ScreenPipeline:
 
     async def _screen(
         self, accepted: list[tuple[Incoming, Listing]], records: list[Record]
-    ) -> list[Screened]:
+    ) -> tuple[list[Screened], PendingCommit | None]:
+        """The batch's results and its pending state write (committed by :meth:`deliver`)."""
         if not accepted:
-            return []
+            return [], None
         listings = [listing for _, listing in accepted]
         try:
-            return await self._retry("screen", lambda: self.screener.screen(listings))
+            return await self._retry("screen", lambda: self.screener.screen_deferred(listings))
         except _DetectorFailure:
             pass
         # A listing made a detector fail: screen one by one so only the culprit is refused.
@@ -162,7 +170,7 @@ class ScreenPipeline:
                 results += await self._retry("screen", self._screen_one(listing))
             except _DetectorFailure as failure:
                 records.append(self._dead_letter(message, f"screening failed: {failure}", None))
-        return results
+        return results, None
 
     async def _drop_raised(self, results: list[Screened]) -> list[Screened]:
         """Complaints owed by unconfirmed ledger entries are raised only when they are not on

@@ -304,7 +304,9 @@ async def test_a_repeat_of_a_batch_still_in_delivery_raises_no_second_complaint(
     assert len(publisher.on(TOPICS.complaints)) == 1
     # a restarted worker (nothing in flight) over an unflagged entry asks the topic
     other = orjson.dumps({**orjson.loads(value), "listing_id": "b"})
-    await pipeline.prepare(_incoming([other]))  # screened, then the worker "dies"
+    dying = await pipeline.prepare(_incoming([other]))
+    assert dying.commit is not None
+    await dying.commit.apply()  # state and ledger written, then the worker "dies"
     restarted = _pipeline(publisher)
     restarted.screener, restarted.raised = pipeline.screener, raised
     await restarted.deliver(await restarted.prepare(_incoming([other])))
@@ -336,3 +338,35 @@ async def test_an_entry_flagged_while_settling_is_not_read_back() -> None:
     await other.deliver(await repeat)
     assert raised.asked == 0
     assert len(publisher.on(TOPICS.complaints)) == 1
+
+
+async def test_a_deferred_commit_is_answered_from_memory_until_it_lands() -> None:
+    state = MemoryStateStore(series_policies(CONFIG))
+    screener = Screener(_runtime(WordDetector("fake", 0.9)), state)
+    first, pending = await screener.screen_deferred([_listing("a", "fake bag")])
+    assert pending is not None and first[0].fresh
+    assert state._ledger == {}  # type: ignore[attr-defined]  # nothing written yet
+    again, none = await screener.screen_deferred([_listing("a", "fake bag")])
+    assert none is None and not again[0].fresh and again[0].verdict == first[0].verdict
+    changed, later = await screener.screen_deferred([_listing("a", "plain bag")])
+    assert later is not None and changed[0].fresh and changed[0].decision == "allow"
+    # the later write waits for the earlier one, so the newest content is what stays
+    landing = asyncio.create_task(later.apply())
+    await asyncio.sleep(0.01)
+    assert not landing.done()
+    await pending.apply()
+    await landing
+    assert state._ledger["a:0"].verdict == changed[0].verdict  # type: ignore[attr-defined]
+    assert screener._uncommitted == {}
+
+
+async def test_an_abandoned_commit_is_forgotten() -> None:
+    screener = Screener(
+        _runtime(WordDetector("fake", 0.9)), MemoryStateStore(series_policies(CONFIG))
+    )
+    _, pending = await screener.screen_deferred([_listing("a", "fake bag")])
+    assert pending is not None
+    pending.abandon()
+    again, after = await screener.screen_deferred([_listing("a", "fake bag")])
+    assert again[0].fresh and after is not None
+    await asyncio.wait_for(after.apply(), 1)  # not stuck behind the abandoned one
