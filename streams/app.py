@@ -31,8 +31,9 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     """A Faust app wired to the engine. Loading the config (and warming kernels) happens here,
     before the worker starts consuming, so the first listing does not pay for it."""
     service = service or ScreenService.create(settings)
-    faust_fastpath.install()
     stream_config = service.runtime.config.stream
+    faust_fastpath.install()
+    faust_fastpath.tune_fetch(stream_config.fetch_min_bytes, stream_config.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.kafka_broker_url,

@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import faust
 from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +184,28 @@ def install() -> bool:
     faust_consumer.Consumer._drain_messages = cast(Any, _drain_messages)  # type: ignore[method-assign]
     _installed = True
     return True
+
+
+def tune_fetch(min_bytes: int, max_wait_ms: int) -> None:
+    """Have Faust's worker consumer ask the broker to wait for ``min_bytes`` (at most
+    ``max_wait_ms``) per fetch. Faust 0.15 hard-codes ``fetch_max_wait_ms=1500`` and leaves
+    ``fetch_min_bytes`` at aiokafka's 1, so every fetch returned as soon as one record was
+    there: at a steady 1,000 listings/s that is a fetch, a thread hop and a loop turn per
+    listing or two. The consumer is adjusted after Faust builds it and before it starts."""
+    global _fetch
+    _fetch = (min_bytes, max_wait_ms)
+    driver = faust_aiokafka.AIOKafkaConsumerThread
+    if getattr(driver._create_worker_consumer, "_haze_tuned", False):
+        return
+    original = driver._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = _fetch
+        return consumer
+
+    create._haze_tuned = True  # type: ignore[attr-defined]
+    driver._create_worker_consumer = create  # type: ignore[method-assign]
+
+
+_fetch = (1, 1500)

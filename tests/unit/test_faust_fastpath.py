@@ -89,3 +89,15 @@ def test_installs_only_over_the_release_it_was_written_for() -> None:
     assert faust.__version__ == faust_fastpath.FAUST_VERSION
     assert faust_fastpath.install() and faust_fastpath.install()
     assert faust_consumer.Consumer._drain_messages is faust_fastpath._drain_messages
+
+
+async def test_the_worker_consumer_asks_the_broker_to_gather_a_few_records() -> None:
+    from faust.transport.drivers import aiokafka as driver
+
+    faust_fastpath.tune_fetch(4096, 7)
+    app = faust.App("haze-test-fetch", broker="kafka://127.0.0.1:1", autodiscover=False)
+    thread = driver.AIOKafkaConsumerThread(app.consumer)
+    consumer = thread._create_worker_consumer(app.transport)
+    assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == (4096, 7)
+    faust_fastpath.tune_fetch(1, 1500)  # idempotent: one wrapper, the newest values
+    assert thread._create_worker_consumer(app.transport)._fetch_min_bytes == 1
