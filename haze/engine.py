@@ -67,6 +67,8 @@ class Screened:
     """For a repeated verdict whose complaint was never confirmed on Kafka (its worker stopped
     between producing and flagging the ledger): the screening time (epoch seconds) after which
     that complaint may have been produced. The caller checks the topic before raising it."""
+    fingerprint: str | None = None
+    """The content fingerprint of a fresh result, as its ledger entry holds it."""
 
 
 class ScreenObserver(Protocol):
@@ -173,15 +175,16 @@ class Screener:
         return results
 
     async def screen_deferred(
-        self, listings: Sequence[Listing]
+        self, listings: Sequence[Listing], *, degrade: bool = False, budget_s: float | None = None
     ) -> tuple[list[Screened], PendingCommit | None]:
         """Screen a batch and hand back its state and ledger write instead of awaiting it.
 
         The stream path commits while it publishes the previous batch and screens the next:
         until a pending commit lands, this screener answers its listings from memory as the
         ledger would (a repeat gets the same verdict), and commits land in the order they were
-        made. The caller must :meth:`PendingCommit.apply` it before producing the results."""
-        return await self._screen(listings, degrade=False, budget_s=None)
+        made. The caller must :meth:`PendingCommit.apply` it before producing the results.
+        ``degrade`` and ``budget_s`` apply to the read, as in :meth:`screen`."""
+        return await self._screen(listings, degrade=degrade, budget_s=budget_s)
 
     async def _screen(
         self, listings: Sequence[Listing], *, degrade: bool, budget_s: float | None
@@ -252,7 +255,14 @@ class Screener:
                     verdict.shadow is not None and verdict.shadow["decision"] != verdict.decision
                 )
                 results[i] = Screened(
-                    keys[i], verdict.listing_id, verdict.decision, body, complaint, True, differs
+                    keys[i],
+                    verdict.listing_id,
+                    verdict.decision,
+                    body,
+                    complaint,
+                    True,
+                    differs,
+                    fingerprint=prints[i],
                 )
             pending = self._pending(updates, ledger, now)
 

@@ -85,7 +85,9 @@ class InlineApi:
         config = self.service.runtime.config
         started = time.perf_counter()
         resources = self.inline.get()
-        results = await resources.screener.screen(
+        # the answer does not wait for the state write: the outbox applies it before it
+        # produces these verdicts (and journals their ledger entries meanwhile)
+        results, pending = await resources.screener.screen_deferred(
             listings, degrade=True, budget_s=config.state.redis_budget_ms / 1000.0
         )
         metrics = self.service.metrics
@@ -107,7 +109,14 @@ class InlineApi:
                 metrics.complaints.inc()
             # a repeat owing a complaint (its first delivery was never confirmed) has it
             # checked against the topic before it is raised
-            resources.outbox.put(records, result.key, verify_since=result.unconfirmed_since)
+            resources.outbox.put(
+                records,
+                result.key,
+                verify_since=result.unconfirmed_since,
+                fingerprint=result.fingerprint,
+            )
+        if pending is not None:
+            resources.outbox.after(pending)
         return results
 
 

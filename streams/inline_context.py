@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from haze.engine import Screener
-from state.base import StateStore
+from state.base import StateStore, StateUpdates
 from streams.complaint_log import KafkaComplaintLog
 from streams.observed_publisher import ObservedPublisher
 from streams.outbox import Outbox
@@ -63,6 +64,7 @@ class InlineContext:
                     settings.kafka_bootstrap_servers, settings.topics.complaints
                 ),
                 on_delivered=state.mark_emitted,
+                restore_ledger=lambda writes: state.commit(StateUpdates(), writes, time.time()),
             )
             outbox.start()
             self._loop = asyncio.get_running_loop()

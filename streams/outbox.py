@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from haze.engine import PendingCommit
+from state.base import LedgerWrite
 from streams.complaint_log import SETTLE_S, OwedComplaint, RaisedComplaints
 from streams.journal import Journal, JournalFull
 from streams.publisher import Publisher, Record
@@ -41,6 +43,7 @@ class _Entry:
     ledger_key: str | None
     verify_since: float | None
     """Set on a complaint that may already be on Kafka: checked before it is produced."""
+    fingerprint: str | None = None
 
 
 class Outbox:
@@ -52,6 +55,7 @@ class Outbox:
         complaints_topic: str,
         raised: RaisedComplaints | None = None,
         on_delivered: Callable[[Sequence[str]], Awaitable[None]] | None = None,
+        restore_ledger: Callable[[Sequence[LedgerWrite]], Awaitable[None]] | None = None,
         batch: int = 1000,
         max_bytes: int = 1 << 30,
         settle_s: float = SETTLE_S,
@@ -62,6 +66,10 @@ class Outbox:
         self._complaints = complaints_topic
         self._raised = raised
         self._on_delivered = on_delivered
+        self._restore_ledger = restore_ledger
+        self._commits: deque[PendingCommit] = deque()
+        """State writes of screened batches, applied before their records are produced."""
+        self.commits_abandoned = 0
         self._batch = batch
         self._settle_s = settle_s
         self._linger_s = linger_s
@@ -78,11 +86,20 @@ class Outbox:
         """(journaled at, records) per put, oldest first, for :attr:`spooled`."""
         # what a previous run left undelivered: its complaints are checked before producing
         self._recovered_end = self.journal.size
+        self._recovered_ledger: list[LedgerWrite] = []
+        verdict: bytes | None = None
         for line, _ in self.journal.read(1 << 62):
             entry = _decode(line)
             self._pending += 1
             if entry.record.topic == self._complaints and entry.ledger_key:
                 self._owed[entry.ledger_key] += 1
+            if entry.record.topic != self._complaints:
+                verdict = entry.record.value
+            if entry.ledger_key and entry.fingerprint and verdict is not None:
+                # its state write may have died with the process: the ledger is restored
+                self._recovered_ledger.append(
+                    LedgerWrite(entry.ledger_key, entry.fingerprint, verdict)
+                )
         if self._pending:
             self._waiting.append((0.0, self._pending))
             log.warning("outbox: %d records from a previous run to deliver", self._pending)
@@ -109,9 +126,12 @@ class Outbox:
         ledger_key: str | None,
         *,
         verify_since: float | None = None,
+        fingerprint: str | None = None,
     ) -> bool:
-        """Journal one listing's records (the last carries its ledger key); ``verify_since``
-        marks its complaint as possibly on Kafka already. False when the journal is full."""
+        """Journal one listing's records, its verdict first (the last carries its ledger key
+        and, for a fresh result, its fingerprint, so a restart can restore the ledger entry);
+        ``verify_since`` marks its complaint as possibly on Kafka already. False when the
+        journal is full."""
         lines = []
         complaint = False
         for index, record in enumerate(records):
@@ -119,7 +139,14 @@ class Outbox:
             complaint = complaint or is_complaint
             last = index == len(records) - 1
             since = verify_since if is_complaint else None
-            lines.append(_encode(record, ledger_key if last else None, since))
+            lines.append(
+                _encode(
+                    record,
+                    ledger_key if last else None,
+                    since,
+                    fingerprint if last else None,
+                )
+            )
         try:
             self.journal.append(lines)
         except JournalFull as exc:
@@ -132,6 +159,35 @@ class Outbox:
             self._owed[ledger_key] += 1
         self._wake.set()
         return True
+
+    def after(self, commit: PendingCommit) -> None:
+        """The state write of records just put: applied before they are produced."""
+        self._commits.append(commit)
+        self._wake.set()
+
+    async def _apply_commits(self) -> None:
+        """Land the pending state writes, in order. One that fails is given up (logged and
+        counted): the verdicts are already answered and must reach Kafka even while Redis is
+        away; only those listings' history and ledger entries are lost."""
+        if self._recovered_ledger and self._restore_ledger is not None:
+            writes, self._recovered_ledger = self._recovered_ledger, []
+            try:
+                await self._restore_ledger(writes)
+            except Exception as exc:
+                log.warning("outbox: %d ledger entries not restored: %s", len(writes), exc)
+        while self._commits:
+            commit = self._commits[0]
+            try:
+                await commit.apply()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                commit.abandon()
+                self.commits_abandoned += 1
+                log.warning(
+                    "outbox: a state write of %d listings given up: %s", commit.entries, exc
+                )
+            self._commits.popleft()
 
     def start(self) -> None:
         if self._task is None:
@@ -170,6 +226,7 @@ class Outbox:
 
     async def _deliver_all(self) -> None:
         while True:
+            await self._apply_commits()  # no await between this and the read below
             chunk = list(self.journal.read(self._batch))
             if not chunk:
                 return
@@ -241,7 +298,9 @@ def _put_time(record: Record) -> float:
         return 0.0
 
 
-def _encode(record: Record, ledger_key: str | None, since: float | None) -> bytes:
+def _encode(
+    record: Record, ledger_key: str | None, since: float | None, fingerprint: str | None
+) -> bytes:
     doc: dict[str, Any] = {
         "t": record.topic,
         "k": base64.b64encode(record.key).decode() if record.key is not None else None,
@@ -251,10 +310,13 @@ def _encode(record: Record, ledger_key: str | None, since: float | None) -> byte
         doc["l"] = ledger_key
     if since is not None:
         doc["s"] = since
+    if fingerprint is not None:
+        doc["f"] = fingerprint
     return orjson.dumps(doc)
 
 
 def _decode(line: bytes) -> _Entry:
     doc = orjson.loads(line)
     key = base64.b64decode(doc["k"]) if doc["k"] is not None else None
-    return _Entry(Record(doc["t"], key, base64.b64decode(doc["v"])), doc.get("l"), doc.get("s"))
+    record = Record(doc["t"], key, base64.b64decode(doc["v"]))
+    return _Entry(record, doc.get("l"), doc.get("s"), doc.get("f"))

@@ -153,3 +153,76 @@ def test_a_delivered_journal_is_compacted_and_its_checkpoint_survives(tmp_path: 
     reopened.confirm(end)
     assert path.stat().st_size == 0 and reopened.confirmed == 0
     reopened.close()
+
+
+class _Commit:
+    """A pending state write that records when it lands (or fails)."""
+
+    def __init__(self, events: list[str], fail: bool = False) -> None:
+        self.events, self.fail, self.entries = events, fail, 1
+        self.abandoned = False
+
+    async def apply(self) -> None:
+        if self.fail:
+            raise ConnectionError("redis away")
+        self.events.append("commit")
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+class _OrderedKafka(_Kafka):
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        self.events.append("publish")
+        await super().publish(records)
+
+
+async def test_records_are_produced_only_after_their_state_write(tmp_path: Path) -> None:
+    events: list[str] = []
+    kafka = _OrderedKafka(events)
+    box = _outbox(tmp_path, kafka)
+    box.put(_listing(1), "l1:0", fingerprint="fp1")
+    box.after(_Commit(events))  # type: ignore[arg-type]
+    await box._deliver_all()
+    assert events == ["commit", "publish"]
+
+
+async def test_a_state_write_that_fails_is_given_up_and_the_verdicts_still_go(
+    tmp_path: Path,
+) -> None:
+    events: list[str] = []
+    box = _outbox(tmp_path, _OrderedKafka(events))
+    failing = _Commit(events, fail=True)
+    box.put(_listing(1), "l1:0")
+    box.after(failing)  # type: ignore[arg-type]
+    await box._deliver_all()
+    assert failing.abandoned and box.commits_abandoned == 1 and events == ["publish"]
+
+
+async def test_a_restart_restores_the_ledger_of_what_it_delivers(tmp_path: Path) -> None:
+    kafka = _Kafka()
+    box = _outbox(tmp_path, kafka)
+    box.put(_listing(1), "l1:0", fingerprint="fp1")
+    box.put(_listing(2, hit=False), "l2:0", fingerprint="fp2")
+    box.journal.close()  # killed before the state write landed
+    restored: list[tuple[str, str, bytes]] = []
+
+    async def restore(writes: Sequence[object]) -> None:
+        restored.extend((w.key, w.fingerprint, w.verdict) for w in writes)  # type: ignore[attr-defined]
+
+    again = Outbox(
+        kafka,
+        tmp_path / "outbox.journal",
+        complaints_topic=COMPLAINTS,
+        raised=kafka,
+        restore_ledger=restore,
+        settle_s=0.0,
+    )
+    await again._deliver_all()
+    assert [(k, f) for k, f, _ in restored] == [("l1:0", "fp1"), ("l2:0", "fp2")]
+    assert orjson.loads(restored[0][2])["listing_id"] == "l1"
+    assert kafka.ids(COMPLAINTS) == ["c1"]
