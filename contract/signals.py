@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 
 SIGNAL_KINDS = ("id_number", "phone", "bank_account", "device_id", "address")
+
+_NOT_DIGITS = re.compile(r"\D+")
+"""Everything but decimal digits (after NFKC, which folds full-width and circled digits)."""
+_SEPARATORS = re.compile(r"[\s\-_.]+")
+"""Whitespace, hyphens, underscores and dots: not part of an identifier."""
 
 # ITU-T E.164 country calling codes of one and two digits; every other code has three.
 _CC1 = frozenset({"1", "7"})
@@ -71,7 +77,7 @@ def normalise_phone(value: str) -> str:
     ``13812345678``.
     """
     text = unicodedata.normalize("NFKC", value).strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = _NOT_DIGITS.sub("", text)
     international = text.startswith("+") or digits.startswith("00")
     if digits.startswith("00"):
         digits = digits[2:]
@@ -88,7 +94,7 @@ def normalise_phone(value: str) -> str:
 def normalise_identifier(value: str) -> str:
     """Id numbers, bank accounts and device ids: no spaces, hyphens or case."""
     text = unicodedata.normalize("NFKC", value).casefold()
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "-_.")
+    return _SEPARATORS.sub("", text)
 
 
 def normalise_address(value: str) -> str:
