@@ -124,6 +124,13 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
 
     feedback_pipeline = FeedbackPipeline(service, publisher, topics)
     register_views(app, service, inline)
+
+    async def _inline_ready(web_app: Any) -> None:
+        # the inline resources (and the outbox, with whatever journal a previous run left)
+        # start with the web server, not with the first request
+        inline.get()
+
+    app.web.web_app.on_startup.append(_inline_ready)
     register_inline_api(app, InlineApi(service, inline))
     app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
     return app
