@@ -130,7 +130,7 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         # start with the web server, not with the first request
         inline.get()
 
-    app.web.web_app.on_startup.append(_inline_ready)
+    app.web.web_app.on_startup.append(_inline_ready)  # type: ignore[attr-defined]  # aiohttp driver
     register_inline_api(app, InlineApi(service, inline))
     app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
     return app
