@@ -54,3 +54,36 @@ async def test_kafka_outage_spools_and_delivers_exactly_once(
         kafka.stop()
     ids = [orjson.loads(v)["listing_id"] for v in got.values(topic)]
     assert sorted(ids) == sorted(sent), "every verdict exactly once"
+
+
+async def test_a_previous_runs_journal_is_delivered_at_start_without_traffic(
+    worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A worker killed with inline records still journaled: the next start delivers them, with
+    no request needed to wake the outbox."""
+    from streams.outbox import Outbox
+    from streams.publisher import Record
+
+    class _Down:
+        async def publish(self, records: object) -> None:
+            raise ConnectionError("the previous run never got to deliver")
+
+    journal = Path(worker_env["SCREEN_DATA_DIR"]) / "outbox.journal"
+    box = Outbox(_Down(), journal, complaints_topic=worker_env["SCREEN_TOPIC_COMPLAINTS"])
+    for i in range(3):
+        verdict = orjson.dumps({"listing_id": f"left-{i}", "revision": 0})
+        box.put([Record(worker_env["SCREEN_TOPIC_VERDICTS"], f"left-{i}".encode(), verdict)], None)
+    box.journal.close()
+    worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
+    try:
+        topic = worker_env["SCREEN_TOPIC_VERDICTS"]
+        got = await collect(
+            worker_env["KAFKA_BOOTSTRAP_SERVERS"],
+            [topic],
+            done=lambda c: c.count(topic) >= 3,
+            timeout_s=30,
+        )
+    finally:
+        worker.stop()
+    ids = sorted(orjson.loads(v)["listing_id"] for v in got.values(topic))
+    assert ids == ["left-0", "left-1", "left-2"]
