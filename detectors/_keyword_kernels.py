@@ -320,31 +320,86 @@ def expand_hits(
 
 
 @njit(cache=True)
-def group_by_listing(
-    fields: np.ndarray,
-    term_is_brand: np.ndarray,
-    terms: np.ndarray,
-    field_offsets: np.ndarray,
+def _by_listing(
+    fields: np.ndarray, n_listings: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Term matches of (title, description, claimed brand) field triples, grouped by listing:
-    (first match of each group, its listing, its size, whether it is *plain*: all brand names
-    in the title or description, and an empty claimed brand field)."""
+    """A stable counting sort of term matches by listing: (order, which field of its listing
+    each is, first match of each listing that has any, and that listing).
+
+    Fields come in blocks (every title, then every description, then every claimed brand), so
+    the matches of one listing end up title first, then description, then claimed brand, each
+    in text order.
+    """
     n = fields.shape[0]
-    starts = np.empty(n, np.int64)
-    owners = np.empty(n, np.int64)
-    sizes = np.empty(n, np.int64)
-    plain = np.empty(n, np.bool_)
+    counts = np.zeros(n_listings + 1, np.int64)
+    for m in range(n):
+        counts[fields[m] % n_listings + 1] += 1
     groups = 0
-    for k in range(n):
-        owner = fields[k] // 3
-        if groups == 0 or owners[groups - 1] != owner:
-            claimed = 3 * owner + 2
-            starts[groups] = k
-            owners[groups] = owner
-            sizes[groups] = 0
-            plain[groups] = field_offsets[claimed + 1] - field_offsets[claimed] <= 1
+    for listing in range(n_listings):
+        if counts[listing + 1]:
             groups += 1
-        sizes[groups - 1] += 1
-        if fields[k] % 3 == 2 or not term_is_brand[terms[k]]:
-            plain[groups - 1] = False
-    return starts[:groups], owners[:groups], sizes[:groups], plain[:groups]
+        counts[listing + 1] += counts[listing]
+    starts = np.empty(groups + 1, np.int64)
+    owners = np.empty(groups, np.int64)
+    g = 0
+    for listing in range(n_listings):
+        if counts[listing + 1] > counts[listing]:
+            starts[g] = counts[listing]
+            owners[g] = listing
+            g += 1
+    starts[groups] = n
+    order = np.empty(n, np.int64)
+    which = np.empty(n, np.int8)
+    for m in range(n):
+        listing = fields[m] % n_listings
+        order[counts[listing]] = m
+        counts[listing] += 1
+    for k in range(n):
+        which[k] = fields[order[k]] // n_listings
+    return order, which, starts, owners
+
+
+@njit(cache=True)
+def find_terms(
+    text: np.ndarray,
+    kinds: np.ndarray,
+    field_offsets: np.ndarray,
+    positions: np.ndarray,
+    n_listings: int,
+    symbol_of: np.ndarray,
+    transitions: np.ndarray,
+    n_symbols: int,
+    first_output: int,
+    out_offsets: np.ndarray,
+    out_patterns: np.ndarray,
+    lengths: np.ndarray,
+    edges: np.ndarray,
+    term_offsets: np.ndarray,
+    terms: np.ndarray,
+    pattern_competes: np.ndarray,
+    term_competes: np.ndarray,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    np.ndarray,
+]:  # fmt: skip
+    """Term matches of a batch of listings, grouped by listing (one call per batch):
+    (terms, which field -- 0 title, 1 description, 2 claimed brand --, starts, ends (both in
+    the normalised buffer, ``end`` inclusive), source starts, source ends (exclusive), first
+    match of each listing that has any (plus the total), and that listing).
+
+    ``field_offsets`` delimit ``3 * n_listings`` fields in blocks: every title, then every
+    description, then every claimed brand.
+    """
+    patterns, _starts, ends = scan_words(
+        text, kinds, symbol_of, transitions, n_symbols, first_output, out_offsets,
+        out_patterns, lengths, edges,
+    )  # fmt: skip
+    term, field, start, end, src_start, src_end = expand_hits(
+        patterns, ends, lengths, term_offsets, terms, pattern_competes, term_competes,
+        field_offsets, positions,
+    )  # fmt: skip
+    order, which, group_starts, owners = _by_listing(field, max(n_listings, 1))
+    return (
+        term[order], which, start[order], end[order], src_start[order], src_end[order],
+        group_starts, owners,
+    )  # fmt: skip

@@ -30,6 +30,7 @@ from config.keyword import (
     KeywordConfig,
 )
 from config.registry import Registry
+from detectors import _keyword_rule_kernels as rule_kernels
 from detectors._keyword_kernels import EDGE_LEFT, EDGE_RIGHT
 from detectors.text.automaton import Automaton, compile_automaton
 from detectors.text.kinds import KIND_MASK, N_DIGIT, N_LENIENT, N_LETTER, N_SPACE
@@ -37,13 +38,13 @@ from detectors.text.normalize import TextNormalizer
 
 
 class Kind(IntEnum):
-    BRAND = 0
-    COUNTERFEIT = 1
-    PROHIBITED = 2
-    BENIGN = 3
-    CUE_BEFORE = 4
+    BRAND = rule_kernels.K_BRAND
+    COUNTERFEIT = rule_kernels.K_COUNTERFEIT
+    PROHIBITED = rule_kernels.K_PROHIBITED
+    BENIGN = rule_kernels.K_BENIGN
+    CUE_BEFORE = rule_kernels.K_CUE_BEFORE
     """The words of a ``... <brand>`` benign phrase that come before the brand."""
-    CUE_AFTER = 5
+    CUE_AFTER = rule_kernels.K_CUE_AFTER
     """The words of a ``<brand> ...`` benign phrase that come after the brand."""
 
 

@@ -1,39 +1,80 @@
-"""Find every registered term in a batch of texts: normalise, scan once, map back.
+"""Find every registered term in a batch of listings: normalise, scan once, group by listing.
 
 :class:`TermMatcher` is the plain Python face of the kernels: one normalisation call and one
-automaton walk per batch, whatever its size, then a few numpy operations to turn pattern
-matches into term matches with their field and their span in the original text.
+find call per batch, whatever its size. The fields of a batch go into one buffer in three
+blocks (every title, then every description, then every claimed brand); the find kernel walks
+the automaton over all of it, keeps whole-word matches, maps patterns back to terms with their
+span in the original text, and groups the matches by listing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
-from detectors._keyword_kernels import expand_hits, scan_raw, scan_words
+from contract.listing import Listing
+from detectors._keyword_kernels import find_terms, scan_raw
 from detectors.keyword_lexicon import Lexicon
 from detectors.text.normalize import NormalizedBatch, TextNormalizer
+
+_TITLE = attrgetter("title")
+_DESCRIPTION = attrgetter("description")
+_BRAND = attrgetter("brand")
+
+
+def listing_fields(listings: Sequence[Listing], *, scan_description: bool = True) -> list[str]:
+    """The fields to scan, in blocks: titles, descriptions ("" when not scanned), claimed
+    brands ("" for none)."""
+    n = len(listings)
+    texts: list[str] = list(map(_TITLE, listings))
+    if scan_description:
+        texts += map(_DESCRIPTION, listings)
+    else:
+        texts += [""] * n
+    claimed: list[str | None] = list(map(_BRAND, listings))
+    if any(claimed):
+        texts += [brand or "" for brand in claimed]
+    else:
+        texts += [""] * n
+    return texts
 
 
 @dataclass(frozen=True, slots=True)
 class TermHits:
-    """Term matches in text order. ``start``/``end`` index the normalised buffer (``end``
-    inclusive); ``src_start``/``src_end`` are code-point offsets in the original field
-    (``src_end`` exclusive), i.e. ``text[src_start:src_end]`` is what the seller wrote."""
+    """Term matches of a batch of listings, grouped by listing: the matches of listing
+    ``owners[g]`` are ``group_starts[g]:group_starts[g + 1]``, title first, then description,
+    then claimed brand (``which``: 0, 1, 2), each field in text order.
+
+    ``start``/``end`` index the normalised buffer (``end`` inclusive); ``src_start``/``src_end``
+    are code-point offsets in the original field (``src_end`` exclusive), i.e.
+    ``text[src_start:src_end]`` is what the seller wrote.
+    """
 
     term: npt.NDArray[np.int32]
-    field: npt.NDArray[np.int64]
+    which: npt.NDArray[np.int8]
     start: npt.NDArray[np.int32]
     end: npt.NDArray[np.int32]
     src_start: npt.NDArray[np.int32]
     src_end: npt.NDArray[np.int32]
+    group_starts: npt.NDArray[np.int64]
+    owners: npt.NDArray[np.int64]
     text: NormalizedBatch
+    n_listings: int
 
     def __len__(self) -> int:
         return len(self.term)
+
+    def claims(self) -> npt.NDArray[np.bool_]:
+        """Per group: whether its listing fills the claimed brand field (with anything that
+        normalises to text: a brand of only spaces or symbols claims nothing)."""
+        offsets = self.text.offsets
+        claimed = 2 * self.n_listings + self.owners
+        claims: npt.NDArray[np.bool_] = offsets[claimed + 1] - offsets[claimed] > 1
+        return claims
 
 
 class TermMatcher:
@@ -41,15 +82,27 @@ class TermMatcher:
         self.lexicon = lexicon
         self.normalizer = normalizer
 
-    def find(self, texts: Sequence[str]) -> TermHits:
-        """Whole-word (Latin) and substring (CJK) matches of every term in every text."""
-        return self.find_normalized(self.normalizer.normalize(texts))
+    def find_listings(
+        self, listings: Sequence[Listing], *, scan_description: bool = True
+    ) -> TermHits:
+        texts = listing_fields(listings, scan_description=scan_description)
+        return self.find(texts, len(listings))
 
-    def find_normalized(self, text: NormalizedBatch) -> TermHits:
+    def find(self, texts: Sequence[str], n_listings: int) -> TermHits:
+        """Whole-word (Latin) and substring (CJK) matches of every term in ``3 * n_listings``
+        fields given in blocks (see :func:`listing_fields`)."""
+        if len(texts) != 3 * n_listings:
+            raise ValueError(f"{len(texts)} fields for {n_listings} listings (3 each)")
+        return self.find_normalized(self.normalizer.normalize(texts), n_listings)
+
+    def find_normalized(self, text: NormalizedBatch, n_listings: int) -> TermHits:
         lexicon, automaton = self.lexicon, self.lexicon.automaton
-        pattern, _start, end = scan_words(
+        found = find_terms(
             text.cps,
             text.kinds,
+            text.offsets,
+            text.positions,
+            n_listings,
             automaton.symbol_of,
             automaton.transitions,
             automaton.n_symbols,
@@ -58,19 +111,12 @@ class TermMatcher:
             automaton.out_patterns,
             automaton.pattern_lengths,
             lexicon.edges,
-        )
-        term, field, start, end, src_start, src_end = expand_hits(
-            pattern,
-            end,
-            automaton.pattern_lengths,
             lexicon.pattern_term_offsets,
             lexicon.pattern_terms,
             lexicon.pattern_competes,
             lexicon.term_competes,
-            text.offsets,
-            text.positions,
         )
-        return TermHits(term, field, start, end, src_start, src_end, text)
+        return TermHits(*found, text, n_listings)
 
     def scan_raw(
         self, text: NormalizedBatch
@@ -91,6 +137,6 @@ class TermMatcher:
     def warm(self) -> None:
         """Compile or load both kernels for the array types real batches use."""
         self.normalizer.warm()
-        text = self.normalizer.normalize(["warm-up g.u.c.c.1 高仿", ""])
-        self.find_normalized(text)
+        text = self.normalizer.normalize(["warm-up g.u.c.c.1 高仿", "", ""])
+        self.find_normalized(text, 1)
         self.scan_raw(text)

@@ -485,25 +485,16 @@ def normalize_batch(
     """
     n_fields = field_off.shape[0] - 1
     limit = fold_off.shape[0] - 1
-    # Sizes first, so no array is reallocated inside the hot loops.
-    total = 0
-    longest = 1
-    for f in range(n_fields):
-        folded = 0
-        for j in range(field_off[f], field_off[f + 1] - 1):
-            cp = cps[j]
-            if cp < limit:
-                folded += 1 if single[cp] != 0 else fold_off[cp + 1] - fold_off[cp]
-            else:
-                folded += 1
-        total += folded
-        longest = max(longest, folded)
-    out_cp = np.empty(total + n_fields + 1, np.int32)
-    out_kind = np.empty(total + n_fields + 1, np.uint8)
-    out_pos = np.empty(total + n_fields + 1, np.int32)
+    # The fast path never writes more characters than it reads, so the input size (one
+    # terminator per field included) plus the leading break is enough for it; a field for the
+    # general path is measured first and the buffers grow when its folding needs more.
+    cap = cps.shape[0] + 1
+    out_cp = np.empty(cap, np.int32)
+    out_kind = np.empty(cap, np.uint8)
+    out_pos = np.empty(cap, np.int32)
     out_off = np.empty(n_fields + 1, np.int64)
-    scratch_i32 = np.empty((8, longest), np.int32)
-    scratch_u8 = np.empty((7, longest), np.uint8)
+    scratch_i32 = np.empty((8, 0), np.int32)
+    scratch_u8 = np.empty((7, 0), np.uint8)
     out_cp[0] = BREAK_CP
     out_kind[0] = N_BREAK
     out_pos[0] = 0
@@ -514,6 +505,23 @@ def normalize_batch(
         out_off[f] = o
         end = _fast_field(cps, a, b, single, leet, out_cp, out_kind, out_pos, o) if fast else -1
         if end < 0:
+            folded = 0
+            for j in range(a, b):
+                cp = cps[j]
+                folded += fold_off[cp + 1] - fold_off[cp] if cp < limit else 1
+            need = o + folded + (cps.shape[0] - b) + 1
+            if need > cap:
+                cap = max(need, 2 * cap)
+                grown_cp = np.empty(cap, np.int32)
+                grown_kind = np.empty(cap, np.uint8)
+                grown_pos = np.empty(cap, np.int32)
+                grown_cp[:o] = out_cp[:o]
+                grown_kind[:o] = out_kind[:o]
+                grown_pos[:o] = out_pos[:o]
+                out_cp, out_kind, out_pos = grown_cp, grown_kind, grown_pos
+            if folded > scratch_i32.shape[1]:
+                scratch_i32 = np.empty((8, max(folded, 64)), np.int32)
+                scratch_u8 = np.empty((7, max(folded, 64)), np.uint8)
             end = general_field(cps, a, b, fold_off, fold_cps, fold_kinds, leet,
                               scratch_i32, scratch_u8, out_cp, out_kind, out_pos, o)  # fmt: skip
         o = end

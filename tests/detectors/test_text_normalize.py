@@ -200,3 +200,16 @@ def test_every_character_points_at_its_source(texts: list[str]) -> None:
                 folded = [c for c, _ in fold_char(text[pos])]
                 leet = {ord(LEET[chr(c)]) for c in folded if chr(c) in LEET}
                 assert cp in folded or cp in leet
+
+
+def test_foldings_longer_than_the_input_grow_the_buffers() -> None:
+    # One character that folds to eighteen, many times over, among plain fields: the output
+    # outgrows the input it was sized from.
+    texts = ["ﷺ" * 300, "ﬁne", "", "gucci ﷺ", "™" * 40]
+    together = norm.normalize(texts)
+    assert len(together.cps) > sum(map(len, texts))
+    for field, text in enumerate(texts):
+        alone = norm.normalize([text])
+        assert together.text(field) == alone.text(0) == general.normalize([text]).text(0)
+    assert together.text(1) == "flne"  # i and l are one letter for matching
+    assert together.text(4) == " ".join(["tm"] * 40)
