@@ -21,6 +21,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from detectors._keyword_kernels import (
+    HIT_END,
+    HIT_SRC_END,
+    HIT_SRC_START,
+    HIT_START,
+    HIT_TERM,
+    HIT_WHICH,
+)
 from detectors.text.kinds import KIND_MASK, N_SPACE
 
 # Term kinds (``detectors.keyword_lexicon.Kind`` takes its values from here).
@@ -259,16 +267,12 @@ def _soften(
 
 @njit(cache=True)
 def judge_batch(
-    term: np.ndarray,
-    which: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    src_start: np.ndarray,
-    src_end: np.ndarray,
+    hits: np.ndarray,
     group_starts: np.ndarray,
     owners: np.ndarray,
     stores: np.ndarray,
-    claims: np.ndarray,
+    field_offsets: np.ndarray,
+    n_listings: int,
     kinds: np.ndarray,
     term_kind: np.ndarray,
     term_brand: np.ndarray,
@@ -282,7 +286,18 @@ def judge_batch(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Judge every listing with matches: (reason rows, their scores, evidence rows, lists,
     annotation rows (listing, first brand, count, offset into the annotated brands), the
-    annotated brands)."""
+    annotated brands).
+
+    ``hits`` are :func:`detectors._keyword_kernels.find_terms`'s matches (rows: term, field,
+    start, end, source start, source end); ``field_offsets`` delimit the normalised fields
+    (``3 * n_listings``, in blocks: titles, descriptions, claimed brands).
+    """
+    term = hits[HIT_TERM]
+    which = hits[HIT_WHICH]
+    start = hits[HIT_START]
+    end = hits[HIT_END]
+    src_start = hits[HIT_SRC_START]
+    src_end = hits[HIT_SRC_END]
     n_hits = term.shape[0]
     n_groups = owners.shape[0]
     n_terms = term_kind.shape[0]
@@ -481,7 +496,9 @@ def judge_batch(
                 if _contains(title_brands, n_title, claimed[i]):
                     overlap = True
                     break
-            if not overlap and claims[g]:
+            claimed_field = 2 * n_listings + owner
+            claims = field_offsets[claimed_field + 1] - field_offsets[claimed_field] > 1
+            if not overlap and claims:
                 count, e_next = _evidence(selected, ns, term, which, src_start, src_end,
                                           max_terms, unique, evidence, e)  # fmt: skip
                 for i in range(n_title):

@@ -17,9 +17,18 @@ import numpy as np
 import numpy.typing as npt
 
 from contract.listing import Listing
-from detectors._keyword_kernels import find_terms, scan_raw
+from detectors._keyword_kernels import (
+    HIT_END,
+    HIT_SRC_END,
+    HIT_SRC_START,
+    HIT_START,
+    HIT_TERM,
+    HIT_WHICH,
+    find_terms,
+    scan_raw,
+)
 from detectors.keyword_lexicon import Lexicon
-from detectors.text.normalize import NormalizedBatch, TextNormalizer
+from detectors.text.normalize import NormalizedBatch, TextNormalizer, encode_fields
 
 _TITLE = attrgetter("title")
 _DESCRIPTION = attrgetter("description")
@@ -31,42 +40,77 @@ def listing_fields(listings: Sequence[Listing], *, scan_description: bool = True
     brands ("" for none)."""
     n = len(listings)
     texts: list[str] = list(map(_TITLE, listings))
-    if scan_description:
-        texts += map(_DESCRIPTION, listings)
-    else:
-        texts += [""] * n
-    claimed: list[str | None] = list(map(_BRAND, listings))
-    if any(claimed):
-        texts += [brand or "" for brand in claimed]
-    else:
-        texts += [""] * n
+    texts += map(_DESCRIPTION, listings) if scan_description else [""] * n
+    texts += [brand or "" for brand in map(_BRAND, listings)]
     return texts
+
+
+def encode_listings(
+    listings: Sequence[Listing], *, scan_description: bool = True
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """:func:`listing_fields`, encoded (:func:`~detectors.text.normalize.encode_fields`); a
+    block with nothing in it (no listing of the batch has a description, or a claimed brand)
+    costs no join."""
+    n = len(listings)
+    texts: list[str] = list(map(_TITLE, listings))
+    descriptions = scan_description and any(map(_DESCRIPTION, listings))
+    claimed = any(map(_BRAND, listings))
+    if not descriptions and not claimed:
+        return encode_fields(texts, empty_after=2 * n)
+    texts += map(_DESCRIPTION, listings) if descriptions else [""] * n
+    if not claimed:
+        return encode_fields(texts, empty_after=n)
+    texts += [brand or "" for brand in map(_BRAND, listings)]
+    return encode_fields(texts)
 
 
 @dataclass(frozen=True, slots=True)
 class TermHits:
     """Term matches of a batch of listings, grouped by listing: the matches of listing
-    ``owners[g]`` are ``group_starts[g]:group_starts[g + 1]``, title first, then description,
-    then claimed brand (``which``: 0, 1, 2), each field in text order.
+    ``owners[g]`` are columns ``group_starts[g]:group_starts[g + 1]`` of ``hits``, title first,
+    then description, then claimed brand (``which``: 0, 1, 2), each field in text order.
 
     ``start``/``end`` index the normalised buffer (``end`` inclusive); ``src_start``/``src_end``
     are code-point offsets in the original field (``src_end`` exclusive), i.e.
     ``text[src_start:src_end]`` is what the seller wrote.
     """
 
-    term: npt.NDArray[np.int32]
-    which: npt.NDArray[np.int8]
-    start: npt.NDArray[np.int32]
-    end: npt.NDArray[np.int32]
-    src_start: npt.NDArray[np.int32]
-    src_end: npt.NDArray[np.int32]
+    hits: npt.NDArray[np.int32]
     group_starts: npt.NDArray[np.int64]
     owners: npt.NDArray[np.int64]
     text: NormalizedBatch
     n_listings: int
 
     def __len__(self) -> int:
-        return len(self.term)
+        return int(self.hits.shape[1])
+
+    def _row(self, index: int) -> npt.NDArray[np.int32]:
+        row: npt.NDArray[np.int32] = self.hits[index]
+        return row
+
+    @property
+    def term(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_TERM)
+
+    @property
+    def which(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_WHICH)
+
+    @property
+    def start(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_START)
+
+    @property
+    def end(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_END)
+
+    @property
+    def src_start(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_SRC_START)
+
+    @property
+    def src_end(self) -> npt.NDArray[np.int32]:
+        return self._row(HIT_SRC_END)
 
     def claims(self) -> npt.NDArray[np.bool_]:
         """Per group: whether its listing fills the claimed brand field (with anything that
@@ -85,8 +129,8 @@ class TermMatcher:
     def find_listings(
         self, listings: Sequence[Listing], *, scan_description: bool = True
     ) -> TermHits:
-        texts = listing_fields(listings, scan_description=scan_description)
-        return self.find(texts, len(listings))
+        cps, offsets = encode_listings(listings, scan_description=scan_description)
+        return self.find_normalized(self.normalizer.normalize_encoded(cps, offsets), len(listings))
 
     def find(self, texts: Sequence[str], n_listings: int) -> TermHits:
         """Whole-word (Latin) and substring (CJK) matches of every term in ``3 * n_listings``

@@ -92,16 +92,12 @@ class KeywordRules:
         stores = np.asarray(self.stores(listings, hits.owners), dtype=np.int64)
         return Judged(
             *k.judge_batch(
-                hits.term,
-                hits.which,
-                hits.start,
-                hits.end,
-                hits.src_start,
-                hits.src_end,
+                hits.hits,
                 hits.group_starts,
                 hits.owners,
                 stores,
-                hits.claims(),
+                hits.text.offsets,
+                hits.n_listings,
                 hits.text.kinds,
                 self.term_kind,
                 self.term_brand,

@@ -54,6 +54,8 @@ from detectors.text.kinds import (
     SPACE_CP,
 )
 
+_U = np.uint64
+"""Hot-loop indices cast to unsigned skip Numba's negative-index fix-up."""
 _T_WORD = 0
 _T_CJK = 1
 _T_LONE_SYMBOL = 2
@@ -408,8 +410,8 @@ def _fast_field(
     w_letters = 0
     w_leet = 0
     for j in range(a, b):
-        cp = cps[j]
-        packed = single[cp] if cp < limit else 0
+        cp = cps[_U(j)]
+        packed = single[_U(cp)] if cp < limit else 0
         kind = packed >> 24
         c = packed & 0xFFFFFF
         if kind in (F_LETTER, F_DIGIT, F_CJK):
@@ -417,9 +419,9 @@ def _fast_field(
                 sep = _gap(prev, N_CJK if kind == F_CJK else N_LETTER if kind == F_LETTER
                            else N_DIGIT, g_hard, g_punct)  # fmt: skip
                 if sep >= 0:
-                    out_cp[o] = sep
-                    out_kind[o] = N_SPACE if sep == SPACE_CP else N_HARD
-                    out_pos[o] = g_pos
+                    out_cp[_U(o)] = sep
+                    out_kind[_U(o)] = N_SPACE if sep == SPACE_CP else N_HARD
+                    out_pos[_U(o)] = g_pos
                     o += 1
                 gap = 0
                 g_hard = 0
@@ -438,12 +440,12 @@ def _fast_field(
                     w_letters += 1
                     nk = N_LETTER
                 else:
-                    if 48 <= c <= 57 and leet[c - 48] != 0:
+                    if 48 <= c <= 57 and leet[_U(c - 48)] != 0:
                         w_leet += 1
                     nk = N_DIGIT
-            out_cp[o] = c
-            out_kind[o] = nk
-            out_pos[o] = j - a
+            out_cp[_U(o)] = c
+            out_kind[_U(o)] = nk
+            out_pos[_U(o)] = j - a
             o += 1
             prev = nk
         elif kind in (F_SOFT, F_HARD):
@@ -503,6 +505,12 @@ def normalize_batch(
         a = field_off[f]
         b = field_off[f + 1] - 1  # one terminator code point follows every field
         out_off[f] = o
+        if a == b:  # most descriptions and claimed brands of a batch: just the break
+            out_cp[_U(o)] = BREAK_CP
+            out_kind[_U(o)] = N_BREAK
+            out_pos[_U(o)] = 0
+            o += 1
+            continue
         end = _fast_field(cps, a, b, single, leet, out_cp, out_kind, out_pos, o) if fast else -1
         if end < 0:
             folded = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import orjson
 import pytest
 
@@ -17,6 +18,9 @@ from detectors.batch import ListingBatch
 from detectors.catalog import DETECTOR_CLASSES
 from detectors.decision import DecisionStep
 from detectors.keyword import KeywordDetector
+from detectors.keyword_evidence import new_reason
+from detectors.keyword_matcher import encode_listings, listing_fields
+from detectors.text.normalize import encode_fields
 from haze.engine import Screener
 from haze.runtime import Runtime
 from state.base import StateSnapshot
@@ -369,6 +373,33 @@ def test_detect_hands_out_what_the_caller_cannot_spoil(detector: KeywordDetector
     first[0] = ()
     again = detector.detect(batch, StateSnapshot())
     assert [r.code for r in again[0]] == ["BRAND_WITH_COUNTERFEIT_TERM"] and again[1] == ()
+
+
+def test_encoded_batches_skip_empty_blocks_and_equal_the_plain_encoding() -> None:
+    batches = [
+        [listing("Aurora bag"), listing("高仿", index=1)],
+        [listing("Aurora bag", description="in the style of Lumis"), listing("x", index=1)],
+        [listing("Aurora bag", brand="Nordvik"), listing("x", description="a\x00b", index=1)],
+        [listing("a\x00b", brand=""), listing("", index=1)],
+    ]
+    for items in batches:
+        for scan_description in (True, False):
+            cps, offsets = encode_listings(items, scan_description=scan_description)
+            fields = listing_fields(items, scan_description=scan_description)
+            plain_cps, plain_offsets = encode_fields(fields)
+            assert np.array_equal(cps, plain_cps), items
+            assert np.array_equal(offsets, plain_offsets), items
+
+
+def test_reasons_are_made_like_the_constructor_makes_them() -> None:
+    from dataclasses import FrozenInstanceError
+
+    made = new_reason("BRAND_MISMATCH", 0.4, {"brand": "aurora"})
+    plain = Reason("keyword", "BRAND_MISMATCH", 0.4, {"brand": "aurora"})
+    assert type(made) is Reason and made == plain and repr(made) == repr(plain)
+    assert made.to_dict() == plain.to_dict()
+    with pytest.raises(FrozenInstanceError):
+        made.score = 1.0  # type: ignore[misc]
 
 
 def test_warm_compiles_every_kernel(detector: KeywordDetector) -> None:

@@ -213,3 +213,10 @@ def test_foldings_longer_than_the_input_grow_the_buffers() -> None:
         assert together.text(field) == alone.text(0) == general.normalize([text]).text(0)
     assert together.text(1) == "flne"  # i and l are one letter for matching
     assert together.text(4) == " ".join(["tm"] * 40)
+
+
+def test_encode_fields_with_empty_fields_after() -> None:
+    for texts in (["abc", "高仿"], ["a\x00b", ""], []):
+        cps, offsets = encode_fields(texts, empty_after=3)
+        plain_cps, plain_offsets = encode_fields([*texts, "", "", ""])
+        assert np.array_equal(cps, plain_cps) and np.array_equal(offsets, plain_offsets)
