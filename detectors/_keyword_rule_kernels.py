@@ -73,15 +73,26 @@ R_EXTRA = 9
 brand, -1 for none."""
 ROW_WIDTH = 10
 
+# Columns of a simple reason (a listing whose only reason is one unauthorised brand written
+# once, most of them): its listing, brand, and the one evidence row.
+S_OWNER = 0
+S_BRAND = 1
+S_TERM = 2
+S_WHICH = 3
+S_START = 4
+S_END = 5
+S_COUNT = 6
+SIMPLE_WIDTH = 7
+
 # Entries of the ``scores`` and ``limits`` arguments.
-S_UNAUTHORIZED = 0
-S_BRAND_WITH_COUNTERFEIT = 1
-S_COUNTERFEIT = 2
-S_PROHIBITED = 3
-S_STUFFING = 4
-S_MISMATCH = 5
-S_BENIGN_FACTOR = 6
-S_BENIGN_MIN = 7
+P_UNAUTHORIZED = 0
+P_BRAND_WITH_COUNTERFEIT = 1
+P_COUNTERFEIT = 2
+P_PROHIBITED = 3
+P_STUFFING = 4
+P_MISMATCH = 5
+P_BENIGN_FACTOR = 6
+P_BENIGN_MIN = 7
 L_STUFFING_MIN_BRANDS = 0
 L_STUFFING_MAX_AUTHORIZED = 1
 L_MAX_EVIDENCE_TERMS = 2
@@ -283,10 +294,13 @@ def judge_batch(
     auth_stores: np.ndarray,
     scores: np.ndarray,
     limits: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Judge every listing with matches: (reason rows, their scores, evidence rows, lists,
-    annotation rows (listing, first brand, count, offset into the annotated brands), the
-    annotated brands).
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    np.ndarray,
+]:  # fmt: skip
+    """Judge every listing with matches: (simple reasons, reason rows, their scores,
+    evidence rows, lists; per listing of the batch the brand it names (-1 none, -2 several),
+    and for those that name several: rows (listing, offset, count) into the annotated brands).
 
     ``hits`` are :func:`detectors._keyword_kernels.find_terms`'s matches (rows: term, field,
     start, end, source start, source end); ``field_offsets`` delimit the normalised fields
@@ -304,13 +318,15 @@ def judge_batch(
     stuffing_min = limits[L_STUFFING_MIN_BRANDS]
     stuffing_max = limits[L_STUFFING_MAX_AUTHORIZED]
     max_terms = limits[L_MAX_EVIDENCE_TERMS]
-    factor = scores[S_BENIGN_FACTOR]
+    factor = scores[P_BENIGN_FACTOR]
     # Every listing has at most five reasons, each listing (a subset of) its matches.
     rows = np.empty((5 * n_groups, ROW_WIDTH), np.int64)
     row_scores = np.empty(5 * n_groups, np.float64)
     evidence = np.empty((5 * n_hits, 4), np.int64)
     lists = np.empty(5 * n_hits, np.int64)
-    annotations = np.empty((n_groups, 4), np.int64)
+    simple = np.empty((n_groups, SIMPLE_WIDTH), np.int64)
+    annotation = np.full(n_listings, -1, np.int64)
+    several = np.empty((n_groups, 3), np.int64)
     annotated = np.empty(n_hits, np.int64)
     # Scratch, sized for the largest listing.
     brand_hits = np.empty(n_hits, np.int64)
@@ -329,9 +345,13 @@ def judge_batch(
     r = 0
     e = 0
     li = 0
+    n_simple = 0
     a = 0
     ai = 0
     for g in range(n_groups):
+        r_first = r
+        e_first = e
+        li_first = li
         first = group_starts[g]
         stop = group_starts[g + 1]
         owner = owners[g]
@@ -419,7 +439,7 @@ def judge_batch(
             count, e_next = _evidence(prohibited, npp, term, which, src_start, src_end,
                                       max_terms, unique, evidence, e)  # fmt: skip
             _row(rows, r, owner, C_PROHIBITED, -1, e, e_next, count, li, li, li, 0)
-            row_scores[r] = scores[S_PROHIBITED]
+            row_scores[r] = scores[P_PROHIBITED]
             r += 1
             e = e_next
         if ncf and nu:
@@ -435,7 +455,7 @@ def judge_batch(
             count, e_next = _evidence(selected, ns, term, which, src_start, src_end, max_terms,
                                       unique, evidence, e)  # fmt: skip
             _row(rows, r, owner, C_BRAND_WITH_COUNTERFEIT, brand, e, e_next, count, li, li, li, 0)
-            row_scores[r] = scores[S_BRAND_WITH_COUNTERFEIT]
+            row_scores[r] = scores[P_BRAND_WITH_COUNTERFEIT]
             r += 1
             e = e_next
         elif ncf:
@@ -443,7 +463,7 @@ def judge_batch(
             count, e_next = _evidence(counterfeit, ncf, term, which, src_start, src_end,
                                       max_terms, unique, evidence, e)  # fmt: skip
             _row(rows, r, owner, C_COUNTERFEIT, brand, e, e_next, count, li, li, li, 0)
-            row_scores[r] = scores[S_COUNTERFEIT]
+            row_scores[r] = scores[P_COUNTERFEIT]
             r += 1
             e = e_next
         elif nu:
@@ -458,7 +478,7 @@ def judge_batch(
                 lists[li + i] = unauthorized[i]
             _row(rows, r, owner, C_UNAUTHORIZED, unauthorized[0], e, e_next, count, li, li + nu,
                        li + nu, 1 if first_claimed_only else 0)  # fmt: skip
-            row_scores[r] = scores[S_UNAUTHORIZED]
+            row_scores[r] = scores[P_UNAUTHORIZED]
             r += 1
             e = e_next
             li += nu
@@ -487,7 +507,7 @@ def judge_batch(
                             stop_list += 1
                     _row(rows, r, owner, C_STUFFING, title_brands[0], e, e_next, count, li, mid,
                                stop_list, 0)  # fmt: skip
-                    row_scores[r] = scores[S_STUFFING]
+                    row_scores[r] = scores[P_STUFFING]
                     r += 1
                     e = e_next
                     li = stop_list
@@ -505,7 +525,7 @@ def judge_batch(
                     lists[li + i] = title_brands[i]
                 _row(rows, r, owner, C_MISMATCH, title_brands[0], e, e_next, count, li,
                            li + n_title, li + n_title, claimed[0] if ncl else -1)  # fmt: skip
-                row_scores[r] = scores[S_MISMATCH]
+                row_scores[r] = scores[P_MISMATCH]
                 r += 1
                 e = e_next
                 li += n_title
@@ -520,15 +540,15 @@ def judge_batch(
             ns += 1
             kind = term_kind[term[k]]
             if kind == K_PROHIBITED:
-                base = scores[S_PROHIBITED]
+                base = scores[P_PROHIBITED]
             elif kind == K_COUNTERFEIT:
-                base = scores[S_COUNTERFEIT]
+                base = scores[P_COUNTERFEIT]
             elif _authorized(term_brand[term[k]], store, auth_offsets, auth_stores):
                 base = 0.0
             else:
-                base = scores[S_UNAUTHORIZED]
+                base = scores[P_UNAUTHORIZED]
             score = max(score, base * factor)
-        if ns and score != 0.0 and score >= scores[S_BENIGN_MIN]:
+        if ns and score != 0.0 and score >= scores[P_BENIGN_MIN]:
             count, e_next = _evidence(selected, ns, term, which, src_start, src_end, max_terms,
                                       unique, evidence, e)  # fmt: skip
             n_phrases = 0
@@ -543,10 +563,37 @@ def judge_batch(
             r += 1
             e = e_next
             li += n_phrases
-        if n_text:
-            annotations[a] = (owner, text_brands[0], n_text, ai)
+        if (
+            r == r_first + 1
+            and rows[r_first, R_CODE] == C_UNAUTHORIZED
+            and rows[r_first, R_EV_END] - rows[r_first, R_EV_START] == 1
+            and rows[r_first, R_LIST_MID] - rows[r_first, R_LIST] == 1
+            and rows[r_first, R_EXTRA] == 0
+        ):
+            # The common listing: one reason, one unauthorised brand written once.
+            simple[n_simple, S_OWNER] = owner
+            simple[n_simple, S_BRAND] = rows[r_first, R_BRAND]
+            simple[n_simple, S_TERM] = evidence[e_first, 0]
+            simple[n_simple, S_WHICH] = evidence[e_first, 1]
+            simple[n_simple, S_START] = evidence[e_first, 2]
+            simple[n_simple, S_END] = evidence[e_first, 3]
+            simple[n_simple, S_COUNT] = rows[r_first, R_COUNT]
+            n_simple += 1
+            r = r_first
+            e = e_first
+            li = li_first
+        if n_text == 1:
+            annotation[owner] = text_brands[0]
+        elif n_text:
+            annotation[owner] = -2
+            several[a, 0] = owner
+            several[a, 1] = ai
+            several[a, 2] = n_text
             for i in range(n_text):
                 annotated[ai + i] = text_brands[i]
             ai += n_text
             a += 1
-    return rows[:r], row_scores[:r], evidence[:e], lists[:li], annotations[:a], annotated[:ai]
+    return (
+        simple[:n_simple], rows[:r], row_scores[:r], evidence[:e], lists[:li], annotation,
+        several[:a], annotated[:ai],
+    )  # fmt: skip

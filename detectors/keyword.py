@@ -55,7 +55,7 @@ from contract.verdict import Reason
 from detectors.base import Detector
 from detectors.batch import ListingBatch
 from detectors.keyword_evidence import EvidenceBuilder
-from detectors.keyword_lexicon import compile_lexicon
+from detectors.keyword_lexicon import LEXICONS
 from detectors.keyword_matcher import TermMatcher
 from detectors.keyword_rules import KeywordRules
 from detectors.text.normalize import TextNormalizer
@@ -75,10 +75,10 @@ class KeywordDetector(Detector):
     ) -> None:
         self.config = config
         self.normalizer = normalizer if normalizer is not None else TextNormalizer()
-        self.lexicon = compile_lexicon(registry, config, self.normalizer)
+        self.lexicon = LEXICONS.get(registry, config, self.normalizer)
         self.matcher = TermMatcher(self.lexicon, self.normalizer)
         self.rules = KeywordRules(config, registry, self.lexicon)
-        self.evidence = EvidenceBuilder(self.lexicon)
+        self.evidence = EvidenceBuilder(self.lexicon, config.brand_unauthorized_score)
         # Per instance: a shadow config's detector screens the same batch with its own scores.
         self._derived_key = f"keyword.analysis.{id(self)}"
 

@@ -14,6 +14,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from contract.listing import Listing
 from contract.verdict import Reason
 from detectors import _keyword_rule_kernels as k
@@ -26,6 +29,7 @@ _TITLE, _DESCRIPTION = k.TITLE, k.DESCRIPTION
 _UNAUTHORIZED, _STUFFING, _MISMATCH, _BENIGN = (
     k.C_UNAUTHORIZED, k.C_STUFFING, k.C_MISMATCH, k.C_BENIGN
 )  # fmt: skip
+_UNAUTHORIZED_CODE = CODES[k.C_UNAUTHORIZED]
 
 
 def _reason_factory() -> Callable[[str, float, dict[str, Any]], Reason]:
@@ -59,10 +63,10 @@ new_reason = _reason_factory()
 
 
 class EvidenceBuilder:
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, unauthorized_score: float) -> None:
         ids = lexicon.brand_ids
         self.brand_ids = ids
-        self.one_brand = tuple((brand_id,) for brand_id in ids)
+        self.unauthorized_score = unauthorized_score
         self.term_text = [term.text for term in lexicon.terms]
         self.term_kind = [KIND_NAMES[term.kind] for term in lexicon.terms]
         self.term_brand: list[str | None] = [
@@ -70,6 +74,12 @@ class EvidenceBuilder:
         ]
         self.phrase_text = self.term_text + [template.phrase for template in lexicon.templates]
         """Benign phrase ids (a term id, or the number of terms plus a template) -> text."""
+        # Brand index -> the one-brand annotation; -1 (none) and -2 (several, filled in
+        # after) read the empty tuple at the end.
+        self.one_brand: npt.NDArray[np.object_] = np.empty(len(ids) + 2, dtype=object)
+        for index, brand_id in enumerate(ids):
+            self.one_brand[index] = (brand_id,)
+        self.one_brand[-1] = self.one_brand[-2] = ()
 
     def term(self, listing: Listing, term: int, which: int, start: int, end: int) -> dict[str, Any]:
         """One match: the term as registered, its kind and brand, where the seller wrote it
@@ -94,52 +104,55 @@ class EvidenceBuilder:
     ) -> tuple[list[tuple[Reason, ...]], list[tuple[str, ...]]]:
         """Every listing's reasons (one shared empty tuple for most) and brands (the batch
         annotation)."""
-        ids, text_of, term, reason = self.brand_ids, self.term_text, self.term, new_reason
+        ids, text_of, reason = self.brand_ids, self.term_text, new_reason
+        found: list[tuple[Reason, ...]] = [()] * len(listings)
+        code, score = _UNAUTHORIZED_CODE, self.unauthorized_score
+        for owner, brand, term_id, which, start, end, count in judged.simple.tolist():
+            # The common listing: one brand, from an unauthorised store, written once.
+            listing = listings[owner]
+            source = listing.title if which == _TITLE else listing.description
+            brand_id = ids[brand]
+            found[owner] = (reason(code, score, {
+                "brand": brand_id,
+                "terms": [{"term": text_of[term_id], "kind": "brand", "brand": brand_id,
+                           "field": FIELDS[which], "start": start, "end": end,
+                           "text": source[start:end]}],
+                "term_count": count,
+                "brands": [brand_id],
+            }),)  # fmt: skip
+        if len(judged.rows):
+            self._general(listings, judged, found)
+        brands: list[tuple[str, ...]] = self.one_brand[judged.annotation].tolist()
+        annotated = judged.annotated.tolist()
+        for owner, offset, count in judged.several.tolist():
+            brands[owner] = tuple([ids[b] for b in annotated[offset : offset + count]])
+        return found, brands
+
+    def _general(
+        self, listings: Sequence[Listing], judged: Judged, found: list[tuple[Reason, ...]]
+    ) -> None:
+        """Every other reason, row by row (a listing's rows are consecutive)."""
+        ids, term, reason = self.brand_ids, self.term, new_reason
         evidence = judged.evidence.tolist()
         lists = judged.lists.tolist()
-        found: list[tuple[Reason, ...]] = [()] * len(listings)
         for (owner, code, brand, e0, e1, count, l0, l1, l2, extra), score in zip(
             judged.rows.tolist(), judged.scores.tolist(), strict=True
         ):
             listing = listings[owner]
-            if code == _UNAUTHORIZED and e1 - e0 == 1 and l1 - l0 == 1 and not extra:
-                # The common reason: one brand, from an unauthorised store, written once.
-                term_id, which, start, end = evidence[e0]
-                source = listing.title if which == _TITLE else listing.description
-                brand_id = ids[brand]
-                doc: dict[str, Any] = {
-                    "brand": brand_id,
-                    "terms": [{"term": text_of[term_id], "kind": "brand", "brand": brand_id,
-                               "field": FIELDS[which], "start": start, "end": end,
-                               "text": source[start:end]}],
-                    "term_count": count,
-                    "brands": [brand_id],
-                }  # fmt: skip
-            else:
-                doc = {"brand": ids[brand]} if brand >= 0 else {}
-                doc["terms"] = [term(listing, *evidence[i]) for i in range(e0, e1)]
-                doc["term_count"] = count
-                if code == _UNAUTHORIZED:
-                    doc["brands"] = [ids[b] for b in lists[l0:l1]]
-                    if extra:
-                        doc["claimed"] = listing.brand
-                elif code == _STUFFING:
-                    doc["brands"] = [ids[b] for b in lists[l0:l1]]
-                    doc["authorized"] = [ids[b] for b in lists[l1:l2]]
-                elif code == _MISMATCH:
+            doc: dict[str, Any] = {"brand": ids[brand]} if brand >= 0 else {}
+            doc["terms"] = [term(listing, *evidence[i]) for i in range(e0, e1)]
+            doc["term_count"] = count
+            if code == _UNAUTHORIZED:
+                doc["brands"] = [ids[b] for b in lists[l0:l1]]
+                if extra:
                     doc["claimed"] = listing.brand
-                    doc["claimed_brand"] = ids[extra] if extra >= 0 else None
-                    doc["brands"] = [ids[b] for b in lists[l0:l1]]
-                elif code == _BENIGN:
-                    doc["benign"] = [self.phrase_text[p] for p in lists[l1:l2]]
-            # A listing's rows are consecutive; most listings have one.
+            elif code == _STUFFING:
+                doc["brands"] = [ids[b] for b in lists[l0:l1]]
+                doc["authorized"] = [ids[b] for b in lists[l1:l2]]
+            elif code == _MISMATCH:
+                doc["claimed"] = listing.brand
+                doc["claimed_brand"] = ids[extra] if extra >= 0 else None
+                doc["brands"] = [ids[b] for b in lists[l0:l1]]
+            elif code == _BENIGN:
+                doc["benign"] = [self.phrase_text[p] for p in lists[l1:l2]]
             found[owner] += (reason(CODES[code], score, doc),)
-        brands: list[tuple[str, ...]] = [()] * len(listings)
-        annotated = judged.annotated.tolist()
-        one = self.one_brand
-        for owner, first, count, offset in judged.annotations.tolist():
-            if count == 1:
-                brands[owner] = one[first]
-            else:
-                brands[owner] = tuple([ids[b] for b in annotated[offset : offset + count]])
-        return found, brands

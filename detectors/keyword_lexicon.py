@@ -14,7 +14,9 @@ and the text after it, matched like any term and checked for adjacency to a bran
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -35,6 +37,7 @@ from detectors._keyword_kernels import EDGE_LEFT, EDGE_RIGHT
 from detectors.text.automaton import Automaton, compile_automaton
 from detectors.text.kinds import KIND_MASK, N_DIGIT, N_LENIENT, N_LETTER, N_SPACE
 from detectors.text.normalize import TextNormalizer
+from detectors.text.unicode_tables import fold_tables
 
 
 class Kind(IntEnum):
@@ -217,3 +220,51 @@ def compile_lexicon(
             [any(term_competes[t] for t in ids) for ids in by_pattern], dtype=np.bool_
         ),
     )
+
+
+def lexicon_key(registry: Registry, config: KeywordConfig) -> Hashable:
+    """Everything the lexicon depends on: the registry's brand names and lexicons, and the
+    config's lexicon settings (not its scores, nor who is authorised for what)."""
+    lexicons = registry.lexicons
+    return (
+        tuple((brand.id, brand.all_names) for brand in registry.brands),
+        lexicons.counterfeit_terms,
+        lexicons.prohibited_terms,
+        lexicons.benign_phrases,
+        config.use_default_lexicon,
+        config.counterfeit_terms,
+        config.prohibited_terms,
+        config.benign_phrases,
+    )
+
+
+class LexiconCache:
+    """Compiled lexicons by :func:`lexicon_key`, the last few: a reload that changes only
+    thresholds, and a shadow config beside the live one, share one compiled automaton instead
+    of compiling (and holding) another. Lexicons are never changed after compilation, so
+    sharing them is safe; a registry with other names compiles anew."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._lexicons: OrderedDict[Hashable, Lexicon] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, registry: Registry, config: KeywordConfig, normalizer: TextNormalizer) -> Lexicon:
+        if normalizer.tables is not fold_tables():  # a custom folding: its own lexicon
+            return compile_lexicon(registry, config, normalizer)
+        key = lexicon_key(registry, config)
+        with self._lock:
+            found = self._lexicons.get(key)
+            if found is not None:
+                self._lexicons.move_to_end(key)
+                return found
+        lexicon = compile_lexicon(registry, config, normalizer)
+        with self._lock:
+            self._lexicons[key] = lexicon
+            while len(self._lexicons) > self.size:
+                self._lexicons.popitem(last=False)
+        return lexicon
+
+
+LEXICONS = LexiconCache()
+"""The process's compiled lexicons (what a worker's runtimes share)."""

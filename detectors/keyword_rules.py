@@ -40,11 +40,13 @@ CODES = tuple(_CODE_NAMES[code] for code in range(len(_CODE_NAMES)))
 class Judged:
     """The kernel's verdict on a batch (see :func:`detectors._keyword_rule_kernels.judge_batch`)."""
 
+    simple: npt.NDArray[np.int64]
     rows: npt.NDArray[np.int64]
     scores: npt.NDArray[np.float64]
     evidence: npt.NDArray[np.int64]
     lists: npt.NDArray[np.int64]
-    annotations: npt.NDArray[np.int64]
+    annotation: npt.NDArray[np.int64]
+    several: npt.NDArray[np.int64]
     annotated: npt.NDArray[np.int64]
 
 
@@ -68,14 +70,14 @@ class KeywordRules:
         self.auth_offsets[1:] = np.cumsum([len(row) for row in authorized])
         self.auth_stores = np.asarray([s for row in authorized for s in row], dtype=np.int64)
         scores = np.zeros(8, dtype=np.float64)
-        scores[k.S_UNAUTHORIZED] = config.brand_unauthorized_score
-        scores[k.S_BRAND_WITH_COUNTERFEIT] = config.brand_with_counterfeit_score
-        scores[k.S_COUNTERFEIT] = config.counterfeit_term_score
-        scores[k.S_PROHIBITED] = config.prohibited_score
-        scores[k.S_STUFFING] = config.stuffing_score
-        scores[k.S_MISMATCH] = config.brand_mismatch_score
-        scores[k.S_BENIGN_FACTOR] = config.benign_factor
-        scores[k.S_BENIGN_MIN] = config.benign_min_score
+        scores[k.P_UNAUTHORIZED] = config.brand_unauthorized_score
+        scores[k.P_BRAND_WITH_COUNTERFEIT] = config.brand_with_counterfeit_score
+        scores[k.P_COUNTERFEIT] = config.counterfeit_term_score
+        scores[k.P_PROHIBITED] = config.prohibited_score
+        scores[k.P_STUFFING] = config.stuffing_score
+        scores[k.P_MISMATCH] = config.brand_mismatch_score
+        scores[k.P_BENIGN_FACTOR] = config.benign_factor
+        scores[k.P_BENIGN_MIN] = config.benign_min_score
         self.scores = scores
         limits = np.zeros(3, dtype=np.int64)
         limits[k.L_STUFFING_MIN_BRANDS] = config.stuffing_min_brands

@@ -256,6 +256,27 @@ def test_each_build_compiles_its_own_registry(detector: KeywordDetector) -> None
     assert screen(detector, [item])[1] == [()]
 
 
+def test_one_compiled_lexicon_per_registry_and_lexicon_settings(detector: KeywordDetector) -> None:
+    # new thresholds (a reload of the thresholds file, a shadow config): the same automaton
+    rescored = KeywordDetector(KeywordConfig(brand_unauthorized_score=0.2), REGISTRY)
+    assert rescored.lexicon is detector.lexicon
+    stores = REGISTRY.brands[0].model_copy(update={"authorized_stores": frozenset({"s-new"})})
+    moved = REGISTRY.model_copy(update={"brands": (stores, *REGISTRY.brands[1:]), "version": "v3"})
+    relocated = KeywordDetector(KeywordConfig(), moved)
+    assert relocated.lexicon is detector.lexicon
+    item = listing(f"{REGISTRY.brands[0].name} bag", store="s-new")
+    assert screen(relocated, [item])[0] == [[]]  # ...with the new registry's stores
+    assert [r.code for r in screen(detector, [item])[0][0]] == ["BRAND_UNAUTHORIZED_STORE"]
+    # other names, other terms: compiled anew, and the old one still screens as before
+    renamed = REGISTRY.brands[0].model_copy(update={"aliases": ("zephyra",)})
+    other = REGISTRY.model_copy(update={"brands": (renamed, *REGISTRY.brands[1:])})
+    assert KeywordDetector(KeywordConfig(), other).lexicon is not detector.lexicon
+    extra = KeywordDetector(KeywordConfig(counterfeit_terms=("zzfake",)), REGISTRY)
+    assert extra.lexicon is not detector.lexicon
+    assert [r.code for r in screen(extra, [listing("zzfake bag")])[0][0]] == ["COUNTERFEIT_TERM"]
+    assert screen(detector, [listing("zzfake bag")])[0][0] == []
+
+
 def test_the_catalog_runs_keyword_first() -> None:
     assert DETECTOR_CLASSES[0] is KeywordDetector
     assert KeywordDetector.name == "keyword"
