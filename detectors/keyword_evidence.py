@@ -32,34 +32,31 @@ _UNAUTHORIZED, _STUFFING, _MISMATCH, _BENIGN = (
 _UNAUTHORIZED_CODE = CODES[k.C_UNAUTHORIZED]
 
 
-def _reason_factory() -> Callable[[str, float, dict[str, Any]], Reason]:
+def _slot_setters() -> tuple[Callable[[Reason, Any], None], ...]:
+    """The setters of ``Reason``'s slots, in field order."""
+    names = tuple(field.name for field in dataclasses.fields(Reason))
+    if names != ("detector", "code", "score", "evidence"):  # a programming error, caught by
+        raise RuntimeError(f"Reason has the fields {names}: update new_reason")  # any test
+    slots = vars(Reason)
+    return tuple(slots[name].__set__ for name in names)
+
+
+_SET_DETECTOR, _SET_CODE, _SET_SCORE, _SET_EVIDENCE = _slot_setters()
+
+
+def new_reason(code: str, score: float, evidence: dict[str, Any]) -> Reason:
     """``Reason(DETECTOR, code, score, evidence)`` at half the cost.
 
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, the
     largest single cost of a keyword reason; the slots' own setters do the same directly. The
-    object is a plain ``Reason`` (equal, frozen, hashable alike). Should the contract ever add
-    a field, this falls back to the constructor.
+    object is a plain ``Reason`` (equal, frozen, hashable alike).
     """
-    names = tuple(field.name for field in dataclasses.fields(Reason))
-    if names != ("detector", "code", "score", "evidence"):
-        return lambda code, score, evidence: Reason(DETECTOR, code, score, evidence)
-    slots = vars(Reason)
-    set_detector, set_code = slots["detector"].__set__, slots["code"].__set__
-    set_score, set_evidence = slots["score"].__set__, slots["evidence"].__set__
-    new = object.__new__
-
-    def make(code: str, score: float, evidence: dict[str, Any]) -> Reason:
-        reason: Reason = new(Reason)
-        set_detector(reason, DETECTOR)
-        set_code(reason, code)
-        set_score(reason, score)
-        set_evidence(reason, evidence)
-        return reason
-
-    return make
-
-
-new_reason = _reason_factory()
+    reason: Reason = object.__new__(Reason)
+    _SET_DETECTOR(reason, DETECTOR)
+    _SET_CODE(reason, code)
+    _SET_SCORE(reason, score)
+    _SET_EVIDENCE(reason, evidence)
+    return reason
 
 
 class EvidenceBuilder:
@@ -104,22 +101,32 @@ class EvidenceBuilder:
     ) -> tuple[list[tuple[Reason, ...]], list[tuple[str, ...]]]:
         """Every listing's reasons (one shared empty tuple for most) and brands (the batch
         annotation)."""
-        ids, text_of, reason = self.brand_ids, self.term_text, new_reason
+        ids, text_of = self.brand_ids, self.term_text
         found: list[tuple[Reason, ...]] = [()] * len(listings)
         code, score = _UNAUTHORIZED_CODE, self.unauthorized_score
+        new, cls = object.__new__, Reason
+        set_detector, set_code, set_score, set_evidence = (
+            _SET_DETECTOR, _SET_CODE, _SET_SCORE, _SET_EVIDENCE
+        )  # fmt: skip
         for owner, brand, term_id, which, start, end, count in judged.simple.tolist():
             # The common listing: one brand, from an unauthorised store, written once.
             listing = listings[owner]
             source = listing.title if which == _TITLE else listing.description
             brand_id = ids[brand]
-            found[owner] = (reason(code, score, {
+            doc = {
                 "brand": brand_id,
                 "terms": [{"term": text_of[term_id], "kind": "brand", "brand": brand_id,
                            "field": FIELDS[which], "start": start, "end": end,
                            "text": source[start:end]}],
                 "term_count": count,
                 "brands": [brand_id],
-            }),)  # fmt: skip
+            }  # fmt: skip
+            reason: Reason = new(cls)  # new_reason(code, score, doc), inlined: the hottest loop
+            set_detector(reason, DETECTOR)
+            set_code(reason, code)
+            set_score(reason, score)
+            set_evidence(reason, doc)
+            found[owner] = (reason,)
         if len(judged.rows):
             self._general(listings, judged, found)
         brands: list[tuple[str, ...]] = self.one_brand[judged.annotation].tolist()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -30,18 +29,16 @@ from detectors._keyword_kernels import (
 from detectors.keyword_lexicon import Lexicon
 from detectors.text.normalize import NormalizedBatch, TextNormalizer, encode_fields
 
-_TITLE = attrgetter("title")
-_DESCRIPTION = attrgetter("description")
-_BRAND = attrgetter("brand")
-
 
 def listing_fields(listings: Sequence[Listing], *, scan_description: bool = True) -> list[str]:
     """The fields to scan, in blocks: titles, descriptions ("" when not scanned), claimed
     brands ("" for none)."""
-    n = len(listings)
-    texts: list[str] = list(map(_TITLE, listings))
-    texts += map(_DESCRIPTION, listings) if scan_description else [""] * n
-    texts += [brand or "" for brand in map(_BRAND, listings)]
+    texts = [listing.title for listing in listings]
+    if scan_description:
+        texts += [listing.description for listing in listings]
+    else:
+        texts += [""] * len(listings)
+    texts += [listing.brand or "" for listing in listings]
     return texts
 
 
@@ -50,18 +47,38 @@ def encode_listings(
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
     """:func:`listing_fields`, encoded (:func:`~detectors.text.normalize.encode_fields`); a
     block with nothing in it (no listing of the batch has a description, or a claimed brand)
-    costs no join."""
+    costs no join.
+
+    Plain comprehensions and loops: attribute reads of a slotted class compile to a direct slot
+    load, twice as fast as ``operator.attrgetter``."""
     n = len(listings)
-    texts: list[str] = list(map(_TITLE, listings))
-    descriptions = scan_description and any(map(_DESCRIPTION, listings))
-    claimed = any(map(_BRAND, listings))
+    texts = [listing.title for listing in listings]
+    descriptions = scan_description and _any_description(listings)
+    claimed = _any_claimed(listings)
     if not descriptions and not claimed:
         return encode_fields(texts, empty_after=2 * n)
-    texts += map(_DESCRIPTION, listings) if descriptions else [""] * n
+    if descriptions:
+        texts += [listing.description for listing in listings]
+    else:
+        texts += [""] * n
     if not claimed:
         return encode_fields(texts, empty_after=n)
-    texts += [brand or "" for brand in map(_BRAND, listings)]
+    texts += [listing.brand or "" for listing in listings]
     return encode_fields(texts)
+
+
+def _any_description(listings: Sequence[Listing]) -> bool:
+    for listing in listings:  # noqa: SIM110 - a loop reads the slot directly
+        if listing.description:
+            return True
+    return False
+
+
+def _any_claimed(listings: Sequence[Listing]) -> bool:
+    for listing in listings:  # noqa: SIM110 - a loop reads the slot directly
+        if listing.brand:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
