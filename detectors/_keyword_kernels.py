@@ -37,11 +37,13 @@ def _step(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
 ) -> int:
     code = symbol_of[_U(cp)] if cp < symbol_of.shape[0] else 0
-    if code >= PAIR_FLAG:
-        state = transitions[_U(state * n_symbols + (code >> 8))]
-        return int(transitions[_U(state * n_symbols + (code & 0xFF))])
+    if code >= PAIR_FLAG:  # a high symbol to a mid state, then a low one from there
+        mid = transitions[_U(state * n_symbols + (code >> 8))]
+        return int(mid_transitions[_U(mid * n_low + (code & 0xFF))])
     return int(transitions[_U(state * n_symbols + code)])
 
 
@@ -88,6 +90,8 @@ def _walk(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
     first_output: int,
     cap: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,10 +109,10 @@ def _walk(
     s2 = 0
     s3 = 0
     for t in range(together):
-        s0 = _step(s0, text[_U(a0 + t)], symbol_of, transitions, n_symbols)
-        s1 = _step(s1, text[_U(a1 + t)], symbol_of, transitions, n_symbols)
-        s2 = _step(s2, text[_U(a2 + t)], symbol_of, transitions, n_symbols)
-        s3 = _step(s3, text[_U(a3 + t)], symbol_of, transitions, n_symbols)
+        s0 = _step(s0, text[_U(a0 + t)], symbol_of, transitions, n_symbols, mid_transitions, n_low)
+        s1 = _step(s1, text[_U(a1 + t)], symbol_of, transitions, n_symbols, mid_transitions, n_low)
+        s2 = _step(s2, text[_U(a2 + t)], symbol_of, transitions, n_symbols, mid_transitions, n_low)
+        s3 = _step(s3, text[_U(a3 + t)], symbol_of, transitions, n_symbols, mid_transitions, n_low)
         if s0 >= first_output:
             _record(0, s0, a0 + t, states, ends, counts)
         if s1 >= first_output:
@@ -121,7 +125,9 @@ def _walk(
     for lane in range(LANES):
         state = last[lane]
         for i in range(cuts[lane] + together, cuts[lane + 1]):
-            state = _step(state, text[_U(i)], symbol_of, transitions, n_symbols)
+            state = _step(
+                state, text[_U(i)], symbol_of, transitions, n_symbols, mid_transitions, n_low
+            )
             if state >= first_output:
                 _record(lane, state, i, states, ends, counts)
     return states, ends, counts
@@ -133,12 +139,16 @@ def _outputs(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
     first_output: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Output states and positions of the walk, in text order."""
     cap = text.shape[0] // 32 + 64
     while True:
-        states, ends, counts = _walk(text, symbol_of, transitions, n_symbols, first_output, cap)
+        states, ends, counts = _walk(
+            text, symbol_of, transitions, n_symbols, mid_transitions, n_low, first_output, cap
+        )
         if counts.max() <= cap:
             break
         cap = counts.max()
@@ -160,12 +170,16 @@ def scan_raw(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
     first_output: int,
     out_offsets: np.ndarray,
     out_patterns: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every occurrence of every pattern: (pattern ids, index of the last character)."""
-    states, ends = _outputs(text, symbol_of, transitions, n_symbols, first_output)
+    states, ends = _outputs(
+        text, symbol_of, transitions, n_symbols, mid_transitions, n_low, first_output
+    )
     total = 0
     for m in range(states.shape[0]):
         row = states[m] - first_output
@@ -189,6 +203,8 @@ def scan_words(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
     first_output: int,
     out_offsets: np.ndarray,
     out_patterns: np.ndarray,
@@ -196,7 +212,9 @@ def scan_words(
     edges: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occurrences whose Latin edges are word boundaries: (pattern ids, starts, ends)."""
-    states, ends = _outputs(text, symbol_of, transitions, n_symbols, first_output)
+    states, ends = _outputs(
+        text, symbol_of, transitions, n_symbols, mid_transitions, n_low, first_output
+    )
     total = 0
     for m in range(states.shape[0]):
         row = states[m] - first_output
@@ -381,6 +399,8 @@ def find_terms(
     symbol_of: np.ndarray,
     transitions: np.ndarray,
     n_symbols: int,
+    mid_transitions: np.ndarray,
+    n_low: int,
     first_output: int,
     out_offsets: np.ndarray,
     out_patterns: np.ndarray,
@@ -400,8 +420,8 @@ def find_terms(
     description, then every claimed brand.
     """
     patterns, _starts, ends = scan_words(
-        text, kinds, symbol_of, transitions, n_symbols, first_output, out_offsets,
-        out_patterns, lengths, edges,
+        text, kinds, symbol_of, transitions, n_symbols, mid_transitions, n_low, first_output,
+        out_offsets, out_patterns, lengths, edges,
     )  # fmt: skip
     term, field, start, end, src_start, src_end = expand_hits(
         patterns, ends, lengths, term_offsets, terms, pattern_competes, term_competes,
