@@ -118,4 +118,4 @@ class KeywordDetector(Detector):
         hits = self.matcher.find_listings(listings, scan_description=self.config.scan_description)
         if not len(hits):
             return [()] * len(listings), [()] * len(listings)
-        return self.evidence.reasons(listings, self.rules.judge(listings, hits))
+        return self.evidence.reasons(listings, self.rules.judge(listings, hits), hits.sources)

@@ -97,12 +97,12 @@ class EvidenceBuilder:
                 "text": source[start:end]}  # fmt: skip
 
     def reasons(
-        self, listings: Sequence[Listing], judged: Judged
+        self, listings: Sequence[Listing], judged: Judged, sources: Sequence[str]
     ) -> tuple[list[tuple[Reason, ...]], list[tuple[str, ...]]]:
         """Every listing's reasons (one shared empty tuple for most) and brands (the batch
-        annotation)."""
-        ids, text_of = self.brand_ids, self.term_text
-        found: list[tuple[Reason, ...]] = [()] * len(listings)
+        annotation). ``sources`` are the fields as scanned (:attr:`TermHits.sources`)."""
+        ids, text_of, n = self.brand_ids, self.term_text, len(listings)
+        found: list[tuple[Reason, ...]] = [()] * n
         code, score = _UNAUTHORIZED_CODE, self.unauthorized_score
         new, cls = object.__new__, Reason
         set_detector, set_code, set_score, set_evidence = (
@@ -110,8 +110,7 @@ class EvidenceBuilder:
         )  # fmt: skip
         for owner, brand, term_id, which, start, end, count in judged.simple.tolist():
             # The common listing: one brand, from an unauthorised store, written once.
-            listing = listings[owner]
-            source = listing.title if which == _TITLE else listing.description
+            source = sources[which * n + owner]  # the title or description that names it
             brand_id = ids[brand]
             doc = {
                 "brand": brand_id,

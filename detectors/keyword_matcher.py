@@ -44,41 +44,43 @@ def listing_fields(listings: Sequence[Listing], *, scan_description: bool = True
 
 def encode_listings(
     listings: Sequence[Listing], *, scan_description: bool = True
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-    """:func:`listing_fields`, encoded (:func:`~detectors.text.normalize.encode_fields`); a
-    block with nothing in it (no listing of the batch has a description, or a claimed brand)
-    costs no join.
+) -> tuple[list[str], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """:func:`listing_fields`, encoded (:func:`~detectors.text.normalize.encode_fields`): the
+    fields (a block with nothing in it -- no listing of the batch has a description, or a
+    claimed brand -- left out, and encoded at no cost), their code points and offsets.
 
     Plain comprehensions and loops: attribute reads of a slotted class compile to a direct slot
     load, twice as fast as ``operator.attrgetter``."""
     n = len(listings)
     texts = [listing.title for listing in listings]
-    descriptions = scan_description and _any_description(listings)
-    claimed = _any_claimed(listings)
+    descriptions, claimed = _filled_blocks(listings, scan_description=scan_description)
     if not descriptions and not claimed:
-        return encode_fields(texts, empty_after=2 * n)
+        return texts, *encode_fields(texts, empty_after=2 * n)
     if descriptions:
         texts += [listing.description for listing in listings]
     else:
         texts += [""] * n
     if not claimed:
-        return encode_fields(texts, empty_after=n)
+        return texts, *encode_fields(texts, empty_after=n)
     texts += [listing.brand or "" for listing in listings]
-    return encode_fields(texts)
+    return texts, *encode_fields(texts)
 
 
-def _any_description(listings: Sequence[Listing]) -> bool:
-    for listing in listings:  # noqa: SIM110 - a loop reads the slot directly
-        if listing.description:
-            return True
-    return False
-
-
-def _any_claimed(listings: Sequence[Listing]) -> bool:
-    for listing in listings:  # noqa: SIM110 - a loop reads the slot directly
-        if listing.brand:
-            return True
-    return False
+def _filled_blocks(listings: Sequence[Listing], *, scan_description: bool) -> tuple[bool, bool]:
+    """Whether any listing has a description (to scan), and any a claimed brand: one pass,
+    which ends as soon as both are known."""
+    descriptions = not scan_description  # nothing to look for then
+    claimed = False
+    for listing in listings:
+        if not descriptions and listing.description:
+            descriptions = True
+            if claimed:
+                break
+        if not claimed and listing.brand:
+            claimed = True
+            if descriptions:
+                break
+    return descriptions and scan_description, claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,9 @@ class TermHits:
     owners: npt.NDArray[np.int64]
     text: NormalizedBatch
     n_listings: int
+    sources: Sequence[str] = ()
+    """The fields as written, in blocks (``sources[which * n_listings + listing]``; blocks
+    without any match may be missing)."""
 
     def __len__(self) -> int:
         return int(self.hits.shape[1])
@@ -146,17 +151,20 @@ class TermMatcher:
     def find_listings(
         self, listings: Sequence[Listing], *, scan_description: bool = True
     ) -> TermHits:
-        cps, offsets = encode_listings(listings, scan_description=scan_description)
-        return self.find_normalized(self.normalizer.normalize_encoded(cps, offsets), len(listings))
+        sources, cps, offsets = encode_listings(listings, scan_description=scan_description)
+        text = self.normalizer.normalize_encoded(cps, offsets)
+        return self.find_normalized(text, len(listings), sources)
 
     def find(self, texts: Sequence[str], n_listings: int) -> TermHits:
         """Whole-word (Latin) and substring (CJK) matches of every term in ``3 * n_listings``
         fields given in blocks (see :func:`listing_fields`)."""
         if len(texts) != 3 * n_listings:
             raise ValueError(f"{len(texts)} fields for {n_listings} listings (3 each)")
-        return self.find_normalized(self.normalizer.normalize(texts), n_listings)
+        return self.find_normalized(self.normalizer.normalize(texts), n_listings, texts)
 
-    def find_normalized(self, text: NormalizedBatch, n_listings: int) -> TermHits:
+    def find_normalized(
+        self, text: NormalizedBatch, n_listings: int, sources: Sequence[str] = ()
+    ) -> TermHits:
         lexicon, automaton = self.lexicon, self.lexicon.automaton
         found = find_terms(
             text.cps,
@@ -179,7 +187,7 @@ class TermMatcher:
             lexicon.pattern_competes,
             lexicon.term_competes,
         )
-        return TermHits(*found, text, n_listings)
+        return TermHits(*found, text, n_listings, sources)
 
     def scan_raw(
         self, text: NormalizedBatch

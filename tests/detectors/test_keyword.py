@@ -405,8 +405,9 @@ def test_encoded_batches_skip_empty_blocks_and_equal_the_plain_encoding() -> Non
     ]
     for items in batches:
         for scan_description in (True, False):
-            cps, offsets = encode_listings(items, scan_description=scan_description)
+            sources, cps, offsets = encode_listings(items, scan_description=scan_description)
             fields = listing_fields(items, scan_description=scan_description)
+            assert fields[: len(sources)] == sources
             plain_cps, plain_offsets = encode_fields(fields)
             assert np.array_equal(cps, plain_cps), items
             assert np.array_equal(offsets, plain_offsets), items
