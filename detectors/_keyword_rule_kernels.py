@@ -328,20 +328,22 @@ def judge_batch(
     annotation = np.full(n_listings, -1, np.int64)
     several = np.empty((n_groups, 3), np.int64)
     annotated = np.empty(n_hits, np.int64)
-    # Scratch, sized for the largest listing.
-    brand_hits = np.empty(n_hits, np.int64)
-    counterfeit = np.empty(n_hits, np.int64)
-    prohibited = np.empty(n_hits, np.int64)
-    context = np.empty(n_hits, np.int64)
-    claimed = np.empty(n_hits, np.int64)
-    targets = np.empty(n_hits, np.int64)
-    text_brands = np.empty(n_hits, np.int64)
-    title_brands = np.empty(n_hits, np.int64)
-    unauthorized = np.empty(2 * n_hits, np.int64)
-    selected = np.empty(n_hits, np.int64)
-    unique = np.empty(n_hits, np.int64)
-    phrases = np.empty(n_hits, np.int64)
-    softened = np.empty(n_hits, np.int64)
+    # Scratch, one buffer as long as the batch's matches for each list (a listing has no
+    # more than that; unauthorised brands can be text and claimed ones: twice).
+    scratch = np.empty(14 * n_hits, np.int64)
+    brand_hits = scratch[0 * n_hits : 1 * n_hits]
+    counterfeit = scratch[1 * n_hits : 2 * n_hits]
+    prohibited = scratch[2 * n_hits : 3 * n_hits]
+    context = scratch[3 * n_hits : 4 * n_hits]
+    claimed = scratch[4 * n_hits : 5 * n_hits]
+    targets = scratch[5 * n_hits : 6 * n_hits]
+    text_brands = scratch[6 * n_hits : 7 * n_hits]
+    title_brands = scratch[7 * n_hits : 8 * n_hits]
+    unauthorized = scratch[8 * n_hits : 10 * n_hits]
+    selected = scratch[10 * n_hits : 11 * n_hits]
+    unique = scratch[11 * n_hits : 12 * n_hits]
+    phrases = scratch[12 * n_hits : 13 * n_hits]
+    softened = scratch[13 * n_hits : 14 * n_hits]
     r = 0
     e = 0
     li = 0
