@@ -8,12 +8,17 @@ this kernel agrees with it on random batches.
 
 Input: the matches of :func:`detectors._keyword_kernels.find_terms` (grouped by listing, title
 first, each field in text order), each group's store (an index into the registry's authorised
-stores, -1 for a store authorised for nothing) and whether its listing fills the claimed
-``brand`` field. Output, per reason, one row of :data:`ROW_WIDTH` integers (listing, code,
-brand, evidence range, term count, list ranges, extra) and its score; the evidence rows
-(term, field, source start, source end), deduplicated and cut at ``max_evidence_terms``; the
-integer lists of the reasons (brand indices; benign phrase ids); and the brands each listing
-names (the batch annotation).
+stores, -1 for a store authorised for nothing) and the normalised field offsets (whether a
+listing fills its claimed ``brand`` field). Output: the common reason (a listing's only reason
+is one unauthorised brand written once) as one compact row of :data:`SIMPLE_WIDTH` integers;
+every other reason as one row of :data:`ROW_WIDTH` integers (listing, code, brand, evidence
+range, term count, list ranges, extra) and its score, with its evidence rows (term, field,
+source start, source end, deduplicated and cut at ``max_evidence_terms``) and integer lists
+(brand indices; benign phrase ids); and the brands each listing names (the batch annotation).
+
+The kernel and its helpers are one module on purpose (past the usual size): Numba's on-disk
+cache of a function is invalidated by changes to its own source file only, so code compiled
+together must live together.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 It finds the registry's brand names and aliases, the counterfeit and prohibited terms and the
 benign phrases in each listing's title, description and claimed ``brand`` field, however the
-seller disguised them (see :mod:`detectors.text.normalize`), with one normalisation call and
-one automaton walk per batch. A term found inside a longer registered term counts as the
-longer one only ("Rami" in "Ribranlen Rami", "fake" in "super fake").
+seller disguised them (see :mod:`detectors.text.normalize`), with one normalisation call, one
+automaton walk and one rules call per batch, whatever its size; Python then only builds the
+``Reason`` objects of the listings that get one. A term found inside a longer registered term
+counts as the longer one only ("Rami" in "Ribranlen Rami", "fake" in "super fake").
 
 It sets ``batch.annotations["brands"]``: for each listing, the registry brand ids found in
 its title and description (in order of appearance; brands found only inside a benign phrase,
