@@ -363,6 +363,25 @@ def judge_batch(
         stop = group_starts[g + 1]
         owner = owners[g]
         store = stores[g]
+        claimed_field = 2 * n_listings + owner
+        claims = field_offsets[claimed_field + 1] - field_offsets[claimed_field] > 1
+        if stop == first + 1 and not claims and which[first] != CLAIMED:
+            only = term[first]
+            if term_kind[only] == K_BRAND:
+                # Most listings: one brand name, nothing else. What the rules below come to:
+                # the annotation, and one reason when the store may not sell the brand.
+                brand = term_brand[only]
+                annotation[owner] = brand
+                if not _authorized(brand, store, auth_offsets, auth_stores):
+                    simple[n_simple, S_OWNER] = owner
+                    simple[n_simple, S_BRAND] = brand
+                    simple[n_simple, S_TERM] = only
+                    simple[n_simple, S_WHICH] = which[first]
+                    simple[n_simple, S_START] = src_start[first]
+                    simple[n_simple, S_END] = src_end[first]
+                    simple[n_simple, S_COUNT] = 1
+                    n_simple += 1
+                continue
         nb = 0
         nc = 0
         npr = 0
@@ -523,8 +542,6 @@ def judge_batch(
                 if _contains(title_brands, n_title, claimed[i]):
                     overlap = True
                     break
-            claimed_field = 2 * n_listings + owner
-            claims = field_offsets[claimed_field + 1] - field_offsets[claimed_field] > 1
             if not overlap and claims:
                 count, e_next = _evidence(selected, ns, term, which, src_start, src_end,
                                           max_terms, unique, evidence, e)  # fmt: skip
