@@ -138,16 +138,21 @@ class EvidenceBuilder:
         self, listings: Sequence[Listing], judged: Judged, found: list[tuple[Reason, ...]]
     ) -> None:
         """Every other reason, row by row (a listing's rows are consecutive)."""
-        ids, term, reason = self.brand_ids, self.term, new_reason
+        ids, term = self.brand_ids, self.term
         evidence = judged.evidence.tolist()
         lists = judged.lists.tolist()
         for (owner, code, brand, e0, e1, count, l0, l1, l2, extra), score in zip(
             judged.rows.tolist(), judged.scores.tolist(), strict=True
         ):
             listing = listings[owner]
-            doc: dict[str, Any] = {"brand": ids[brand]} if brand >= 0 else {}
-            doc["terms"] = [term(listing, *evidence[i]) for i in range(e0, e1)]
-            doc["term_count"] = count
+            if e1 - e0 == 1:  # most: one term (a counterfeit or prohibited one)
+                terms = [term(listing, *evidence[e0])]
+            else:
+                terms = [term(listing, *evidence[i]) for i in range(e0, e1)]
+            if brand >= 0:
+                doc: dict[str, Any] = {"brand": ids[brand], "terms": terms, "term_count": count}
+            else:
+                doc = {"terms": terms, "term_count": count}
             if code == _UNAUTHORIZED:
                 doc["brands"] = [ids[b] for b in lists[l0:l1]]
                 if extra:
@@ -161,4 +166,4 @@ class EvidenceBuilder:
                 doc["brands"] = [ids[b] for b in lists[l0:l1]]
             elif code == _BENIGN:
                 doc["benign"] = [self.phrase_text[p] for p in lists[l1:l2]]
-            found[owner] += (reason(CODES[code], score, doc),)
+            found[owner] += (new_reason(CODES[code], score, doc),)
