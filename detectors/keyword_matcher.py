@@ -68,7 +68,13 @@ def encode_listings(
 
 def _filled_blocks(listings: Sequence[Listing], *, scan_description: bool) -> tuple[bool, bool]:
     """Whether any listing has a description (to scan), and any a claimed brand: one pass,
-    which ends as soon as both are known."""
+    which ends as soon as both are known (the common batch, with neither, takes the plainest
+    loop)."""
+    for listing in listings:
+        if listing.description or listing.brand:
+            break
+    else:
+        return False, False
     descriptions = not scan_description  # nothing to look for then
     claimed = False
     for listing in listings:
