@@ -391,6 +391,8 @@ def _fast_field(
     b: int,
     single: np.ndarray,
     leet: np.ndarray,
+    same_lo: int,
+    same_hi: int,
     out_cp: np.ndarray,
     out_kind: np.ndarray,
     out_pos: np.ndarray,
@@ -411,7 +413,10 @@ def _fast_field(
     w_leet = 0
     for j in range(a, b):
         cp = cps[_U(j)]
-        packed = single[_U(cp)] if cp < limit else 0
+        if same_lo <= cp < same_hi:  # a CJK ideograph: itself, without the table
+            packed = (F_CJK << 24) | cp
+        else:
+            packed = single[_U(cp)] if cp < limit else 0
         kind = packed >> 24
         c = packed & 0xFFFFFF
         if kind in (F_LETTER, F_DIGIT, F_CJK):
@@ -475,6 +480,8 @@ def normalize_batch(
     fold_kinds: np.ndarray,
     single: np.ndarray,
     leet: np.ndarray,
+    same_lo: int,
+    same_hi: int,
     fast: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Normalise every field; returns (code points, kinds, source positions, field offsets).
@@ -511,7 +518,11 @@ def normalize_batch(
             out_pos[_U(o)] = 0
             o += 1
             continue
-        end = _fast_field(cps, a, b, single, leet, out_cp, out_kind, out_pos, o) if fast else -1
+        end = (
+            _fast_field(cps, a, b, single, leet, same_lo, same_hi, out_cp, out_kind, out_pos, o)
+            if fast
+            else -1
+        )
         if end < 0:
             folded = 0
             for j in range(a, b):

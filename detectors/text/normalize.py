@@ -108,6 +108,8 @@ class TextNormalizer:
             tables.kinds,
             tables.single,
             tables.leet_digits,
+            tables.same_cjk[0],
+            tables.same_cjk[1],
             self.fast,
         )
         return NormalizedBatch(out_cp, out_kind, out_pos, out_off)

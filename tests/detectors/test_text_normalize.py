@@ -220,3 +220,15 @@ def test_encode_fields_with_empty_fields_after() -> None:
         cps, offsets = encode_fields(texts, empty_after=3)
         plain_cps, plain_offsets = encode_fields([*texts, "", "", ""])
         assert np.array_equal(cps, plain_cps) and np.array_equal(offsets, plain_offsets)
+
+
+def test_the_ideographs_the_kernel_folds_without_the_table_fold_to_themselves() -> None:
+    from detectors.text.kinds import F_CJK
+    from detectors.text.unicode_tables import fold_tables
+
+    tables = fold_tables()
+    lo, hi = tables.same_cjk
+    assert lo <= 0x4E00 < 0x9FFF < hi  # the unified ideographs at least
+    cps = np.arange(lo, hi)
+    assert (tables.single[lo:hi] == ((F_CJK << 24) | cps)).all()
+    assert n("高仿Ａ货") == "高仿a货"
