@@ -11,7 +11,7 @@ and judges the whole batch in one kernel call. The reason codes are documented i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,9 +36,9 @@ CODES = tuple(_CODE_NAMES[code] for code in range(len(_CODE_NAMES)))
 """Reason codes by the kernel's code number."""
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """The kernel's verdict on a batch (see :func:`detectors._keyword_rule_kernels.judge_batch`)."""
+class Judged(NamedTuple):
+    """The kernel's verdict on a batch (see :func:`detectors._keyword_rule_kernels.judge_batch`;
+    a tuple, which costs nothing to build from its result)."""
 
     simple: npt.NDArray[np.int64]
     rows: npt.NDArray[np.int64]
@@ -92,8 +92,8 @@ class KeywordRules:
 
     def judge(self, listings: Sequence[Listing], hits: TermHits) -> Judged:
         stores = np.asarray(self.stores(listings, hits.owners), dtype=np.int64)
-        return Judged(
-            *k.judge_batch(
+        return Judged._make(
+            k.judge_batch(
                 hits.hits,
                 hits.group_starts,
                 hits.owners,
