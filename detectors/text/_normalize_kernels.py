@@ -550,3 +550,19 @@ def normalize_batch(
         o += 1
     out_off[n_fields] = o
     return out_cp[:o], out_kind[:o], out_pos[:o], out_off
+
+
+@njit(cache=True)
+def field_terminators(cps: np.ndarray, n_fields: int) -> tuple[np.ndarray, int]:
+    """Field offsets from the terminators of a joined buffer (field ``f`` is
+    ``cps[offsets[f]:offsets[f + 1] - 1]``) and how many terminators it holds, up to
+    ``n_fields + 1``: more than ``n_fields`` means a text held U+0000 itself."""
+    offsets = np.zeros(n_fields + 1, np.int64)
+    found = 0
+    for i in range(cps.shape[0]):
+        if cps[i] == 0:
+            found += 1
+            if found > n_fields:
+                break
+            offsets[found] = i + 1
+    return offsets, found
