@@ -90,7 +90,7 @@ class Lexicon:
     automaton: Automaton
     edges: npt.NDArray[np.uint8]
     """Per pattern: ``EDGE_LEFT`` / ``EDGE_RIGHT`` when that edge must be a word boundary."""
-    pattern_term_offsets: npt.NDArray[np.int64]
+    pattern_term_offsets: npt.NDArray[np.int32]
     pattern_terms: npt.NDArray[np.int32]
     """Terms of pattern ``p``: ``pattern_terms[pattern_term_offsets[p]:...[p + 1]]``."""
     term_competes: npt.NDArray[np.bool_]
@@ -202,7 +202,7 @@ def compile_lexicon(
         automaton = compile_automaton(list(pattern_ids))
     except ValueError as exc:  # more distinct characters than any real lexicon has
         raise ConfigError("registry", "brands", f"terms cannot be compiled: {exc}") from exc
-    offsets = np.zeros(len(by_pattern) + 1, dtype=np.int64)
+    offsets = np.zeros(len(by_pattern) + 1, dtype=np.int32)
     offsets[1:] = np.cumsum([len(ids) for ids in by_pattern])
     competing = (Kind.BRAND, Kind.COUNTERFEIT, Kind.PROHIBITED)
     term_competes = np.asarray([term.kind in competing for term in terms], dtype=np.bool_)

@@ -54,9 +54,10 @@ class KeywordRules:
     def __init__(self, config: KeywordConfig, registry: Registry, lexicon: Lexicon) -> None:
         self.config = config
         terms = lexicon.terms
+        # 32-bit tables (the kernel reads them at random, once per match: half the cache).
         self.term_kind = np.asarray([int(term.kind) for term in terms], dtype=np.uint8)
-        self.term_brand = np.asarray([term.brand for term in terms], dtype=np.int64)
-        self.term_template = np.asarray([term.template for term in terms], dtype=np.int64)
+        self.term_brand = np.asarray([term.brand for term in terms], dtype=np.int32)
+        self.term_template = np.asarray([term.template for term in terms], dtype=np.int32)
         self.template_before = np.asarray([t.before for t in lexicon.templates], dtype=np.bool_)
         self.template_after = np.asarray([t.after for t in lexicon.templates], dtype=np.bool_)
         stores = sorted({store for brand in registry.brands for store in brand.authorized_stores})
@@ -66,9 +67,9 @@ class KeywordRules:
             sorted(self.store_index[store] for store in brand.authorized_stores)
             for brand in registry.brands
         ]
-        self.auth_offsets = np.zeros(len(authorized) + 1, dtype=np.int64)
+        self.auth_offsets = np.zeros(len(authorized) + 1, dtype=np.int32)
         self.auth_offsets[1:] = np.cumsum([len(row) for row in authorized])
-        self.auth_stores = np.asarray([s for row in authorized for s in row], dtype=np.int64)
+        self.auth_stores = np.asarray([s for row in authorized for s in row], dtype=np.int32)
         scores = np.zeros(8, dtype=np.float64)
         scores[k.P_UNAUTHORIZED] = config.brand_unauthorized_score
         scores[k.P_BRAND_WITH_COUNTERFEIT] = config.brand_with_counterfeit_score
