@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = (_keyword_kernels, _keyword_rule_kernels, _normalize_kernels)
 
 # Start the worker's way, snapshot every kernel's compiled signatures, screen batches of every
-# shape (descriptions, claimed brands, scripts, disguises, benign cues, nothing at all, a huge
-# batch), snapshot again.
+# shape (descriptions, claimed brands, scripts in and beyond the Basic Multilingual Plane,
+# disguises, benign cues, nothing at all, a huge batch), snapshot again.
 SCRIPT = r"""
 import json, random
 from numba.core.dispatcher import Dispatcher
@@ -52,7 +52,8 @@ before = signatures()
 rng = random.Random(5)
 titles = ["Aurora replica bag", "奥罗拉高仿包包", "K.E.S.T.R.E.L watch SUPER-FAKE",
           "Ivory white dress", "Charger compatible with Lumis", "Lumis Kestrel Aurora Nordvik",
-          "穿山甲 鳞片", "plain mug", "ﷺ" * 30, "\u200bg\u200bu\u200bc", "x" * 512]
+          "穿山甲 鳞片", "plain mug", "ﷺ" * 30, "\u200bg\u200bu\u200bc", "x" * 512,
+          "𝐀𝐮𝐫𝐨𝐫𝐚 bag 𠀀"]  # the last beyond the Basic Multilingual Plane
 batches = [[], [Listing("a", "s", "st", "plain", "c", 1.0)]]
 for size in (1, 7, 500, 3000):
     batches.append([
