@@ -35,8 +35,10 @@ class Detector(ABC):
         return StateNeeds()
 
     @abstractmethod
-    def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
-        """One list of reasons per listing, in batch order (empty when nothing fired)."""
+    def detect(self, batch: ListingBatch, state: StateSnapshot) -> Sequence[Sequence[Reason]]:
+        """The reasons of each listing, in batch order (empty when nothing fired). Callers only
+        read them, so a detector may hand out tuples and share one empty tuple between the
+        listings that got nothing (no per-listing object where there is nothing to say)."""
 
     def updates(
         self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[Decision]

@@ -2,9 +2,10 @@
 
 It finds the registry's brand names and aliases, the counterfeit and prohibited terms and the
 benign phrases in each listing's title, description and claimed ``brand`` field, however the
-seller disguised them (see :mod:`detectors.text.normalize`), with one normalisation call and
-one automaton walk per batch. A term found inside a longer registered term counts as the
-longer one only ("Rami" in "Ribranlen Rami", "fake" in "super fake").
+seller disguised them (see :mod:`detectors.text.normalize`), with one normalisation call, one
+automaton walk and one rules call per batch, whatever its size; Python then only builds the
+``Reason`` objects of the listings that get one. A term found inside a longer registered term
+counts as the longer one only ("Rami" in "Ribranlen Rami", "fake" in "super fake").
 
 It sets ``batch.annotations["brands"]``: for each listing, the registry brand ids found in
 its title and description (in order of appearance; brands found only inside a benign phrase,
@@ -45,24 +46,23 @@ sell), ``claimed`` / ``claimed_brand`` (the brand field as written, and its regi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
-
-import numpy as np
 
 from config.keyword import KeywordConfig
 from config.registry import Registry
 from config.thresholds import ScreenConfig
 from contract.listing import Listing
 from contract.verdict import Reason
-from detectors._keyword_kernels import group_by_listing
 from detectors.base import Detector
 from detectors.batch import ListingBatch
-from detectors.keyword_lexicon import Kind, compile_lexicon
-from detectors.keyword_matcher import TermHits, TermMatcher
-from detectors.keyword_rules import HitRows, KeywordRules
+from detectors.keyword_evidence import EvidenceBuilder
+from detectors.keyword_lexicon import LEXICONS
+from detectors.keyword_matcher import TermMatcher
+from detectors.keyword_rules import KeywordRules
 from detectors.text.normalize import TextNormalizer
 from state.base import StateNeeds, StateSnapshot
+
+_Analysis = tuple[list[tuple[Reason, ...]], list[tuple[str, ...]]]
 
 
 class KeywordDetector(Detector):
@@ -76,12 +76,12 @@ class KeywordDetector(Detector):
     ) -> None:
         self.config = config
         self.normalizer = normalizer if normalizer is not None else TextNormalizer()
-        self.lexicon = compile_lexicon(registry, config, self.normalizer)
+        self.lexicon = LEXICONS.get(registry, config, self.normalizer)
         self.matcher = TermMatcher(self.lexicon, self.normalizer)
         self.rules = KeywordRules(config, registry, self.lexicon)
-        self._brand_kind = np.asarray(
-            [term.kind == Kind.BRAND for term in self.lexicon.terms], dtype=np.bool_
-        )
+        self.evidence = EvidenceBuilder(self.lexicon, config.brand_unauthorized_score)
+        # Per instance: a shadow config's detector screens the same batch with its own scores.
+        self._derived_key = f"keyword.analysis.{id(self)}"
 
     @classmethod
     def build(cls, config: ScreenConfig, registry: Registry) -> KeywordDetector | None:
@@ -100,53 +100,23 @@ class KeywordDetector(Detector):
         """No state; but the brands found in the text are annotated here already, so that the
         detectors after this one know them when they say what state they need (the price
         detector reads the brand's price group)."""
-        _, brands = batch.derived("keyword.analysis", self._analyse)
+        _, brands = batch.derived(self._derived_key, self._analyse)
         batch.annotations["brands"] = brands
         return StateNeeds()
 
-    def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
-        reasons, brands = batch.derived("keyword.analysis", self._analyse)
+    def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[tuple[Reason, ...]]:
+        reasons, brands = batch.derived(self._derived_key, self._analyse)
         batch.annotations["brands"] = brands
-        return [list(found) for found in reasons]
+        return list(reasons)  # tuples inside: only the outer list could be changed
 
-    def _analyse(self, batch: ListingBatch) -> tuple[list[list[Reason]], list[tuple[str, ...]]]:
-        """Reasons and brands found, once per batch (needs and detect share it)."""
+    def _analyse(self, batch: ListingBatch) -> _Analysis:
+        """Every listing's reasons and brands, once per batch
+        (needs and detect share it): one normalisation, one scan, one rules call, then the
+        Reason objects."""
         listings = batch.listings
-        n = len(listings)
-        reasons: list[list[Reason]] = [[] for _ in range(n)]
-        brands: list[tuple[str, ...]] = [()] * n
-        if n:
-            # Three fields per listing, interleaved: title, description, claimed brand.
-            texts = [""] * (3 * n)
-            texts[0::3] = [x.title for x in listings]
-            if self.config.scan_description:
-                texts[1::3] = [x.description for x in listings]
-            texts[2::3] = [x.brand or "" for x in listings]
-            hits = self.matcher.find(texts)
-            if len(hits):
-                self._judge_all(listings, hits, reasons, brands)
-        return reasons, brands
-
-    def _judge_all(
-        self,
-        listings: Sequence[Listing],
-        hits: TermHits,
-        reasons: list[list[Reason]],
-        brands: list[tuple[str, ...]],
-    ) -> None:
-        # Fields are (title, description, claimed brand) per listing. Listings whose matches
-        # are all brand names in the title or description, with no claimed brand, take short
-        # paths (the common case): one match, or a few; anything else, the general rules.
-        starts, owners, sizes, plain = group_by_listing(
-            hits.field, self._brand_kind, hits.term, hits.text.offsets
-        )
-        rows = HitRows(hits)
-        rules = self.rules
-        one = plain & (sizes == 1)
-        rules.judge_single_brands(listings, hits, owners[one], starts[one], reasons, brands)
-        for group in np.flatnonzero(~one).tolist():
-            index, first = int(owners[group]), int(starts[group])
-            judge = rules.judge_brands if plain[group] else rules.judge
-            reasons[index], brands[index] = judge(
-                listings[index], rows, first, first + int(sizes[group])
-            )
+        if not listings:
+            return [], []
+        hits = self.matcher.find_listings(listings, scan_description=self.config.scan_description)
+        if not len(hits):
+            return [()] * len(listings), [()] * len(listings)
+        return self.evidence.reasons(listings, self.rules.judge(listings, hits), hits.sources)

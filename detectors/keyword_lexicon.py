@@ -14,7 +14,9 @@ and the text after it, matched like any term and checked for adjacency to a bran
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -30,20 +32,22 @@ from config.keyword import (
     KeywordConfig,
 )
 from config.registry import Registry
+from detectors import _keyword_rule_kernels as rule_kernels
 from detectors._keyword_kernels import EDGE_LEFT, EDGE_RIGHT
 from detectors.text.automaton import Automaton, compile_automaton
 from detectors.text.kinds import KIND_MASK, N_DIGIT, N_LENIENT, N_LETTER, N_SPACE
 from detectors.text.normalize import TextNormalizer
+from detectors.text.unicode_tables import fold_tables
 
 
 class Kind(IntEnum):
-    BRAND = 0
-    COUNTERFEIT = 1
-    PROHIBITED = 2
-    BENIGN = 3
-    CUE_BEFORE = 4
+    BRAND = rule_kernels.K_BRAND
+    COUNTERFEIT = rule_kernels.K_COUNTERFEIT
+    PROHIBITED = rule_kernels.K_PROHIBITED
+    BENIGN = rule_kernels.K_BENIGN
+    CUE_BEFORE = rule_kernels.K_CUE_BEFORE
     """The words of a ``... <brand>`` benign phrase that come before the brand."""
-    CUE_AFTER = 5
+    CUE_AFTER = rule_kernels.K_CUE_AFTER
     """The words of a ``<brand> ...`` benign phrase that come after the brand."""
 
 
@@ -86,7 +90,7 @@ class Lexicon:
     automaton: Automaton
     edges: npt.NDArray[np.uint8]
     """Per pattern: ``EDGE_LEFT`` / ``EDGE_RIGHT`` when that edge must be a word boundary."""
-    pattern_term_offsets: npt.NDArray[np.int64]
+    pattern_term_offsets: npt.NDArray[np.int32]
     pattern_terms: npt.NDArray[np.int32]
     """Terms of pattern ``p``: ``pattern_terms[pattern_term_offsets[p]:...[p + 1]]``."""
     term_competes: npt.NDArray[np.bool_]
@@ -198,7 +202,7 @@ def compile_lexicon(
         automaton = compile_automaton(list(pattern_ids))
     except ValueError as exc:  # more distinct characters than any real lexicon has
         raise ConfigError("registry", "brands", f"terms cannot be compiled: {exc}") from exc
-    offsets = np.zeros(len(by_pattern) + 1, dtype=np.int64)
+    offsets = np.zeros(len(by_pattern) + 1, dtype=np.int32)
     offsets[1:] = np.cumsum([len(ids) for ids in by_pattern])
     competing = (Kind.BRAND, Kind.COUNTERFEIT, Kind.PROHIBITED)
     term_competes = np.asarray([term.kind in competing for term in terms], dtype=np.bool_)
@@ -216,3 +220,51 @@ def compile_lexicon(
             [any(term_competes[t] for t in ids) for ids in by_pattern], dtype=np.bool_
         ),
     )
+
+
+def lexicon_key(registry: Registry, config: KeywordConfig) -> Hashable:
+    """Everything the lexicon depends on: the registry's brand names and lexicons, and the
+    config's lexicon settings (not its scores, nor who is authorised for what)."""
+    lexicons = registry.lexicons
+    return (
+        tuple((brand.id, brand.all_names) for brand in registry.brands),
+        lexicons.counterfeit_terms,
+        lexicons.prohibited_terms,
+        lexicons.benign_phrases,
+        config.use_default_lexicon,
+        config.counterfeit_terms,
+        config.prohibited_terms,
+        config.benign_phrases,
+    )
+
+
+class LexiconCache:
+    """Compiled lexicons by :func:`lexicon_key`, the last few: a reload that changes only
+    thresholds, and a shadow config beside the live one, share one compiled automaton instead
+    of compiling (and holding) another. Lexicons are never changed after compilation, so
+    sharing them is safe; a registry with other names compiles anew."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._lexicons: OrderedDict[Hashable, Lexicon] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, registry: Registry, config: KeywordConfig, normalizer: TextNormalizer) -> Lexicon:
+        if normalizer.tables is not fold_tables():  # a custom folding: its own lexicon
+            return compile_lexicon(registry, config, normalizer)
+        key = lexicon_key(registry, config)
+        with self._lock:
+            found = self._lexicons.get(key)
+            if found is not None:
+                self._lexicons.move_to_end(key)
+                return found
+        lexicon = compile_lexicon(registry, config, normalizer)
+        with self._lock:
+            self._lexicons[key] = lexicon
+            while len(self._lexicons) > self.size:
+                self._lexicons.popitem(last=False)
+        return lexicon
+
+
+LEXICONS = LexiconCache()
+"""The process's compiled lexicons (what a worker's runtimes share)."""

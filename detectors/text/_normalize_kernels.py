@@ -54,6 +54,8 @@ from detectors.text.kinds import (
     SPACE_CP,
 )
 
+_U = np.uint64
+"""Hot-loop indices cast to unsigned skip Numba's negative-index fix-up."""
 _T_WORD = 0
 _T_CJK = 1
 _T_LONE_SYMBOL = 2
@@ -389,6 +391,8 @@ def _fast_field(
     b: int,
     single: np.ndarray,
     leet: np.ndarray,
+    same_lo: int,
+    same_hi: int,
     out_cp: np.ndarray,
     out_kind: np.ndarray,
     out_pos: np.ndarray,
@@ -408,8 +412,11 @@ def _fast_field(
     w_letters = 0
     w_leet = 0
     for j in range(a, b):
-        cp = cps[j]
-        packed = single[cp] if cp < limit else 0
+        cp = cps[_U(j)]
+        if same_lo <= cp < same_hi:  # a CJK ideograph: itself, without the table
+            packed = (F_CJK << 24) | cp
+        else:
+            packed = single[_U(cp)] if cp < limit else 0
         kind = packed >> 24
         c = packed & 0xFFFFFF
         if kind in (F_LETTER, F_DIGIT, F_CJK):
@@ -417,9 +424,9 @@ def _fast_field(
                 sep = _gap(prev, N_CJK if kind == F_CJK else N_LETTER if kind == F_LETTER
                            else N_DIGIT, g_hard, g_punct)  # fmt: skip
                 if sep >= 0:
-                    out_cp[o] = sep
-                    out_kind[o] = N_SPACE if sep == SPACE_CP else N_HARD
-                    out_pos[o] = g_pos
+                    out_cp[_U(o)] = sep
+                    out_kind[_U(o)] = N_SPACE if sep == SPACE_CP else N_HARD
+                    out_pos[_U(o)] = g_pos
                     o += 1
                 gap = 0
                 g_hard = 0
@@ -438,12 +445,12 @@ def _fast_field(
                     w_letters += 1
                     nk = N_LETTER
                 else:
-                    if 48 <= c <= 57 and leet[c - 48] != 0:
+                    if 48 <= c <= 57 and leet[_U(c - 48)] != 0:
                         w_leet += 1
                     nk = N_DIGIT
-            out_cp[o] = c
-            out_kind[o] = nk
-            out_pos[o] = j - a
+            out_cp[_U(o)] = c
+            out_kind[_U(o)] = nk
+            out_pos[_U(o)] = j - a
             o += 1
             prev = nk
         elif kind in (F_SOFT, F_HARD):
@@ -473,6 +480,8 @@ def normalize_batch(
     fold_kinds: np.ndarray,
     single: np.ndarray,
     leet: np.ndarray,
+    same_lo: int,
+    same_hi: int,
     fast: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Normalise every field; returns (code points, kinds, source positions, field offsets).
@@ -485,25 +494,16 @@ def normalize_batch(
     """
     n_fields = field_off.shape[0] - 1
     limit = fold_off.shape[0] - 1
-    # Sizes first, so no array is reallocated inside the hot loops.
-    total = 0
-    longest = 1
-    for f in range(n_fields):
-        folded = 0
-        for j in range(field_off[f], field_off[f + 1] - 1):
-            cp = cps[j]
-            if cp < limit:
-                folded += 1 if single[cp] != 0 else fold_off[cp + 1] - fold_off[cp]
-            else:
-                folded += 1
-        total += folded
-        longest = max(longest, folded)
-    out_cp = np.empty(total + n_fields + 1, np.int32)
-    out_kind = np.empty(total + n_fields + 1, np.uint8)
-    out_pos = np.empty(total + n_fields + 1, np.int32)
+    # The fast path never writes more characters than it reads, so the input size (one
+    # terminator per field included) plus the leading break is enough for it; a field for the
+    # general path is measured first and the buffers grow when its folding needs more.
+    cap = cps.shape[0] + 1
+    out_cp = np.empty(cap, np.int32)
+    out_kind = np.empty(cap, np.uint8)
+    out_pos = np.empty(cap, np.int32)
     out_off = np.empty(n_fields + 1, np.int64)
-    scratch_i32 = np.empty((8, longest), np.int32)
-    scratch_u8 = np.empty((7, longest), np.uint8)
+    scratch_i32 = np.empty((8, 0), np.int32)
+    scratch_u8 = np.empty((7, 0), np.uint8)
     out_cp[0] = BREAK_CP
     out_kind[0] = N_BREAK
     out_pos[0] = 0
@@ -512,8 +512,35 @@ def normalize_batch(
         a = field_off[f]
         b = field_off[f + 1] - 1  # one terminator code point follows every field
         out_off[f] = o
-        end = _fast_field(cps, a, b, single, leet, out_cp, out_kind, out_pos, o) if fast else -1
+        if a == b:  # most descriptions and claimed brands of a batch: just the break
+            out_cp[_U(o)] = BREAK_CP
+            out_kind[_U(o)] = N_BREAK
+            out_pos[_U(o)] = 0
+            o += 1
+            continue
+        end = (
+            _fast_field(cps, a, b, single, leet, same_lo, same_hi, out_cp, out_kind, out_pos, o)
+            if fast
+            else -1
+        )
         if end < 0:
+            folded = 0
+            for j in range(a, b):
+                cp = cps[j]
+                folded += fold_off[cp + 1] - fold_off[cp] if cp < limit else 1
+            need = o + folded + (cps.shape[0] - b) + 1
+            if need > cap:
+                cap = max(need, 2 * cap)
+                grown_cp = np.empty(cap, np.int32)
+                grown_kind = np.empty(cap, np.uint8)
+                grown_pos = np.empty(cap, np.int32)
+                grown_cp[:o] = out_cp[:o]
+                grown_kind[:o] = out_kind[:o]
+                grown_pos[:o] = out_pos[:o]
+                out_cp, out_kind, out_pos = grown_cp, grown_kind, grown_pos
+            if folded > scratch_i32.shape[1]:
+                scratch_i32 = np.empty((8, max(folded, 64)), np.int32)
+                scratch_u8 = np.empty((7, max(folded, 64)), np.uint8)
             end = general_field(cps, a, b, fold_off, fold_cps, fold_kinds, leet,
                               scratch_i32, scratch_u8, out_cp, out_kind, out_pos, o)  # fmt: skip
         o = end
@@ -523,3 +550,19 @@ def normalize_batch(
         o += 1
     out_off[n_fields] = o
     return out_cp[:o], out_kind[:o], out_pos[:o], out_off
+
+
+@njit(cache=True)
+def field_terminators(cps: np.ndarray, n_fields: int) -> tuple[np.ndarray, int]:
+    """Field offsets from the terminators of a joined buffer (field ``f`` is
+    ``cps[offsets[f]:offsets[f + 1] - 1]``) and how many terminators it holds, up to
+    ``n_fields + 1``: more than ``n_fields`` means a text held U+0000 itself."""
+    offsets = np.zeros(n_fields + 1, np.int64)
+    found = 0
+    for i in range(cps.shape[0]):
+        if cps[i] == 0:
+            found += 1
+            if found > n_fields:
+                break
+            offsets[found] = i + 1
+    return offsets, found

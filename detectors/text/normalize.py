@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from detectors.text._normalize_kernels import normalize_batch
+from detectors.text._normalize_kernels import field_terminators, normalize_batch
 from detectors.text.kinds import KIND_MASK, N_BREAK
 from detectors.text.unicode_tables import FoldTables, fold_tables
 
@@ -57,23 +57,27 @@ class NormalizedBatch:
         return kinds
 
 
-def encode_fields(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+def encode_fields(
+    texts: Sequence[str], *, empty_after: int = 0
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
     """All fields as one array of code points, each followed by a terminator, and the offsets:
-    field ``f`` is ``cps[offsets[f]:offsets[f + 1] - 1]``.
+    field ``f`` is ``cps[offsets[f]:offsets[f + 1] - 1]``. ``empty_after`` empty fields follow
+    the texts (a batch's unused descriptions cost no join).
 
-    The terminator is U+0000, so the offsets come from one vectorised search instead of a
-    Python call per text; a text that itself contains U+0000 (possible, if odd) makes the
-    count disagree and the lengths are taken one by one instead.
+    The terminator is U+0000, so the offsets come from one kernel pass instead of a Python
+    call per text; a text that itself contains U+0000 (possible, if odd) makes the count
+    disagree and the lengths are taken one by one instead.
     """
+    n_fields = len(texts) + empty_after
     # Lone surrogates cannot come out of JSON, but a Listing built in code may hold them.
-    raw = ("\x00".join(texts) + "\x00").encode("utf-32-le", "surrogatepass")
+    joined = "\x00".join(texts) + "\x00" if texts else ""
+    raw = (joined + "\x00" * empty_after).encode("utf-32-le", "surrogatepass")
     cps = np.frombuffer(raw, dtype=np.uint32)
-    ends = np.flatnonzero(cps == 0)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    if len(ends) == len(texts):
-        offsets[1:] = ends + 1
-    else:
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    offsets, found = field_terminators(cps, n_fields)
+    if found != n_fields:
+        lengths = np.zeros(n_fields, dtype=np.int64)
+        lengths[: len(texts)] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        offsets[0] = 0
         np.cumsum(lengths + 1, out=offsets[1:])
     return cps, offsets
 
@@ -102,6 +106,8 @@ class TextNormalizer:
             tables.kinds,
             tables.single,
             tables.leet_digits,
+            tables.same_cjk[0],
+            tables.same_cjk[1],
             self.fast,
         )
         return NormalizedBatch(out_cp, out_kind, out_pos, out_off)

@@ -100,6 +100,10 @@ class FoldTables:
     one character, else 0: one load on the kernel's fast path."""
     leet_digits: npt.NDArray[np.int32]
     """For ASCII digits ``0``-``9``: the letter code point it may stand for, else 0."""
+    same_cjk: tuple[int, int] = (0, 0)
+    """The range of code points around U+4E00 that fold to themselves as CJK (the unified
+    ideographs, most of Chinese text): the kernel knows their fold without reading the table,
+    which keeps those table lines out of the cache the scan needs."""
 
 
 def _casefold(text: str) -> str:
@@ -228,5 +232,19 @@ def fold_tables() -> FoldTables:
     for digit, letter in LEET_DIGITS.items():
         leet[int(digit)] = ord(MERGED_LETTERS.get(letter, letter))
     return FoldTables(
-        offsets=offsets, cps=folds, kinds=kinds_array, single=single, leet_digits=leet
-    )
+        offsets=offsets, cps=folds, kinds=kinds_array, single=single, leet_digits=leet,
+        same_cjk=_run_around(
+            single == ((F_CJK << 24) | np.arange(FOLD_LIMIT, dtype=np.int32)), 0x4E00
+        ),
+    )  # fmt: skip
+
+
+def _run_around(mask: npt.NDArray[np.bool_], at: int) -> tuple[int, int]:
+    """``(start, stop)`` of the run of True that contains ``at`` (``(0, 0)`` if ``at`` is False)."""
+    if not mask[at]:
+        return 0, 0
+    false = np.flatnonzero(~mask)
+    before, after = false[false < at], false[false > at]
+    start = int(before[-1]) + 1 if len(before) else 0
+    stop = int(after[0]) if len(after) else len(mask)
+    return start, stop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import orjson
 import pytest
 
@@ -17,12 +18,15 @@ from detectors.batch import ListingBatch
 from detectors.catalog import DETECTOR_CLASSES
 from detectors.decision import DecisionStep
 from detectors.keyword import KeywordDetector
-from detectors.keyword_rules import HitRows
+from detectors.keyword_evidence import new_reason
+from detectors.keyword_matcher import encode_listings, listing_fields
+from detectors.text.normalize import encode_fields
 from haze.engine import Screener
 from haze.runtime import Runtime
 from state.base import StateSnapshot
 from state.memory import MemoryStateStore
 from state.policies import series_policies, store_policy
+from tests.detectors.keyword_reference import ReferenceRules
 
 CONFIG, _ = load_screen_config()
 REGISTRY, _ = load_registry()
@@ -61,7 +65,7 @@ def screen(
     detector: KeywordDetector, listings: list[Listing]
 ) -> tuple[list[list[Reason]], list[tuple[str, ...]]]:
     batch = ListingBatch(listings, 0.0)
-    reasons = detector.detect(batch, StateSnapshot())
+    reasons = [list(found) for found in detector.detect(batch, StateSnapshot())]
     return reasons, batch.annotations["brands"]
 
 
@@ -252,6 +256,27 @@ def test_each_build_compiles_its_own_registry(detector: KeywordDetector) -> None
     assert screen(detector, [item])[1] == [()]
 
 
+def test_one_compiled_lexicon_per_registry_and_lexicon_settings(detector: KeywordDetector) -> None:
+    # new thresholds (a reload of the thresholds file, a shadow config): the same automaton
+    rescored = KeywordDetector(KeywordConfig(brand_unauthorized_score=0.2), REGISTRY)
+    assert rescored.lexicon is detector.lexicon
+    stores = REGISTRY.brands[0].model_copy(update={"authorized_stores": frozenset({"s-new"})})
+    moved = REGISTRY.model_copy(update={"brands": (stores, *REGISTRY.brands[1:]), "version": "v3"})
+    relocated = KeywordDetector(KeywordConfig(), moved)
+    assert relocated.lexicon is detector.lexicon
+    item = listing(f"{REGISTRY.brands[0].name} bag", store="s-new")
+    assert screen(relocated, [item])[0] == [[]]  # ...with the new registry's stores
+    assert [r.code for r in screen(detector, [item])[0][0]] == ["BRAND_UNAUTHORIZED_STORE"]
+    # other names, other terms: compiled anew, and the old one still screens as before
+    renamed = REGISTRY.brands[0].model_copy(update={"aliases": ("zephyra",)})
+    other = REGISTRY.model_copy(update={"brands": (renamed, *REGISTRY.brands[1:])})
+    assert KeywordDetector(KeywordConfig(), other).lexicon is not detector.lexicon
+    extra = KeywordDetector(KeywordConfig(counterfeit_terms=("zzfake",)), REGISTRY)
+    assert extra.lexicon is not detector.lexicon
+    assert [r.code for r in screen(extra, [listing("zzfake bag")])[0][0]] == ["COUNTERFEIT_TERM"]
+    assert screen(detector, [listing("zzfake bag")])[0][0] == []
+
+
 def test_the_catalog_runs_keyword_first() -> None:
     assert DETECTOR_CLASSES[0] is KeywordDetector
     assert KeywordDetector.name == "keyword"
@@ -313,46 +338,100 @@ async def test_through_the_engine() -> None:
     assert orjson.loads(results[1].verdict)["decision"] == "allow"
 
 
-def test_short_paths_agree_with_the_general_rules(detector: KeywordDetector) -> None:
-    rng = random.Random(11)
+def _random_listings(rng: random.Random, count: int) -> list[Listing]:
     words = ["Aurora", "奥罗拉", "nordvik", "L.u.m.i.s", "kestrel", "bag", "new", "replica",
-             "ivory white", "for", "compatible with", "凯斯特", "sale", "2024"]  # fmt: skip
-    stores = [OTHER_STORE, "store-aurora-official", "store-timehouse"]
-    items = [
-        listing(" ".join(rng.choices(words, k=rng.randint(1, 4))),
-                description=" ".join(rng.choices(words, k=rng.randint(0, 2))),
-                brand=rng.choice([None, None, "Aurora", "!!", "Kestrel"]),
+             "ivory white", "ivory", "for", "compatible with", "凯斯特", "sale", "2024", "高仿",
+             "Lumis", "Nordvik", "headphones", "not a replica", "专用", "鲁米斯", "AURORA",
+             "象牙", "象牙白", "1:1", "scale"]  # fmt: skip
+    stores = [OTHER_STORE, "store-aurora-official", "store-timehouse", "store-aurora-outlet"]
+    return [
+        listing(" ".join(rng.choices(words, k=rng.randint(1, 7))),
+                description=" ".join(rng.choices(words, k=rng.randint(0, 3))),
+                brand=rng.choice([None, None, "Aurora", "!!", "Kestrel", "奥罗拉", "Acme"]),
                 store=rng.choice(stores), index=i)
-        for i in range(400)
+        for i in range(count)
     ]  # fmt: skip
-    fast, fast_brands = screen(detector, items)
-    texts = [t for x in items for t in (x.title, x.description, x.brand or "")]
-    hits = detector.matcher.find(texts)
-    rows = HitRows(hits)
-    field = hits.field.tolist()
-    general: list[list[Reason]] = [[] for _ in items]
-    general_brands: list[tuple[str, ...]] = [()] * len(items)
-    first = 0
-    while first < len(field):
-        stop = first
-        while stop < len(field) and field[stop] // 3 == field[first] // 3:
-            stop += 1
-        index = field[first] // 3
-        general[index], general_brands[index] = detector.rules.judge(
-            items[index], rows, first, stop
-        )
-        first = stop
-    assert fast == general
-    assert fast_brands == general_brands
+
+
+@pytest.mark.parametrize("config", [
+    KeywordConfig(),
+    KeywordConfig(stuffing_min_brands=2, stuffing_max_authorized=0, max_evidence_terms=1),
+    KeywordConfig(benign_factor=1.0, benign_min_score=0.0, brand_unauthorized_score=0.0),
+])  # fmt: skip
+def test_the_rules_kernel_agrees_with_the_reference_rules(config: KeywordConfig) -> None:
+    custom = KeywordDetector(config, REGISTRY)
+    reference = ReferenceRules(config, REGISTRY, custom.lexicon)
+    for seed in range(5):
+        items = _random_listings(random.Random(seed), 300)
+        batch = ListingBatch(items, 0.0)
+        fast = [list(found) for found in custom.detect(batch, StateSnapshot())]
+        hits = custom.matcher.find_listings(items)
+        expected, expected_brands = reference.judge_batch(items, hits)
+        assert fast == expected
+        assert batch.annotations["brands"] == expected_brands
+        # the same evidence, key for key and in the same order (the verdict JSON)
+        assert [[orjson.dumps(r.to_dict()) for r in found] for found in fast] == [
+            [orjson.dumps(r.to_dict()) for r in found] for found in expected
+        ]
+    assert any(found for found in fast)
+
+
+def test_a_shadow_detector_screens_the_same_batch_with_its_own_scores() -> None:
+    live = KeywordDetector(KeywordConfig(), REGISTRY)
+    shadow = KeywordDetector(KeywordConfig(brand_with_counterfeit_score=0.5), REGISTRY)
+    batch = ListingBatch([listing("Aurora replica bag")], 0.0)
+    live.needs(batch)
+    shadow.needs(batch)
+    assert live.detect(batch, StateSnapshot())[0][0].score == 0.92
+    assert shadow.detect(batch, StateSnapshot())[0][0].score == 0.5
+
+
+def test_detect_hands_out_what_the_caller_cannot_spoil(detector: KeywordDetector) -> None:
+    batch = ListingBatch([listing("Aurora replica bag"), listing("Plain bag", index=1)], 0.0)
+    first = detector.detect(batch, StateSnapshot())
+    assert all(isinstance(found, tuple) for found in first)
+    assert first[1] == ()
+    first[0] = ()
+    again = detector.detect(batch, StateSnapshot())
+    assert [r.code for r in again[0]] == ["BRAND_WITH_COUNTERFEIT_TERM"] and again[1] == ()
+
+
+def test_encoded_batches_skip_empty_blocks_and_equal_the_plain_encoding() -> None:
+    batches = [
+        [listing("Aurora bag"), listing("高仿", index=1)],
+        [listing("Aurora bag", description="in the style of Lumis"), listing("x", index=1)],
+        [listing("Aurora bag", brand="Nordvik"), listing("x", description="a\x00b", index=1)],
+        [listing("a\x00b", brand=""), listing("", index=1)],
+    ]
+    for items in batches:
+        for scan_description in (True, False):
+            sources, cps, offsets = encode_listings(items, scan_description=scan_description)
+            fields = listing_fields(items, scan_description=scan_description)
+            assert fields[: len(sources)] == sources
+            plain_cps, plain_offsets = encode_fields(fields)
+            assert np.array_equal(cps, plain_cps), items
+            assert np.array_equal(offsets, plain_offsets), items
+
+
+def test_reasons_are_made_like_the_constructor_makes_them() -> None:
+    from dataclasses import FrozenInstanceError
+
+    made = new_reason("BRAND_MISMATCH", 0.4, {"brand": "aurora"})
+    plain = Reason("keyword", "BRAND_MISMATCH", 0.4, {"brand": "aurora"})
+    assert type(made) is Reason and made == plain and repr(made) == repr(plain)
+    assert made.to_dict() == plain.to_dict()
+    with pytest.raises(FrozenInstanceError):
+        made.score = 1.0  # type: ignore[misc]
 
 
 def test_warm_compiles_every_kernel(detector: KeywordDetector) -> None:
     from detectors import _keyword_kernels as kernels
+    from detectors import _keyword_rule_kernels as rule_kernels
     from detectors.text import _normalize_kernels as normalize
 
     detector.warm()
-    for kernel in (normalize.normalize_batch, kernels.scan_words, kernels.scan_raw,
-                   kernels.expand_hits, kernels.group_by_listing):  # fmt: skip
+    for kernel in (normalize.normalize_batch, kernels.find_terms, kernels.scan_raw,
+                   rule_kernels.judge_batch):  # fmt: skip
         assert kernel.signatures, kernel
 
 

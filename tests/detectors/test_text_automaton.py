@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import ahocorasick
@@ -26,6 +27,8 @@ def _scan(automaton: Automaton, text: str) -> Counter[tuple[int, int]]:
         automaton.symbol_of,
         automaton.transitions,
         automaton.n_symbols,
+        automaton.mid_transitions,
+        automaton.n_low,
         automaton.first_output,
         automaton.out_offsets,
         automaton.out_patterns,
@@ -68,7 +71,8 @@ def test_matches_come_out_in_text_order_across_lanes() -> None:
     cps = np.fromiter(map(ord, text), dtype=np.int32, count=len(text))
     found, ends = scan_raw(
         cps, automaton.symbol_of, automaton.transitions, automaton.n_symbols,
-        automaton.first_output, automaton.out_offsets, automaton.out_patterns,
+        automaton.mid_transitions, automaton.n_low, automaton.first_output,
+        automaton.out_offsets, automaton.out_patterns,
     )  # fmt: skip
     assert ends.tolist() == sorted(ends.tolist())
     assert len(found) == 3 * 500
@@ -88,6 +92,29 @@ def test_two_symbol_spelling_and_narrow_tables() -> None:
     assert int(automaton.symbol_of.max()) >= 256  # some characters are spelled as pairs
     assert automaton.transitions.dtype == np.uint16
     text = "".join(patterns[::3])
+    assert _scan(automaton, text) == _oracle(patterns, text)
+
+
+def test_shared_characters_are_single_symbols_and_the_main_table_stays_narrow() -> None:
+    # Latin names (letters shared by many) and Han names (each character in a few): letters
+    # get their own symbols, Han characters are pairs over few high symbols, and states
+    # half-way through a Han character only have rows over the low symbols.
+    rng = random.Random(1)
+    han = [chr(0x4E00 + i) for i in range(2000)]
+    latin = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(4, 9)))
+             for _ in range(1500)]  # fmt: skip
+    cjk = ["".join(rng.choices(han, k=rng.randint(2, 4))) for _ in range(1500)]
+    patterns = list(dict.fromkeys(latin + cjk + ["a货", "1比1"]))
+    automaton = compile_automaton([[ord(c) for c in p] for p in patterns])
+    letters = automaton.symbol_of[[ord(c) for c in "aeiou"]]
+    assert (letters > 0).all() and (letters < 256).all()
+    used = sorted({ord(c) for name in cjk for c in name})
+    assert (automaton.symbol_of[used] >= 256).all()
+    assert automaton.n_symbols < 64 < automaton.n_low
+    n_main = len(automaton.transitions) // automaton.n_symbols
+    n_mid = len(automaton.mid_transitions) // automaton.n_low
+    assert n_main + n_mid - 1 == automaton.n_states and n_mid > 1000
+    text = " ".join(rng.choices(patterns, k=400)) + "".join(rng.choices(han, k=3000))
     assert _scan(automaton, text) == _oracle(patterns, text)
 
 

@@ -200,3 +200,35 @@ def test_every_character_points_at_its_source(texts: list[str]) -> None:
                 folded = [c for c, _ in fold_char(text[pos])]
                 leet = {ord(LEET[chr(c)]) for c in folded if chr(c) in LEET}
                 assert cp in folded or cp in leet
+
+
+def test_foldings_longer_than_the_input_grow_the_buffers() -> None:
+    # One character that folds to eighteen, many times over, among plain fields: the output
+    # outgrows the input it was sized from.
+    texts = ["ﷺ" * 300, "ﬁne", "", "gucci ﷺ", "™" * 40]
+    together = norm.normalize(texts)
+    assert len(together.cps) > sum(map(len, texts))
+    for field, text in enumerate(texts):
+        alone = norm.normalize([text])
+        assert together.text(field) == alone.text(0) == general.normalize([text]).text(0)
+    assert together.text(1) == "flne"  # i and l are one letter for matching
+    assert together.text(4) == " ".join(["tm"] * 40)
+
+
+def test_encode_fields_with_empty_fields_after() -> None:
+    for texts in (["abc", "高仿"], ["a\x00b", ""], []):
+        cps, offsets = encode_fields(texts, empty_after=3)
+        plain_cps, plain_offsets = encode_fields([*texts, "", "", ""])
+        assert np.array_equal(cps, plain_cps) and np.array_equal(offsets, plain_offsets)
+
+
+def test_the_ideographs_the_kernel_folds_without_the_table_fold_to_themselves() -> None:
+    from detectors.text.kinds import F_CJK
+    from detectors.text.unicode_tables import fold_tables
+
+    tables = fold_tables()
+    lo, hi = tables.same_cjk
+    assert lo <= 0x4E00 < 0x9FFF < hi  # the unified ideographs at least
+    cps = np.arange(lo, hi)
+    assert (tables.single[lo:hi] == ((F_CJK << 24) | cps)).all()
+    assert n("高仿Ａ货") == "高仿a货"
