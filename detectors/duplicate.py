@@ -42,6 +42,7 @@ from detectors.fingerprints import (
 )
 from detectors.linkage import BannedLink, Burst, Linkage, SignalIndex
 from detectors.matching import (
+    FEW_PAYLOADS,
     Matches,
     entry_ref,
     image_matches,
@@ -55,7 +56,7 @@ from state.inline import InlineHits, ProbeAdd
 NAME = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     """What needs, detect and updates all derive from a batch (computed once per batch)."""
 
@@ -113,6 +114,9 @@ class DuplicateDetector(Detector):
             np.zeros(2, dtype=np.int64),
         )
         self.detect(ListingBatch(listings, now=0.0), StateSnapshot(inline={Buckets.LSH: stored}))
+        # what batches of more than FEW_PAYLOADS titles use
+        many = [x.store_id for x in listings] * (FEW_PAYLOADS // 2 + 1)
+        title_payloads(np.tile(prepared.titles.sketch, (len(many) // 2, 1)), many, many)
 
     # --- per batch ---
 
@@ -129,10 +133,14 @@ class DuplicateDetector(Detector):
                 sketches, [x.store_id for x in chosen], [x.listing_id for x in chosen]
             )
             codes: dict[str, int] = {}
-            store_codes = np.fromiter(
-                (codes.setdefault(x.store_id, len(codes)) for x in listings),
-                dtype=np.int64,
-                count=len(listings),
+            store_codes = (
+                _ONE_STORE
+                if len(listings) == 1
+                else np.fromiter(
+                    (codes.setdefault(x.store_id, len(codes)) for x in listings),
+                    dtype=np.int64,
+                    count=len(listings),
+                )
             )
             signals = SignalIndex(listings, self.config.link_signals)
             return _Prepared(
@@ -396,6 +404,7 @@ def _image_buckets(
 
 
 _NO_PARTS = np.zeros(0, dtype=np.int64)
+_ONE_STORE = np.zeros(1, dtype=np.int64)
 _NO_FIELDS = np.zeros(0, dtype=np.uint64)
 
 

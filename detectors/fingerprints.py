@@ -203,7 +203,7 @@ class TitleHasher:
             folded = unicodedata.normalize(
                 "NFKC", "\x00".join(t.replace("\x00", " ") for t in titles)
             )
-        cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).copy()
+        cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)  # read-only
         sigs, features, bands, valid, short, sketch = title_fingerprints(
             cps,
             n,

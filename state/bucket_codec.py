@@ -44,7 +44,7 @@ from state.buckets import (
     Buckets,
     HitsBuilder,
 )
-from state.keys import bucket_base, bucket_entries_base
+from state.keys import bucket_base, bucket_entries_base, kind_base
 
 RECORD, MEMBER, TIME, ESCAPE = "\x1d", "\x1f", "\x1e", "\x1c"
 HANDLE_CHARS = 12
@@ -343,8 +343,9 @@ def commit_args(
 
 
 def _section(rows: BucketRows, policy: BucketPolicy, prefix: str, now: float) -> list[Any] | None:
-    """One ``BucketRows``' part of the ARGV; ``None`` when it writes nothing."""
-    meta_array, packed_array = commit_layout(
+    """One ``BucketRows``' part of the ARGV (seven strings, whatever its size: each
+    argument costs the client an encode); ``None`` when it writes nothing."""
+    layout, packed = commit_layout(
         rows.parts.astype(np.int64, copy=False),
         rows.fields.astype(np.uint64, copy=False),
         rows.entries.astype(np.int64, copy=False),
@@ -353,36 +354,43 @@ def _section(rows: BucketRows, policy: BucketPolicy, prefix: str, now: float) ->
         now,
         policy.slot_s,
     )
-    if len(meta_array) == 0:
+    if len(layout) == 0:
         return None
-    meta, packed = meta_array.tolist(), packed_array.tobytes()
-    blob, handles = _records(rows)
-    args: list[Any] = [blob, handles]
-    slots, at, i = meta[0], 0, 1
-    args.append(slots)
-    entries_base = bucket_entries_base(prefix, rows.kind)
-    for _ in range(slots):
-        slot, count = meta[i], meta[i + 1]
+    found = layout.tolist()
+    meta: list[int] = []
+    slots, i = found[0], 1
+    meta.append(slots)
+    for _ in range(slots):  # slot, n -> slot, ttl, n
+        meta += [found[i], _ttl(policy, found[i], now), found[i + 1]]
         i += 2
-        args += [f"{entries_base}:{slot}", _ttl(policy, slot, now), packed[at : at + 4 * count]]
-        at += 4 * count
-    groups = meta[i]
+    groups = found[i]
     i += 1
-    args.append(groups)
-    for _ in range(groups):
-        part, slot, distinct, count, counted = meta[i : i + 5]
+    meta.append(groups)
+    for _ in range(groups):  # part, slot, nvalues, n, counted -> part, slot, ttl, ...
+        part, slot, distinct, count, counted = found[i : i + 5]
+        meta += [part, slot, _ttl(policy, slot, now), distinct, count, counted]
         i += 5
-        values, at = packed[at : at + 8 * distinct], at + 8 * distinct
-        numbers, at = packed[at : at + 4 * count], at + 4 * count
-        counts = b""
-        if counted:
-            counts, at = packed[at : at + 4 * distinct], at + 4 * distinct
-        args += [
-            f"{bucket_base(prefix, rows.kind, part)}:{slot}",
-            policy.max_entries,
-            _ttl(policy, slot, now),
-            values,
-            numbers,
-            counts,
-        ]
-    return args
+    blob, handles = _records(rows)
+    return [
+        blob,
+        handles,
+        bucket_entries_base(prefix, rows.kind),
+        f"{kind_base(prefix, rows.kind)}:",
+        policy.max_entries,
+        ",".join(map(str, meta)),
+        packed.tobytes(),
+    ]
+
+
+def warm() -> None:
+    """Compile (or load cached) the codec's kernel before the first batch needs it."""
+    rows = BucketRows(
+        Buckets.PHASH,
+        np.zeros(2, dtype=np.int64),
+        np.zeros(2, dtype=np.uint64),
+        np.array([0, 1], dtype=np.int64),
+        ["s", "t"],
+        ["r", "r"],
+        np.ones(2, dtype=np.float64),
+    )
+    commit_args([rows], {Buckets.PHASH: BucketPolicy(window_s=1.0, max_entries=1)}, "warm", 1.0)

@@ -3,8 +3,9 @@
 Layout: one hash per part and time slot, ``<prefix>:<kind>:<part>:<slot>``, whose fields are
 4-byte bucket keys (``state.inline.bucket_keys``) and whose values are buckets of framed
 entries (``state._inline_kernels``). A batch travels as a handful of strings: the framed
-entries once, then per part the rows' bucket keys as 4-byte words; the answer is one string
-per slot and part. Both sides are packed and unpacked as arrays, never entry by entry in
+entries once, then the rows' bucket keys as 4-byte words, part after part, in one string
+(every argument costs the client an encode, whatever its size); the answer is one string per
+slot and part. Both sides are packed and unpacked as arrays, never entry by entry in
 Python.
 """
 
@@ -130,13 +131,10 @@ def probe_args(
     keys = bucket_keys(query.fields)
     if rows > 1:
         ordered = np.sort(keys, axis=0)
-        shared = (ordered[1:] == ordered[:-1]).any(axis=0).tolist()
+        dups = bytes((ordered[1:] == ordered[:-1]).any(axis=0).astype(np.uint8) + ord("0"))
     else:
-        shared = [False] * parts
-    columns = keys.astype(">u4").T.tobytes()  # part after part
-    width = 4 * rows
-    for part in range(parts):
-        args += [columns[part * width : (part + 1) * width], "1" if shared[part] else ""]
+        dups = b"0" * parts
+    args += [keys.astype(">u4").T.tobytes(), dups]  # the columns part after part
     return args, ProbePlan(lo, hi, parts, rows)
 
 
@@ -171,7 +169,9 @@ def warm() -> None:
         np.zeros(1, dtype=np.float64),
         np.ones(1, dtype=np.bool_),
     )
-    args, plan = probe_args(query, BucketPolicy(window_s=1.0, max_entries=1), "warm", 0.0)
+    policy = BucketPolicy(window_s=1.0, max_entries=1)
+    _adds(query, policy, 0.0)  # what batches of more than FEW_ROWS rows use
+    args, plan = probe_args(query, policy, "warm", 0.0)
     bucket = b"\x00\x01" + args[3]
     blob = b"\x00\x00" + len(bucket).to_bytes(4, "big") + bucket
-    read_probe([blob], plan, BucketPolicy(window_s=1.0, max_entries=1), 0.0)
+    read_probe([blob], plan, policy, 0.0)
