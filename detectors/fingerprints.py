@@ -233,6 +233,10 @@ class ImageHashes:
 
 _CHUNK_MASK = (1 << PHASH_CHUNK_BITS) - 1
 _CHUNK_SHIFTS = tuple(range(0, PHASH_CHUNKS * PHASH_CHUNK_BITS, PHASH_CHUNK_BITS))
+_CHUNK_SHIFT_ARRAY = np.array(_CHUNK_SHIFTS, dtype=np.uint64)
+FEW_IMAGES = 16
+"""Up to this many images, chunks are cut in plain Python (the same values as the array
+shifts, without their fixed cost)."""
 _NO_IMAGES = ImageHashes(
     np.zeros(0, dtype=np.int64),
     np.zeros(0, dtype=np.uint64),
@@ -252,12 +256,15 @@ def image_hashes(phashes: Sequence[Sequence[int]], min_bits: int) -> ImageHashes
                 hashes.append(value)
     if not hashes:
         return _NO_IMAGES
-    chunks = [[(h >> shift) & _CHUNK_MASK for shift in _CHUNK_SHIFTS] for h in hashes]
-    return ImageHashes(
-        np.array(owner, dtype=np.int64),
-        np.array(hashes, dtype=np.uint64),
-        np.array(chunks, dtype=np.uint64),
-    )
+    values = np.array(hashes, dtype=np.uint64)
+    if len(hashes) <= FEW_IMAGES:
+        chunks = np.array(
+            [[(h >> shift) & _CHUNK_MASK for shift in _CHUNK_SHIFTS] for h in hashes],
+            dtype=np.uint64,
+        )
+    else:
+        chunks = (values[:, None] >> _CHUNK_SHIFT_ARRAY[None, :]) & np.uint64(_CHUNK_MASK)
+    return ImageHashes(np.array(owner, dtype=np.int64), values, chunks)
 
 
 def hamming(left: npt.NDArray[np.uint64], right: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:

@@ -21,7 +21,7 @@ import numpy as np
 from contract.listing import Listing
 from contract.signals import SIGNAL_KINDS
 from state.base import StateSnapshot
-from state.buckets import BucketQuery, BucketRows, Buckets
+from state.buckets import BucketEntry, BucketQuery, BucketRows, Buckets
 
 SignalKey = tuple[int, int]
 """(kind index in ``SIGNAL_KINDS``, 64 bits of the keyed digest): a bucket of ``Buckets.SIGNAL``."""
@@ -53,13 +53,6 @@ class SignalGroup:
         """Stores that came from the state (their first sighting must not be rewritten)."""
         self.banned: list[str] | None = None
         """The banned stores among ``first_seen`` (filled on first use)."""
-
-    def see(self, store_id: str, when: float) -> None:
-        if store_id in self.stored:
-            return
-        known = self.first_seen.get(store_id)
-        if known is None or when < known:
-            self.first_seen[store_id] = when
 
 
 class SignalIndex:
@@ -130,26 +123,29 @@ class Linkage:
     ) -> None:
         self.listings = listings
         self.index = index if index is not None else SignalIndex(listings, kinds)
-        self.groups: list[SignalGroup] = [
-            self._group(key, kind, members, state)
-            for key, kind, members in zip(
-                self.index.keys, self.index.kinds, self.index.members, strict=True
-            )
-        ]
+        stored = state.buckets.get(Buckets.SIGNAL) if state is not None else None
+        self.groups: list[SignalGroup] = []
+        for key, kind, members in zip(
+            self.index.keys, self.index.kinds, self.index.members, strict=True
+        ):
+            entries = stored.bucket(*key) if stored is not None else ()
+            group = self._group(kind, members, entries) if entries else SignalGroup(kind, members)
+            first_seen, known_stores = group.first_seen, group.stored
+            for i in members:  # a batch sighting; a stored store keeps its first one
+                listing = listings[i]
+                store_id, when = listing.store_id, listing.event_time
+                if store_id in known_stores:
+                    continue
+                known = first_seen.get(store_id)
+                if known is None or when < known:
+                    first_seen[store_id] = when
+            self.groups.append(group)
         self.of_listing = self.index.of_listing
         """Per listing, its signals (numbers into ``groups``)."""
-        for group in self.groups:
-            for i in group.members:
-                listing = listings[i]
-                group.see(listing.store_id, listing.event_time)
 
     @staticmethod
-    def _group(
-        key: SignalKey, kind: str, members: list[int], state: StateSnapshot | None
-    ) -> SignalGroup:
-        entries = state.bucket(Buckets.SIGNAL, *key) if state is not None else ()
-        if not entries:
-            return SignalGroup(kind, members)
+    def _group(kind: str, members: list[int], entries: Sequence[BucketEntry]) -> SignalGroup:
+        """A group with the stores the state holds for it (their first sightings)."""
         first_seen: dict[str, float] = {}
         stored: set[str] = set()
         for entry in entries:

@@ -28,7 +28,7 @@ from detectors.fingerprints import CHANCE, ImageHashes, TitleFingerprints, hammi
 from state.buckets import BucketEntry, BucketHits
 from state.inline import InlineHits
 
-FEW_PAIRS = 32
+FEW_PAIRS = 64
 """Up to this many pairs, matches are ranked in plain Python: array calls cost a few
 microseconds each whatever their size, which is most of a small batch's time."""
 FEW_IMAGES = 64
@@ -196,7 +196,7 @@ class PackedIds:
         return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), at)
 
 
-FEW_PAYLOADS = 64
+FEW_PAYLOADS = 32
 """Up to this many titles, bucket entries are joined in plain Python rather than packed by
 the kernel (the same bytes)."""
 

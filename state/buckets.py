@@ -142,7 +142,7 @@ def _rank_in_runs(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.arange(len(labels), dtype=np.int64) - np.repeat(starts, lengths)
 
 
-FEW_HITS = 256
+FEW_HITS = 64
 """Up to this many bucket rows, :meth:`HitsBuilder.build` works in plain Python (the same
 result as its array path, without the fixed cost of a dozen array calls)."""
 

@@ -44,7 +44,7 @@ def _ttl(policy: BucketPolicy, slot: int, now: float) -> int:
     return max(ttl, int(GRACE_S))
 
 
-FEW_ROWS = 64
+FEW_ROWS = 16
 """Up to this many rows, a probe's slots and framed entries are computed in plain Python
 (array calls cost microseconds each whatever their size); the bytes are the same."""
 
