@@ -112,7 +112,7 @@ def _insertion_sort(values: npt.NDArray[np.uint64], count: int) -> None:
 
 
 @njit(cache=True)
-def title_signatures(
+def _signatures_into(
     cps: npt.NDArray[np.uint32],
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
@@ -121,21 +121,15 @@ def title_signatures(
     perm_a: npt.NDArray[np.uint64],
     perm_b: npt.NDArray[np.uint64],
     cjk_k: int,
-    bands: int,
     rows: int,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32], npt.NDArray[np.uint64]]:
-    """MinHash signatures, distinct-feature counts and LSH band hashes of a batch of titles.
-
-    Title ``t`` is ``cps[lo[t]:hi[t]]`` (NFKC-normalised code points, case-folded here). Each
-    shingle hash ``x`` is permuted ``num_perm`` times by multiply-shift, ``(a * x + b) >> 32``
-    (a odd): one multiply-add per value, which the compiler vectorises, in place of the slower
-    modular permutations of the textbook.
-    """
+    sigs: npt.NDArray[np.uint32],
+    distinct: npt.NDArray[np.int32],
+    band_hashes: npt.NDArray[np.uint64],
+) -> None:
+    """Fill ``sigs`` (all 0xFFFFFFFF on entry), ``distinct`` and ``band_hashes`` (zeros)."""
     n = lo.shape[0]
     num_perm = perm_a.shape[0]
-    sigs = np.full((n, num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
-    distinct = np.zeros(n, dtype=np.int32)
-    band_hashes = np.zeros((n, bands), dtype=np.uint64)
+    bands = band_hashes.shape[1]
     feats = np.empty(MAX_FEATURES, dtype=np.uint64)
     run = np.empty(MAX_FEATURES, dtype=np.uint32)
     for t in range(n):
@@ -161,7 +155,87 @@ def title_signatures(
             for p in range(band * rows, (band + 1) * rows):
                 h = (h ^ np.uint64(row[p])) * _FNV_PRIME
             band_hashes[t, band] = _fmix64(h)
+
+
+@njit(cache=True)
+def title_signatures(
+    cps: npt.NDArray[np.uint32],
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    classes: npt.NDArray[np.uint8],
+    folds: npt.NDArray[np.uint32],
+    perm_a: npt.NDArray[np.uint64],
+    perm_b: npt.NDArray[np.uint64],
+    cjk_k: int,
+    bands: int,
+    rows: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int32], npt.NDArray[np.uint64]]:
+    """MinHash signatures, distinct-feature counts and LSH band hashes of a batch of titles.
+
+    Title ``t`` is ``cps[lo[t]:hi[t]]`` (NFKC-normalised code points, case-folded here). Each
+    shingle hash ``x`` is permuted ``num_perm`` times by multiply-shift, ``(a * x + b) >> 32``
+    (a odd): one multiply-add per value, which the compiler vectorises, in place of the slower
+    modular permutations of the textbook.
+    """
+    n = lo.shape[0]
+    sigs = np.full((n, perm_a.shape[0]), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    distinct = np.zeros(n, dtype=np.int32)
+    band_hashes = np.zeros((n, bands), dtype=np.uint64)
+    _signatures_into(
+        cps, lo, hi, classes, folds, perm_a, perm_b, cjk_k, rows, sigs, distinct, band_hashes
+    )
     return sigs, distinct, band_hashes
+
+
+@njit(cache=True)
+def title_fingerprints(
+    cps: npt.NDArray[np.uint32],
+    n: int,
+    classes: npt.NDArray[np.uint8],
+    folds: npt.NDArray[np.uint32],
+    perm_a: npt.NDArray[np.uint64],
+    perm_b: npt.NDArray[np.uint64],
+    cjk_k: int,
+    bands: int,
+    rows: int,
+    bits: int,
+    min_features: int,
+) -> tuple[
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.uint8],
+]:
+    """Everything ``TitleHasher.fingerprint`` returns, in one call (a batch of one title pays
+    one kernel call, not a dozen array operations): ``cps`` holds ``n`` titles separated by
+    exactly ``n - 1`` NUL code points. Returns signatures, distinct-feature counts, band
+    hashes, which titles have at least ``min_features`` features, the low ``bits`` bits of
+    each signature value and those values packed two per byte (``bits`` is 4)."""
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.full(n, cps.shape[0], dtype=np.int64)
+    t = 0
+    for pos in range(cps.shape[0]):
+        if cps[pos] == 0 and t + 1 < n:
+            hi[t] = pos
+            lo[t + 1] = pos + 1
+            t += 1
+    sigs, distinct, band_hashes = title_signatures(
+        cps, lo, hi, classes, folds, perm_a, perm_b, cjk_k, bands, rows
+    )
+    num_perm = perm_a.shape[0]
+    mask = np.uint32((1 << bits) - 1)
+    short = np.empty((n, num_perm), dtype=np.uint8)
+    sketch = np.empty((n, num_perm // 2), dtype=np.uint8)
+    valid = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        valid[i] = distinct[i] >= min_features
+        for p in range(num_perm):
+            short[i, p] = np.uint8(sigs[i, p] & mask)
+        for j in range(num_perm // 2):
+            sketch[i, j] = short[i, 2 * j] | (short[i, 2 * j + 1] << np.uint8(bits))
+    return sigs, distinct, band_hashes, valid, short, sketch
 
 
 @njit(cache=True)

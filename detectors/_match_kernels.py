@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from detectors._duplicate_kernels import bucket_pairs
+
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
@@ -109,21 +111,21 @@ def _other_store(
     s: int,
     size: int,
     width: int,
-    own_stores: npt.NDArray[np.uint8],
+    own: npt.NDArray[np.uint8],
     lo: int,
-    hi: int,
 ) -> bool:
     """Whether the payload at ``buffer[s:s + size]`` is well formed and names a store other
-    than ``own_stores[lo:hi]``."""
+    than the one of the batch's own payload at ``own[lo:]``."""
     if size < width + 2:
         return False
     store = (int(buffer[s + width]) << 8) | int(buffer[s + width + 1])
     if width + 2 + store > size:
         return False
-    if hi - lo != store:
+    mine = (int(own[lo + width]) << 8) | int(own[lo + width + 1])
+    if mine != store:
         return True
     for j in range(store):  # noqa: SIM110 - a plain loop compiles; a generator does not
-        if buffer[s + width + 2 + j] != own_stores[lo + j]:
+        if buffer[s + width + 2 + j] != own[lo + width + 2 + j]:
             return True
     return False
 
@@ -136,7 +138,7 @@ def verify_hits(
     row: npt.NDArray[np.int64],
     part: npt.NDArray[np.int64],
     sketches: npt.NDArray[np.uint8],
-    own_stores: npt.NDArray[np.uint8],
+    own: npt.NDArray[np.uint8],
     own_at: npt.NDArray[np.int64],
     rows: int,
     chance: float,
@@ -147,8 +149,9 @@ def verify_hits(
 
     Hits of one row with the same payload (an entry met through several bands or slots) are
     one candidate, verified once without the rows of the lowest band it was met through.
-    Entries of the row's own store are left out. Returns the chosen hit of each verified
-    candidate (in order of row) and its similarity."""
+    Entries of the row's own store (named in the row's own payload, ``own[own_at[r]:]``)
+    are left out. Returns the chosen hit of each verified candidate (in order of row) and
+    its similarity."""
     n = start.shape[0]
     width = sketches.shape[1]
     keys = np.empty(n, dtype=np.uint64)
@@ -172,9 +175,7 @@ def verify_hits(
             b += 1
         a = b
         r = row[best]
-        if not _other_store(
-            buffer, start[best], length[best], width, own_stores, own_at[r], own_at[r + 1]
-        ):
+        if not _other_store(buffer, start[best], length[best], width, own, own_at[r]):
             continue
         lo = part[best] * rows
         stored = buffer[start[best] : start[best] + width]
@@ -186,3 +187,36 @@ def verify_hits(
     chosen, similarity = chosen[:found], similarity[:found]
     by_row = np.argsort(row[chosen], kind="mergesort")
     return chosen[by_row], similarity[by_row]
+
+
+@njit(cache=True)
+def batch_title_pairs(
+    bands: npt.NDArray[np.uint64],
+    valid: npt.NDArray[np.bool_],
+    cap: int,
+    store_codes: npt.NDArray[np.int64],
+    sketches: npt.NDArray[np.uint8],
+    rows: int,
+    chance: float,
+    threshold: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The batch's own near-duplicate pairs in one call: ``bucket_pairs`` over the LSH bands,
+    pairs of one store dropped, then ``pair_similarity`` and the threshold (the order of
+    ``bucket_pairs`` is kept)."""
+    q, r = bucket_pairs(bands, valid, cap)
+    keep = 0
+    for k in range(q.shape[0]):
+        if store_codes[q[k]] != store_codes[r[k]]:
+            q[keep] = q[k]
+            r[keep] = r[k]
+            keep += 1
+    q, r = q[:keep], r[:keep]
+    similarity = pair_similarity(sketches, bands, q, r, rows, chance)
+    out = 0
+    for k in range(q.shape[0]):
+        if similarity[k] >= threshold:
+            q[out] = q[k]
+            r[out] = r[k]
+            similarity[out] = similarity[k]
+            out += 1
+    return q[:out].copy(), r[:out].copy(), similarity[:out].copy()

@@ -40,10 +40,10 @@ from detectors.fingerprints import (
     TitleHasher,
     image_hashes,
 )
-from detectors.linkage import Burst, Linkage
+from detectors.linkage import BannedLink, Burst, Linkage, SignalIndex
 from detectors.matching import (
+    FEW_PAYLOADS,
     Matches,
-    PackedIds,
     entry_ref,
     image_matches,
     title_matches,
@@ -56,21 +56,26 @@ from state.inline import InlineHits, ProbeAdd
 NAME = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     """What needs, detect and updates all derive from a batch (computed once per batch)."""
 
     titles: TitleFingerprints
     images: ImageHashes
+    image_parts: npt.NDArray[np.int64]
+    image_fields: npt.NDArray[np.uint64]
+    """The image-hash bucket of each image's chunks, image after image (part: chunk index)."""
     rows: npt.NDArray[np.int64]
     """Listings with a usable title: looked up in and added to the LSH buckets."""
-    stores: PackedIds
-    """Their store ids."""
     payloads: bytes
     offsets: npt.NDArray[np.int64]
     """Their bucket entries (``title_payloads``)."""
     store_codes: npt.NDArray[np.int64]
     """A number per store of the batch, for each listing."""
+    signals: SignalIndex
+    """The linking signals of the batch."""
+    all_titles: bool
+    """Whether every listing has a usable title (``rows`` is all of them)."""
 
 
 class DuplicateDetector(Detector):
@@ -109,30 +114,72 @@ class DuplicateDetector(Detector):
             np.zeros(2, dtype=np.int64),
         )
         self.detect(ListingBatch(listings, now=0.0), StateSnapshot(inline={Buckets.LSH: stored}))
+        # what batches of more than FEW_PAYLOADS titles use
+        many = [x.store_id for x in listings] * (FEW_PAYLOADS // 2 + 1)
+        title_payloads(np.tile(prepared.titles.sketch, (len(many) // 2, 1)), many, many)
 
     # --- per batch ---
 
     def _prepared(self, batch: ListingBatch) -> _Prepared:
         def compute(b: ListingBatch) -> _Prepared:
-            titles = self.hasher.fingerprint([x.title for x in b.listings])
-            images = image_hashes([x.image_phashes for x in b.listings], self.config.phash_min_bits)
+            listings = b.listings
+            titles = self.hasher.fingerprint([x.title for x in listings])
+            images = image_hashes([x.image_phashes for x in listings], self.config.phash_min_bits)
             rows = np.flatnonzero(titles.valid)
-            chosen = [b.listings[i] for i in rows.tolist()]
-            stores = PackedIds.of([x.store_id for x in chosen])
-            listing_ids = PackedIds.of([x.listing_id for x in chosen])
-            payloads, offsets = title_payloads(titles.sketch[rows], stores, listing_ids)
-            codes: dict[str, int] = {}
-            store_codes = np.fromiter(
-                (codes.setdefault(x.store_id, len(codes)) for x in b.listings),
-                dtype=np.int64,
-                count=len(b.listings),
+            every = len(rows) == len(listings)
+            chosen = listings if every else [listings[i] for i in rows.tolist()]
+            sketches = titles.sketch if every else titles.sketch[rows]
+            payloads, offsets = title_payloads(
+                sketches, [x.store_id for x in chosen], [x.listing_id for x in chosen]
             )
-            return _Prepared(titles, images, rows, stores, payloads, offsets, store_codes)
+            codes: dict[str, int] = {}
+            store_codes = (
+                _ONE_STORE
+                if len(listings) == 1
+                else np.fromiter(
+                    (codes.setdefault(x.store_id, len(codes)) for x in listings),
+                    dtype=np.int64,
+                    count=len(listings),
+                )
+            )
+            signals = SignalIndex(listings, self.config.link_signals)
+            return _Prepared(
+                titles,
+                images,
+                *_image_buckets(images),
+                rows,
+                payloads,
+                offsets,
+                store_codes,
+                signals,
+                every,
+            )
 
-        return batch.derived("duplicate.prepared", compute)
+        # keyed by config: a shadow config's detector gets its own (the engine hands it the
+        # live batch for its needs)
+        known: dict[int, tuple[DuplicateConfig, _Prepared]] = batch.derived(
+            "duplicate.prepared", _nothing_yet
+        )
+        found = known.get(id(self.config))
+        if found is not None and found[0] is self.config:
+            return found[1]
+        prepared = compute(batch)
+        known[id(self.config)] = (self.config, prepared)
+        return prepared
 
-    def _linkage(self, batch: ListingBatch, state: StateSnapshot | None) -> Linkage:
-        return Linkage(batch.listings, self.config.link_signals, state)
+    def _linkage(self, batch: ListingBatch, state: StateSnapshot) -> Linkage:
+        """The batch's signal groups with what ``state`` holds of them, built once for detect
+        and updates (which the engine calls with the same batch and snapshot)."""
+        known: dict[int, tuple[DuplicateConfig, StateSnapshot, Linkage]] = batch.derived(
+            "duplicate.linkage", _nothing_yet
+        )
+        found = known.get(id(self.config))
+        if found is not None and found[0] is self.config and found[1] is state:
+            return found[2]
+        prepared = self._prepared(batch)
+        linkage = Linkage(batch.listings, self.config.link_signals, state, prepared.signals)
+        known[id(self.config)] = (self.config, state, linkage)
+        return linkage
 
     def needs(self, batch: ListingBatch) -> StateNeeds:
         prepared = self._prepared(batch)
@@ -140,24 +187,23 @@ class DuplicateDetector(Detector):
         needs.stores.update(x.store_id for x in batch.listings)
         rows = prepared.rows
         if len(rows):
+            every = prepared.all_titles
             needs.probe(
                 ProbeAdd(
                     Buckets.LSH,
-                    prepared.titles.bands[rows],
+                    prepared.titles.bands if every else prepared.titles.bands[rows],
                     prepared.payloads,
                     prepared.offsets,
-                    batch.event_times[rows],
+                    batch.event_times if every else batch.event_times[rows],
                     np.ones(len(rows), dtype=np.bool_),
                 )
             )
-        images = prepared.images
-        if len(images.hashes):
-            chunks = images.chunks
-            parts = np.tile(np.arange(chunks.shape[1], dtype=np.int64), len(chunks))
-            needs.want_buckets(BucketQuery(Buckets.PHASH, parts, chunks.ravel()))
-        linkage = self._linkage(batch, None)
-        if linkage.groups:
-            needs.want_buckets(linkage.query())
+        if len(prepared.images.hashes):
+            needs.want_buckets(
+                BucketQuery(Buckets.PHASH, prepared.image_parts, prepared.image_fields)
+            )
+        if prepared.signals.keys:
+            needs.want_buckets(prepared.signals.query())
         return needs
 
     def detect(self, batch: ListingBatch, state: StateSnapshot) -> list[list[Reason]]:
@@ -172,7 +218,8 @@ class DuplicateDetector(Detector):
             listings,
             prepared.titles,
             prepared.rows,
-            prepared.stores,
+            prepared.payloads,
+            prepared.offsets,
             prepared.store_codes,
             state.inline.get(Buckets.LSH),
             threshold=config.jaccard_threshold,
@@ -199,7 +246,11 @@ class DuplicateDetector(Detector):
         flagged.update(
             i for i, pairs in title_stores.items() if len(pairs) >= config.across_stores_min
         )
-        flagged.update(i for i, keys in enumerate(linkage.of_listing) if keys)
+        links: dict[int, BannedLink] = {}
+        for i, keys in enumerate(linkage.of_listing):
+            if keys and (link := linkage.banned_link(i, state)) is not None:
+                links[i] = link
+        flagged.update(links)
         for i in sorted(flagged):
             reasons[i] = self._reasons(
                 i,
@@ -210,6 +261,7 @@ class DuplicateDetector(Detector):
                 images,
                 banned_titles,
                 banned_images,
+                links.get(i),
                 bursts[i],
                 title_stores.get(i, []),
             )
@@ -225,10 +277,11 @@ class DuplicateDetector(Detector):
         images: Matches,
         banned_titles: dict[int, int],
         banned_images: dict[int, int],
+        link: BannedLink | None,
         burst: Burst | None,
         title_stores: list[int],
     ) -> list[Reason]:
-        """Listing ``i``'s reasons, strongest kinds first."""
+        """Listing ``i``'s reasons, strongest kinds first (``link``: its banned link)."""
         config = self.config
         scores = config.scores
         found = []
@@ -242,7 +295,6 @@ class DuplicateDetector(Detector):
                     {"store": listing.store_id, "banned_at": own.banned_at},
                 )
             )
-        link = linkage.banned_link(i, state)
         if link is not None:
             evidence = {
                 "banned_store": link.banned_store,
@@ -299,21 +351,21 @@ class DuplicateDetector(Detector):
         prepared = self._prepared(batch)
         # the title bands were added by the fetch (they do not depend on the decisions)
         if len(prepared.images.hashes):
-            updates.add_buckets(self._image_rows(listings, prepared.images))
+            updates.add_buckets(self._image_rows(listings, prepared))
         linkage = self._linkage(batch, state)
         if linkage.groups:
             updates.add_buckets(linkage.updates())
         return updates
 
     @staticmethod
-    def _image_rows(listings: Sequence[Listing], images: ImageHashes) -> BucketRows:
-        chunks = images.chunks
+    def _image_rows(listings: Sequence[Listing], prepared: _Prepared) -> BucketRows:
+        images = prepared.images
         owners = images.owner.tolist()
-        count, width = chunks.shape
+        count, width = images.chunks.shape
         return BucketRows(
             Buckets.PHASH,
-            np.tile(np.arange(width, dtype=np.int64), count),
-            chunks.ravel(),
+            prepared.image_parts,
+            prepared.image_fields,
             np.repeat(np.arange(count, dtype=np.int64), width),
             [listings[i].store_id for i in owners],
             [
@@ -339,3 +391,22 @@ def _evidence(matches: Matches, k: int) -> dict[str, Any]:
     if matches.distance is not None:
         evidence["hamming_distance"] = int(matches.distance[k])
     return evidence
+
+
+def _image_buckets(
+    images: ImageHashes,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """Each image's chunk buckets, image after image: (chunk index, chunk value)."""
+    count, width = images.chunks.shape
+    if count == 0:
+        return _NO_PARTS, _NO_FIELDS
+    return np.tile(np.arange(width, dtype=np.int64), count), images.chunks.ravel()
+
+
+_NO_PARTS = np.zeros(0, dtype=np.int64)
+_ONE_STORE = np.zeros(1, dtype=np.int64)
+_NO_FIELDS = np.zeros(0, dtype=np.uint64)
+
+
+def _nothing_yet(batch: ListingBatch) -> dict[Any, Any]:
+    return {}

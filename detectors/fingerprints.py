@@ -22,7 +22,7 @@ from detectors._duplicate_kernels import (
     CLASS_SEPARATOR,
     CLASS_WORD,
     pair_agreement,
-    title_signatures,
+    title_fingerprints,
 )
 
 SIGNATURE_BITS = 4
@@ -195,11 +195,18 @@ class TitleHasher:
         self._folds = char_folds()
 
     def fingerprint(self, titles: Sequence[str]) -> TitleFingerprints:
-        cps, lo, hi = fold_titles(titles)
-        sigs, features, bands = title_signatures(
+        """The batch's titles normalised as one string (see :func:`fold_titles`, which this
+        matches) and fingerprinted in one kernel call."""
+        n = len(titles)
+        folded = unicodedata.normalize("NFKC", "\x00".join(titles))
+        if folded.count("\x00") != max(n - 1, 0):  # a title holds NUL itself
+            folded = unicodedata.normalize(
+                "NFKC", "\x00".join(t.replace("\x00", " ") for t in titles)
+            )
+        cps = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)  # read-only
+        sigs, features, bands, valid, short, sketch = title_fingerprints(
             cps,
-            lo,
-            hi,
+            n,
             self._classes,
             self._folds,
             self._a,
@@ -207,10 +214,9 @@ class TitleHasher:
             self.cjk_shingle,
             self.bands,
             self.rows,
+            SIGNATURE_BITS,
+            self.min_features,
         )
-        short = (sigs & np.uint32((1 << SIGNATURE_BITS) - 1)).astype(np.uint8)
-        sketch = short[:, 0::2] | (short[:, 1::2] << np.uint8(SIGNATURE_BITS))
-        valid = features >= self.min_features
         return TitleFingerprints(sigs, features, bands, valid, short, sketch)
 
 
@@ -220,14 +226,22 @@ class ImageHashes:
 
     owner: npt.NDArray[np.int64]
     hashes: npt.NDArray[np.uint64]
+    chunks: npt.NDArray[np.uint64]
+    """The four 16-bit chunks of each hash, shape (m, 4), lowest first: at distance 3 or
+    less, two hashes agree exactly on at least one chunk."""
 
-    @property
-    def chunks(self) -> npt.NDArray[np.uint64]:
-        """The four 16-bit chunks of each hash, shape (m, 4): at distance 3 or less, two hashes
-        agree exactly on at least one chunk."""
-        shifts = np.arange(PHASH_CHUNKS, dtype=np.uint64) * np.uint64(PHASH_CHUNK_BITS)
-        mask = np.uint64((1 << PHASH_CHUNK_BITS) - 1)
-        return (self.hashes[:, None] >> shifts[None, :]) & mask
+
+_CHUNK_MASK = (1 << PHASH_CHUNK_BITS) - 1
+_CHUNK_SHIFTS = tuple(range(0, PHASH_CHUNKS * PHASH_CHUNK_BITS, PHASH_CHUNK_BITS))
+_CHUNK_SHIFT_ARRAY = np.array(_CHUNK_SHIFTS, dtype=np.uint64)
+FEW_IMAGES = 16
+"""Up to this many images, chunks are cut in plain Python (the same values as the array
+shifts, without their fixed cost)."""
+_NO_IMAGES = ImageHashes(
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.uint64),
+    np.zeros((0, PHASH_CHUNKS), dtype=np.uint64),
+)
 
 
 def image_hashes(phashes: Sequence[Sequence[int]], min_bits: int) -> ImageHashes:
@@ -240,7 +254,17 @@ def image_hashes(phashes: Sequence[Sequence[int]], min_bits: int) -> ImageHashes
             if min_bits <= ones <= 64 - min_bits:
                 owner.append(i)
                 hashes.append(value)
-    return ImageHashes(np.array(owner, dtype=np.int64), np.array(hashes, dtype=np.uint64))
+    if not hashes:
+        return _NO_IMAGES
+    values = np.array(hashes, dtype=np.uint64)
+    if len(hashes) <= FEW_IMAGES:
+        chunks = np.array(
+            [[(h >> shift) & _CHUNK_MASK for shift in _CHUNK_SHIFTS] for h in hashes],
+            dtype=np.uint64,
+        )
+    else:
+        chunks = (values[:, None] >> _CHUNK_SHIFT_ARRAY[None, :]) & np.uint64(_CHUNK_MASK)
+    return ImageHashes(np.array(owner, dtype=np.int64), values, chunks)
 
 
 def hamming(left: npt.NDArray[np.uint64], right: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:

@@ -13,14 +13,15 @@ entry (and the store's first sighting) stable while its time moves forward.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 import numpy as np
 
 from contract.listing import Listing
 from contract.signals import SIGNAL_KINDS
 from state.base import StateSnapshot
-from state.buckets import BucketQuery, BucketRows, Buckets
+from state.buckets import BucketEntry, BucketQuery, BucketRows, Buckets
 
 SignalKey = tuple[int, int]
 """(kind index in ``SIGNAL_KINDS``, 64 bits of the keyed digest): a bucket of ``Buckets.SIGNAL``."""
@@ -32,25 +33,66 @@ def signal_key(kind: str, digest: str) -> SignalKey:
     return SIGNAL_KINDS.index(kind), int(digest[:16], 16)
 
 
-@dataclass(slots=True)
 class SignalGroup:
     """The stores seen with one signal: first sighting per store (window and batch)."""
 
-    kind: str
-    first_seen: dict[str, float] = field(default_factory=dict)
-    stored: set[str] = field(default_factory=set)
-    """Stores that came from the state (their first sighting must not be rewritten)."""
-    members: list[int] = field(default_factory=list)
-    """Batch listings carrying this signal."""
-    banned: list[str] | None = None
-    """The banned stores among ``first_seen`` (filled on first use)."""
+    __slots__ = ("banned", "first_seen", "kind", "members", "stored")
 
-    def see(self, store_id: str, when: float) -> None:
-        if store_id in self.stored:
-            return
-        known = self.first_seen.get(store_id)
-        if known is None or when < known:
-            self.first_seen[store_id] = when
+    def __init__(
+        self,
+        kind: str,
+        members: list[int],
+        first_seen: dict[str, float] | None = None,
+        stored: AbstractSet[str] = frozenset(),
+    ) -> None:
+        self.kind = kind
+        self.members = members
+        """Batch listings carrying this signal."""
+        self.first_seen: dict[str, float] = {} if first_seen is None else first_seen
+        self.stored = stored
+        """Stores that came from the state (their first sighting must not be rewritten)."""
+        self.banned: list[str] | None = None
+        """The banned stores among ``first_seen`` (filled on first use)."""
+
+
+class SignalIndex:
+    """Which linking signals the listings of a batch carry, before any state is read: the
+    signal keys in order of first appearance, the kind and the carrying listings of each, and
+    each listing's keys (numbers into ``keys``). Built once per batch."""
+
+    __slots__ = ("keys", "kinds", "members", "of_listing")
+
+    def __init__(self, listings: Sequence[Listing], kinds: Sequence[str]) -> None:
+        numbered = [(kind, SIGNAL_KINDS.index(kind)) for kind in kinds]
+        found: dict[SignalKey, int] = {}
+        self.keys: list[SignalKey] = []
+        self.kinds: list[str] = []
+        self.members: list[list[int]] = []
+        self.of_listing: list[list[int]] = []
+        for i, listing in enumerate(listings):
+            mine: list[int] = []
+            signals = listing.signals
+            if signals:
+                for kind, number in numbered:
+                    digest = signals.get(kind)
+                    if digest is None:
+                        continue
+                    key = (number, int(digest[:16], 16))  # signal_key(kind, digest)
+                    g = found.get(key)
+                    if g is None:
+                        g = found[key] = len(self.keys)
+                        self.keys.append(key)
+                        self.kinds.append(kind)
+                        self.members.append([])
+                    self.members[g].append(i)
+                    mine.append(g)
+            self.of_listing.append(mine)
+
+    def query(self) -> BucketQuery:
+        """The buckets of every signal of the batch."""
+        parts = np.array([k[0] for k in self.keys], dtype=np.int64)
+        fields = np.array([k[1] for k in self.keys], dtype=np.uint64)
+        return BucketQuery(Buckets.SIGNAL, parts, fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,61 +115,64 @@ class Linkage:
     """The signal groups of one batch, and what they say about each listing."""
 
     def __init__(
-        self, listings: Sequence[Listing], kinds: Sequence[str], state: StateSnapshot | None
+        self,
+        listings: Sequence[Listing],
+        kinds: Sequence[str],
+        state: StateSnapshot | None,
+        index: SignalIndex | None = None,
     ) -> None:
         self.listings = listings
-        self.groups: dict[SignalKey, SignalGroup] = {}
-        self.of_listing: list[list[SignalKey]] = [[] for _ in listings]
-        for i, listing in enumerate(listings):
-            signals = listing.signals
-            if not signals:
-                continue
-            for kind in kinds:
-                digest = signals.get(kind)
-                if digest is None:
+        self.index = index if index is not None else SignalIndex(listings, kinds)
+        stored = state.buckets.get(Buckets.SIGNAL) if state is not None else None
+        self.groups: list[SignalGroup] = []
+        for key, kind, members in zip(
+            self.index.keys, self.index.kinds, self.index.members, strict=True
+        ):
+            entries = stored.bucket(*key) if stored is not None else ()
+            group = self._group(kind, members, entries) if entries else SignalGroup(kind, members)
+            first_seen, known_stores = group.first_seen, group.stored
+            for i in members:  # a batch sighting; a stored store keeps its first one
+                listing = listings[i]
+                store_id, when = listing.store_id, listing.event_time
+                if store_id in known_stores:
                     continue
-                key = signal_key(kind, digest)
-                group = self.groups.get(key)
-                if group is None:
-                    group = self.groups[key] = self._group(key, kind, state)
-                group.members.append(i)
-                self.of_listing[i].append(key)
-        for group in self.groups.values():
-            for i in group.members:
-                group.see(listings[i].store_id, listings[i].event_time)
+                known = first_seen.get(store_id)
+                if known is None or when < known:
+                    first_seen[store_id] = when
+            self.groups.append(group)
+        self.of_listing = self.index.of_listing
+        """Per listing, its signals (numbers into ``groups``)."""
 
     @staticmethod
-    def _group(key: SignalKey, kind: str, state: StateSnapshot | None) -> SignalGroup:
-        group = SignalGroup(kind)
-        if state is None:
-            return group
-        for entry in state.bucket(Buckets.SIGNAL, *key):
+    def _group(kind: str, members: list[int], entries: Sequence[BucketEntry]) -> SignalGroup:
+        """A group with the stores the state holds for it (their first sightings)."""
+        first_seen: dict[str, float] = {}
+        stored: set[str] = set()
+        for entry in entries:
             try:
                 first = float(entry.ref)
             except ValueError:
                 first = entry.event_time
-            known = group.first_seen.get(entry.store_id)
-            group.first_seen[entry.store_id] = first if known is None else min(known, first)
-            group.stored.add(entry.store_id)
-        return group
+            known = first_seen.get(entry.store_id)
+            first_seen[entry.store_id] = first if known is None else min(known, first)
+            stored.add(entry.store_id)
+        return SignalGroup(kind, members, first_seen, stored)
 
     def query(self) -> BucketQuery:
-        keys = list(self.groups)
-        parts = np.array([k[0] for k in keys], dtype=np.int64)
-        fields = np.array([k[1] for k in keys], dtype=np.uint64)
-        return BucketQuery(Buckets.SIGNAL, parts, fields)
+        return self.index.query()
 
     def linked(self, i: int, store_id: str) -> bool:
         """Whether ``store_id`` shares a signal with listing ``i``'s store."""
-        return any(store_id in self.groups[key].first_seen for key in self.of_listing[i])
+        groups = self.groups
+        return any(store_id in groups[g].first_seen for g in self.of_listing[i])
 
     def banned_link(self, i: int, state: StateSnapshot) -> BannedLink | None:
         """The banned store sharing the most signal kinds with listing ``i``'s store (never
         the store itself), with the kinds it shares."""
         own = self.listings[i].store_id
         kinds: dict[str, set[str]] = {}
-        for key in self.of_listing[i]:
-            group = self.groups[key]
+        for g in self.of_listing[i]:
+            group = self.groups[g]
             if group.banned is None:
                 group.banned = [s for s in group.first_seen if state.store(s).banned]
             for store_id in group.banned:
@@ -142,10 +187,12 @@ class Linkage:
         """Per listing: the signal on which the most stores are fresh, when its own store is
         fresh too and they are at least ``min_stores``."""
         found: list[Burst | None] = [None] * len(self.listings)
-        times = np.array([x.event_time for x in self.listings], dtype=np.float64)
-        for group in self.groups.values():
+        times = None
+        for group in self.groups:
             if len(group.first_seen) < min_stores:
                 continue
+            if times is None:
+                times = np.array([x.event_time for x in self.listings], dtype=np.float64)
             firsts = np.sort(np.fromiter(group.first_seen.values(), np.float64))
             members = np.array(group.members, dtype=np.int64)
             since = times[members] - window_s
@@ -172,7 +219,7 @@ class Linkage:
         stores: list[str] = []
         refs: list[str] = []
         times: list[float] = []
-        for key, group in self.groups.items():
+        for key, group in zip(self.index.keys, self.groups, strict=True):
             newest: dict[str, float] = {}
             for i in group.members:
                 listing = self.listings[i]

@@ -16,16 +16,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
 
 from contract.listing import Listing
 from detectors._duplicate_kernels import bucket_pairs
-from detectors._match_kernels import build_payloads, pair_similarity, verify_hits
+from detectors._match_kernels import batch_title_pairs, build_payloads, verify_hits
 from detectors.fingerprints import CHANCE, ImageHashes, TitleFingerprints, hamming
 from state.buckets import BucketEntry, BucketHits
 from state.inline import InlineHits
+
+FEW_PAIRS = 64
+"""Up to this many pairs, matches are ranked in plain Python: array calls cost a few
+microseconds each whatever their size, which is most of a small batch's time."""
+FEW_IMAGES = 64
+FEW_IMAGE_HITS = 256
+"""Up to this many usable images in the batch and stored bucket rows, images are matched in
+plain Python (the same pairs, in the same order, as the array path)."""
 
 REF_SEP = "|"
 """Separates the listing id from the fingerprint in a bucket entry's ref."""
@@ -56,8 +65,26 @@ class Matches:
         order = np.lexsort((rank[which], -self.similarity[pairs], self.query[pairs]))
         return pairs[order]
 
+    def _ranked_few(self, pairs: list[int]) -> list[int]:
+        """:meth:`_ranked` for a few pairs, without arrays (the same stable order)."""
+        query, ref, similarity = self.query, self.ref, self.similarity
+        listing, store = self.ref_listing, self.ref_store
+
+        def rank(k: int) -> tuple[int, float, str]:
+            r = int(ref[k])
+            return int(query[k]), -float(similarity[k]), f"{listing[r]}\x00{store[r]}"
+
+        return sorted(pairs, key=rank)
+
     def best(self, where: npt.NDArray[np.bool_]) -> dict[int, int]:
         """Per batch listing, its best pair among those ``where`` is true."""
+        if len(where) == 0 or not where.any():
+            return {}
+        if len(where) <= FEW_PAIRS:
+            best: dict[int, int] = {}
+            for k in self._ranked_few(np.flatnonzero(where).tolist()):
+                best.setdefault(int(self.query[k]), k)
+            return best
         ranked = self._ranked(np.flatnonzero(where))
         queries = self.query[ranked]
         first = np.ones(len(ranked), dtype=np.bool_)
@@ -66,20 +93,32 @@ class Matches:
 
     def best_per_store(self) -> dict[int, list[int]]:
         """Per batch listing, its best pair with each matched store, best first."""
-        ranked = self._ranked(np.arange(len(self.query), dtype=np.int64))
+        count = len(self.query)
+        if count == 0:
+            return {}
+        grouped: dict[int, list[int]] = {}
+        if count <= FEW_PAIRS:
+            seen: set[tuple[int, str]] = set()
+            for k in self._ranked_few(list(range(count))):
+                q = int(self.query[k])
+                key = (q, self.ref_store[int(self.ref[k])])
+                if key not in seen:
+                    seen.add(key)
+                    grouped.setdefault(q, []).append(k)
+            return grouped
+        ranked = self._ranked(np.arange(count, dtype=np.int64))
         codes: dict[str, int] = {}
         refs = self.ref[ranked].tolist()
         store_code = np.array([codes.setdefault(self.ref_store[r], len(codes)) for r in refs])
         keys = self.query[ranked] * (len(codes) + 1) + store_code.astype(np.int64)
         _, first = np.unique(keys, return_index=True)
-        grouped: dict[int, list[int]] = {}
         for k in ranked[np.sort(first)].tolist():
             grouped.setdefault(int(self.query[k]), []).append(k)
         return grouped
 
     def stores_where(self, stores: set[str]) -> npt.NDArray[np.bool_]:
         """Which pairs match a listing of one of ``stores``."""
-        if not stores:
+        if not stores or len(self.query) == 0:
             return np.zeros(len(self.query), dtype=np.bool_)
         of_ref = np.array([store in stores for store in self.ref_store], dtype=np.bool_)
         return of_ref[self.ref]
@@ -151,17 +190,43 @@ class PackedIds:
     @classmethod
     def of(cls, ids: Sequence[str]) -> PackedIds:
         encoded = [text.encode() for text in ids]
-        at = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=at[1:])
+        at = np.fromiter(
+            accumulate(map(len, encoded), initial=0), dtype=np.int64, count=len(encoded) + 1
+        )
         return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), at)
 
 
+FEW_PAYLOADS = 32
+"""Up to this many titles, bucket entries are joined in plain Python rather than packed by
+the kernel (the same bytes)."""
+
+
 def title_payloads(
-    sketches: npt.NDArray[np.uint8], stores: PackedIds, listings: PackedIds
+    sketches: npt.NDArray[np.uint8], store_ids: Sequence[str], listing_ids: Sequence[str]
 ) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """The inline entry of each title: its sketch, its store id and its listing id."""
-    payloads, offsets = build_payloads(sketches, stores.data, stores.at, listings.data, listings.at)
-    return payloads.tobytes(), offsets
+    """The inline entry of each title: its sketch, its store id's length (big-endian u16),
+    its store id and its listing id; and where each starts (``offsets``, one more)."""
+    if len(store_ids) > FEW_PAYLOADS:
+        stores, listings = PackedIds.of(store_ids), PackedIds.of(listing_ids)
+        payloads, offsets = build_payloads(
+            sketches, stores.data, stores.at, listings.data, listings.at
+        )
+        return payloads.tobytes(), offsets
+    width = sketches.shape[1]
+    flat = sketches.tobytes()
+    pieces: list[bytes] = []
+    sizes: list[int] = []
+    for j, (store_id, listing_id) in enumerate(zip(store_ids, listing_ids, strict=True)):
+        store, listing = store_id.encode(), listing_id.encode()
+        pieces += [
+            flat[j * width : (j + 1) * width],
+            (len(store) & 0xFFFF).to_bytes(2, "big"),
+            store,
+            listing,
+        ]
+        sizes.append(width + 2 + len(store) + len(listing))
+    offsets = np.fromiter(accumulate(sizes, initial=0), dtype=np.int64, count=len(sizes) + 1)
+    return b"".join(pieces), offsets
 
 
 def _payload_ids(data: bytes, start: int, stop: int, width: int) -> tuple[str, str]:
@@ -176,7 +241,8 @@ def title_matches(
     listings: Sequence[Listing],
     prints: TitleFingerprints,
     probe_rows: npt.NDArray[np.int64],
-    own_stores: PackedIds,
+    own_payloads: bytes,
+    own_offsets: npt.NDArray[np.int64],
     store_codes: npt.NDArray[np.int64],
     hits: InlineHits | None,
     *,
@@ -186,18 +252,27 @@ def title_matches(
 ) -> Matches:
     """Listings whose titles are near-duplicates (estimated Jaccard >= ``threshold``) of other
     stores' listings in the batch or in the stored LSH buckets. ``probe_rows`` are the batch
-    rows that were looked up (row ``j`` of ``hits`` and ``own_stores`` is listing
-    ``probe_rows[j]``); ``store_codes`` number the batch's stores (equal codes, same store)."""
+    rows that were looked up (row ``j`` of ``hits`` is listing ``probe_rows[j]``, whose own
+    bucket entry is ``own_payloads[own_offsets[j]:own_offsets[j + 1]]``); ``store_codes``
+    number the batch's stores (equal codes, same store)."""
     ref_listing = [x.listing_id for x in listings]
     ref_store = [x.store_id for x in listings]
-    q, r = bucket_pairs(prints.bands, prints.valid, cap)
-    other = store_codes[q] != store_codes[r]
-    q, r = q[other], r[other]
-    similarity = pair_similarity(prints.sketch, prints.bands, q, r, rows_per_band, CHANCE)
-    keep = similarity >= threshold
-    q, r, similarity = q[keep], r[keep], similarity[keep]
+    if len(probe_rows) >= 2:
+        q, r, similarity = batch_title_pairs(
+            prints.bands,
+            prints.valid,
+            cap,
+            store_codes,
+            prints.sketch,
+            rows_per_band,
+            CHANCE,
+            threshold,
+        )
+    else:  # one usable title: no pair inside the batch
+        q, r, similarity = _NO_PAIRS, _NO_PAIRS, _NO_SIMILARITY
     if hits is not None and len(hits):
-        sketches = prints.sketch[probe_rows]
+        every = len(probe_rows) == len(listings)
+        sketches = prints.sketch if every else prints.sketch[probe_rows]
         found, stored_similarity = verify_hits(
             hits.buffer,
             hits.start,
@@ -205,24 +280,34 @@ def title_matches(
             hits.row,
             hits.part,
             sketches,
-            own_stores.data,
-            own_stores.at,
+            np.frombuffer(own_payloads, dtype=np.uint8),
+            own_offsets,
             rows_per_band,
             CHANCE,
             threshold,
         )
-        width = sketches.shape[1]
-        first_ref = len(ref_listing)
-        data = hits.data
-        starts, lengths = hits.start[found].tolist(), hits.length[found].tolist()
-        for start, length in zip(starts, lengths, strict=True):
-            store_id, listing_id = _payload_ids(data, start, start + length, width)
-            ref_store.append(store_id)
-            ref_listing.append(listing_id)
-        q = np.concatenate((q, probe_rows[hits.row[found]]))
-        r = np.concatenate((r, np.arange(first_ref, len(ref_listing), dtype=np.int64)))
-        similarity = np.concatenate((similarity, stored_similarity))
+        if len(found):
+            width = sketches.shape[1]
+            first_ref = len(ref_listing)
+            data = hits.data
+            starts, lengths = hits.start[found].tolist(), hits.length[found].tolist()
+            for start, length in zip(starts, lengths, strict=True):
+                store_id, listing_id = _payload_ids(data, start, start + length, width)
+                ref_store.append(store_id)
+                ref_listing.append(listing_id)
+            stored_q = probe_rows[hits.row[found]]
+            stored_r = np.arange(first_ref, len(ref_listing), dtype=np.int64)
+            if len(q):
+                q = np.concatenate((q, stored_q))
+                r = np.concatenate((r, stored_r))
+                similarity = np.concatenate((similarity, stored_similarity))
+            else:
+                q, r, similarity = stored_q, stored_r, stored_similarity
     return Matches(q, r, similarity, None, ref_listing, ref_store)
+
+
+_NO_PAIRS = np.zeros(0, dtype=np.int64)
+_NO_SIMILARITY = np.zeros(0, dtype=np.float64)
 
 
 def image_matches(
@@ -237,10 +322,30 @@ def image_matches(
     batch or in the stored image-hash buckets (one pair per listing and matched listing,
     the closest)."""
     m = len(images.hashes)
+    stored = hits is not None and bool(hits.entries)
+    if m == 0 and not stored:
+        return Matches(_NO_PAIRS, _NO_PAIRS, _NO_SIMILARITY, _NO_PAIRS, [], [])
+    chunks = images.chunks
+    if m <= FEW_IMAGES and (hits is None or len(hits.parts) <= FEW_IMAGE_HITS):
+        few = _few_image_matches(listings, images, chunks, hits, max_distance, cap)
+        if few is not None:
+            return few
+    return _image_matches(listings, images, chunks, hits, max_distance, cap)
+
+
+def _image_matches(
+    listings: Sequence[Listing],
+    images: ImageHashes,
+    chunks: npt.NDArray[np.uint64],
+    hits: BucketHits | None,
+    max_distance: int,
+    cap: int,
+) -> Matches:
+    """:func:`image_matches` with arrays, for any size."""
+    m = len(images.hashes)
     owners = images.owner.tolist()
     ref_listing = [listings[i].listing_id for i in owners]
     ref_store = [listings[i].store_id for i in owners]
-    chunks = images.chunks
     q, r = bucket_pairs(chunks, np.ones(m, dtype=np.bool_), cap)
     hashes = images.hashes
     usable = np.ones(m, dtype=np.bool_)
@@ -269,6 +374,82 @@ def image_matches(
     first[1:] = (q[1:] != q[:-1]) | (matched[1:] != matched[:-1])
     q, r, distance = q[first], r[first], distance[first]
     return Matches(q, r, 1.0 - distance / 64.0, distance, ref_listing, ref_store)
+
+
+def _few_image_matches(
+    listings: Sequence[Listing],
+    images: ImageHashes,
+    chunks: npt.NDArray[np.uint64],
+    hits: BucketHits | None,
+    max_distance: int,
+    cap: int,
+) -> Matches | None:
+    """:func:`_image_matches` in plain Python for a few images and stored rows: the same
+    pairs in the same order. ``None`` (use the array path) for a stored hash that the array
+    path would refuse."""
+    owners = images.owner.tolist()
+    hashes: list[int] = images.hashes.tolist()
+    m = len(hashes)
+    ref_listing = [listings[i].listing_id for i in owners]
+    ref_store = [listings[i].store_id for i in owners]
+    if m >= 2:
+        bq, br = bucket_pairs(chunks, np.ones(m, dtype=np.bool_), cap)
+        pairs = list(zip(bq.tolist(), br.tolist(), strict=True))
+    else:
+        pairs = []
+    usable = [True] * m
+    if hits is not None and hits.entries:
+        ids, encoded = _split_refs(hits.entries)
+        stored = [_hex64(text) for text in encoded]
+        if any(h is not None and h < 0 for h in stored):
+            return None
+        ref_listing += ids
+        ref_store += [entry.store_id for entry in hits.entries]
+        hashes += [h or 0 for h in stored]
+        usable += [h is not None for h in stored]
+        width = chunks.shape[1]
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for part, value, e in zip(
+            hits.parts.tolist(), hits.values.tolist(), hits.entry.tolist(), strict=True
+        ):
+            if part < width:
+                buckets.setdefault((part, value), []).append(e + m)
+        found: set[tuple[int, int]] = set()
+        for row, keys in enumerate(chunks.tolist()):
+            for part, value in enumerate(keys):
+                for e in buckets.get((part, value), ()):
+                    found.add((row, e))
+        pairs += sorted(found)
+    kept: list[tuple[int, int, int]] = []  # (listing, reference, distance)
+    for a, b in pairs:
+        if ref_store[a] == ref_store[b]:
+            continue
+        distance = (hashes[a] ^ hashes[b]).bit_count()
+        if distance <= max_distance and usable[b]:
+            kept.append((owners[a], b, distance))
+    codes: dict[tuple[str, str], int] = {}
+    matched = [codes.setdefault((ref_store[b], ref_listing[b]), len(codes)) for _, b, _ in kept]
+    order = sorted(range(len(kept)), key=lambda j: (kept[j][0], matched[j], kept[j][2], kept[j][1]))
+    q: list[int] = []
+    r: list[int] = []
+    distances: list[int] = []
+    last: tuple[int, int] | None = None
+    for j in order:
+        listing, b, distance = kept[j]
+        if (listing, matched[j]) != last:
+            last = (listing, matched[j])
+            q.append(listing)
+            r.append(b)
+            distances.append(distance)
+    distance_array = np.array(distances, dtype=np.int64)
+    return Matches(
+        np.array(q, dtype=np.int64),
+        np.array(r, dtype=np.int64),
+        1.0 - distance_array / 64.0,
+        distance_array,
+        ref_listing,
+        ref_store,
+    )
 
 
 def _hex64(text: str) -> int | None:

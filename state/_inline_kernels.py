@@ -56,8 +56,10 @@ def _u32(buf: npt.NDArray[np.uint8], at: int) -> int:
 def _walk(
     buf: npt.NDArray[np.uint8],
     bounds: npt.NDArray[np.int64],
-    parts: npt.NDArray[np.int64],
+    nparts: int,
+    blobs: int,
     rows: int,
+    oldest: int,
     out_row: npt.NDArray[np.int64],
     out_part: npt.NDArray[np.int64],
     out_start: npt.NDArray[np.int64],
@@ -65,10 +67,11 @@ def _walk(
     out_time: npt.NDArray[np.int64],
     fill: bool,
 ) -> int:
-    """Count (or, with ``fill``, write out) the entries of every answered bucket. A bucket or
-    entry that runs past its bounds, or names a row that was not asked for, ends its blob."""
+    """Count (or, with ``fill``, write out) the entries no older than ``oldest`` of every
+    answered bucket. A bucket or entry that runs past its bounds, or names a row that was
+    not asked for, ends its blob."""
     total = 0
-    for b in range(parts.shape[0]):
+    for b in range(blobs):
         at, end = bounds[b], bounds[b + 1]
         while at + 6 <= end:
             row = _u16(buf, at)
@@ -84,13 +87,15 @@ def _walk(
                 length = _u16(buf, q)
                 if q + 2 + length + 4 > stop:
                     break
-                if fill:
-                    out_row[total] = row
-                    out_part[total] = parts[b]
-                    out_start[total] = q + 2
-                    out_length[total] = length
-                    out_time[total] = _u32(buf, q + 2 + length)
-                total += 1
+                time = _u32(buf, q + 2 + length)
+                if time >= oldest:
+                    if fill:
+                        out_row[total] = row
+                        out_part[total] = b % nparts
+                        out_start[total] = q + 2
+                        out_length[total] = length
+                        out_time[total] = time
+                    total += 1
                 q += 2 + length + 4
             at = stop
     return total
@@ -99,9 +104,11 @@ def _walk(
 @njit(cache=True)
 def parse_hits(
     buf: npt.NDArray[np.uint8],
-    bounds: npt.NDArray[np.int64],
-    parts: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    nparts: int,
+    blobs: int,
     rows: int,
+    oldest: int,
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
@@ -109,15 +116,21 @@ def parse_hits(
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
 ]:
-    """The entries of a probe's answer: blob ``b`` is ``buf[bounds[b]:bounds[b + 1]]``, the
-    buckets of part ``parts[b]``. Returns row, part, payload start, payload length and time
-    of every entry found."""
+    """The entries of a probe's answer: ``buf`` concatenates blobs of ``sizes[b]`` bytes, blob
+    ``b`` the buckets of part ``b % nparts``; the first ``blobs`` are read. Returns row, part,
+    payload start, payload length and time of every entry found no older than ``oldest``
+    (whole seconds)."""
+    bounds = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    for b in range(sizes.shape[0]):
+        bounds[b + 1] = bounds[b] + sizes[b]
     empty = np.empty(0, dtype=np.int64)
-    total = _walk(buf, bounds, parts, rows, empty, empty, empty, empty, empty, False)
+    total = _walk(
+        buf, bounds, nparts, blobs, rows, oldest, empty, empty, empty, empty, empty, False
+    )
     row = np.empty(total, dtype=np.int64)
     part = np.empty(total, dtype=np.int64)
     start = np.empty(total, dtype=np.int64)
     length = np.empty(total, dtype=np.int64)
     time = np.empty(total, dtype=np.int64)
-    _walk(buf, bounds, parts, rows, row, part, start, length, time, True)
+    _walk(buf, bounds, nparts, blobs, rows, oldest, row, part, start, length, time, True)
     return row, part, start, length, time

@@ -24,16 +24,18 @@ which the contract's ids never need.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import math
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from state._bucket_kernels import commit_layout
 from state.buckets import (
     BucketHits,
     BucketPolicy,
@@ -42,7 +44,7 @@ from state.buckets import (
     Buckets,
     HitsBuilder,
 )
-from state.keys import bucket_base, bucket_entries_base
+from state.keys import bucket_base, bucket_entries_base, kind_base
 
 RECORD, MEMBER, TIME, ESCAPE = "\x1d", "\x1f", "\x1e", "\x1c"
 HANDLE_CHARS = 12
@@ -62,8 +64,16 @@ def _unescape(text: str) -> str:
 
 def handle(store_id: str, ref: str) -> str:
     """The 12-character handle of an entry (URL-safe base64 of 9 bytes of BLAKE2b)."""
-    digest = hashlib.blake2b(f"{store_id}{MEMBER}{ref}".encode(), digest_size=9).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii")
+    return _handle(f"{store_id}{MEMBER}{ref}").decode("ascii")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _handle(member: str) -> bytes:
+    """:func:`handle` of ``<store>\\x1f<ref>``, as bytes (what travels)."""
+    digest = hashlib.blake2b(member.encode(), digest_size=9).digest()
+    return binascii.b2a_base64(digest, newline=False).translate(_URL_SAFE)
 
 
 def slot_of(t: float, policy: BucketPolicy) -> int:
@@ -85,8 +95,13 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-Plan = list[tuple[Buckets, list[tuple[int, npt.NDArray[np.uint64]]]]]
-"""The groups a fetch asked for, per kind in order: (part, its distinct bucket values)."""
+Plan = list[tuple[Buckets, list[tuple[int, Sequence[int] | npt.NDArray[np.uint64]]]]]
+"""The groups a fetch asked for, per kind in order: (part, its distinct bucket values, sorted)."""
+
+FEW = 256
+"""Up to this many rows (bucket lookups, entries to file, handles read back), arguments and
+answers are handled in plain Python: array calls cost microseconds each whatever their size,
+which is most of the work of a small batch. The two ways give the same bytes and hits."""
 
 
 def fetch_args(
@@ -102,15 +117,43 @@ def fetch_args(
     args: list[Any] = [prefix, len(by_kind)]
     plan: Plan = []
     for kind, found in by_kind.items():
-        parts = np.concatenate([q.parts for q in found]).astype(np.int64, copy=False)
-        fields = np.concatenate([q.fields for q in found]).astype(np.uint64, copy=False)
-        groups = [(part, np.unique(fields[parts == part])) for part in np.unique(parts).tolist()]
+        few = sum(len(q.parts) for q in found) <= FEW
+        groups: list[tuple[int, Any]] = _groups_few(found) if few else _groups(found)
         lo, hi = _slots(policies[kind], now)
         args += [bucket_entries_base(prefix, kind), lo, hi, len(groups)]
         for part, values in groups:
-            args += [bucket_base(prefix, kind, part), values.astype(">u8").tobytes()]
+            args += [bucket_base(prefix, kind, part), _u64s(values)]
         plan.append((kind, groups))
     return args, plan
+
+
+def _groups(found: Sequence[BucketQuery]) -> list[tuple[int, npt.NDArray[np.uint64]]]:
+    """Each part asked for, with its distinct bucket values (sorted)."""
+    parts = np.concatenate([q.parts for q in found]).astype(np.int64, copy=False)
+    fields = np.concatenate([q.fields for q in found]).astype(np.uint64, copy=False)
+    return [(part, np.unique(fields[parts == part])) for part in np.unique(parts).tolist()]
+
+
+def _groups_few(found: Sequence[BucketQuery]) -> list[tuple[int, list[int]]]:
+    """:func:`_groups` for a few lookups, in plain Python."""
+    values: dict[int, set[int]] = {}
+    for q in found:
+        parts = q.parts.astype(np.int64, copy=False).tolist()
+        fields = q.fields.astype(np.uint64, copy=False).tolist()
+        for part, field in zip(parts, fields, strict=True):
+            known = values.get(part)
+            if known is None:
+                values[part] = {field}
+            else:
+                known.add(field)
+    return [(part, sorted(values[part])) for part in sorted(values)]
+
+
+def _u64s(values: Sequence[int] | npt.NDArray[np.uint64]) -> bytes:
+    """Bucket values as 8-byte big-endian words."""
+    if isinstance(values, np.ndarray):
+        return values.astype(">u8").tobytes()
+    return struct.pack(f">{len(values)}Q", *values)
 
 
 def read_fetch(
@@ -122,7 +165,8 @@ def read_fetch(
     """The buckets found (window and cap applied) and the flat store-status list.
 
     Records are parsed once per distinct entry; the handles of all buckets are resolved as
-    arrays (a batch can meet tens of thousands of them in hot buckets).
+    arrays (a batch can meet tens of thousands of them in hot buckets), or one by one when
+    there are a few.
     """
     hits: dict[Buckets, BucketHits] = {}
     at = 0
@@ -138,23 +182,62 @@ def read_fetch(
             if not flat:
                 continue
             runs = [_raw(flat[j + 1]) for j in range(0, len(flat), 2)]
-            fields = np.array([int(flat[j]) - 1 for j in range(0, len(flat), 2)], dtype=np.int64)
-            counts = np.array([len(run) // HANDLE_CHARS for run in runs], dtype=np.int64)
-            handles = np.frombuffer(b"".join(runs), dtype=f"S{HANDLE_CHARS}")
-            distinct, inverse = np.unique(handles, return_inverse=True)
-            resolved = np.array([index.get(bytes(h), -1) for h in distinct], dtype=np.int64)
-            entry_of = resolved[inverse]
-            found = entry_of >= 0
-            bucket_values = np.repeat(values[fields], counts)
-            builder.add(
-                np.full(int(found.sum()), part, dtype=np.int64),
-                bucket_values[found],
-                entry_of[found],
-            )
+            fields = [int(flat[j]) - 1 for j in range(0, len(flat), 2)]
+            if sum(map(len, runs)) <= FEW * HANDLE_CHARS and all(
+                len(run) % HANDLE_CHARS == 0 for run in runs
+            ):
+                _resolve_few(builder, part, values, fields, runs, index)
+            else:
+                _resolve(builder, part, values, fields, runs, index)
         built = builder.build()
         if len(built.entry):
             hits[kind] = built
     return hits, list(rows[at]) if len(rows) > at else []
+
+
+def _resolve(
+    builder: HitsBuilder,
+    part: int,
+    values: Sequence[int] | npt.NDArray[np.uint64],
+    fields: list[int],
+    runs: list[bytes],
+    index: dict[bytes, int],
+) -> None:
+    """File the handles of one part's buckets (``runs[k]`` is bucket ``values[fields[k]]``)."""
+    counts = np.array([len(run) // HANDLE_CHARS for run in runs], dtype=np.int64)
+    handles = np.frombuffer(b"".join(runs), dtype=f"S{HANDLE_CHARS}")
+    distinct, inverse = np.unique(handles, return_inverse=True)
+    resolved = np.array([index.get(bytes(h), -1) for h in distinct], dtype=np.int64)
+    entry_of = resolved[inverse]
+    found = entry_of >= 0
+    bucket_values = np.repeat(
+        np.asarray(values, dtype=np.uint64)[np.array(fields, dtype=np.int64)], counts
+    )
+    builder.add(
+        np.full(int(found.sum()), part, dtype=np.int64),
+        bucket_values[found],
+        entry_of[found],
+    )
+
+
+def _resolve_few(
+    builder: HitsBuilder,
+    part: int,
+    values: Sequence[int] | npt.NDArray[np.uint64],
+    fields: list[int],
+    runs: list[bytes],
+    index: dict[bytes, int],
+) -> None:
+    """:func:`_resolve` for a few handles (whole ones), one by one. A handle is looked up
+    without trailing NUL bytes, as the array path's fixed-width strings do."""
+    found: list[tuple[int, int, int]] = []
+    for field, run in zip(fields, runs, strict=True):
+        value = int(values[field])
+        for o in range(0, len(run), HANDLE_CHARS):
+            e = index.get(run[o : o + HANDLE_CHARS].rstrip(b"\x00"), -1)
+            if e >= 0:
+                found.append((part, value, e))
+    builder.add_few(found)
 
 
 def _raw(value: Any) -> bytes:
@@ -176,13 +259,25 @@ def _parse_records(raw: list[bytes], builder: HitsBuilder) -> list[int]:
         return [_parse(record, builder) for record in (r.decode() for r in raw)]
     stores, refs, whens = fields[0::3], fields[1::3], fields[2::3]
     try:
-        times = np.array(whens).astype(np.float64).tolist()
+        times = _floats(whens)
     except ValueError:
         return [_parse(record, builder) for record in records]
     if ESCAPE in joined:
         stores, refs = [_unescape(x) for x in stores], [_unescape(x) for x in refs]
     entry = builder.entry
     return [entry(s, r, t) for s, r, t in zip(stores, refs, times, strict=True)]
+
+
+def _floats(texts: list[str]) -> list[float]:
+    """The numbers ``np.array(texts).astype(np.float64)`` reads (it parses each as ``float``
+    does, once trailing NULs are gone); a few are read directly."""
+    if len(texts) <= FEW:
+        try:
+            return [float(text) for text in texts]
+        except ValueError:
+            pass  # e.g. a trailing NUL, which the array path drops
+    values: list[float] = np.array(texts).astype(np.float64).tolist()
+    return values
 
 
 def _parse(record: str, builder: HitsBuilder) -> int:
@@ -197,7 +292,7 @@ def _parse(record: str, builder: HitsBuilder) -> int:
         return -1
 
 
-def _records(rows: BucketRows) -> tuple[str, str]:
+def _records(rows: BucketRows) -> tuple[str, bytes]:
     """Every entry's record (joined, each led by ``\\x1d``) and handle (concatenated)."""
     times = rows.times.tolist()
     records = [
@@ -217,14 +312,10 @@ def _records(rows: BucketRows) -> tuple[str, str]:
             f"{RECORD}{_escape(store)}{MEMBER}{_escape(ref)}{TIME}{t:.3f}"
             for store, ref, t in zip(rows.stores, rows.refs, times, strict=True)
         )
-    handles = "".join(handle(store, ref) for store, ref in zip(rows.stores, rows.refs, strict=True))
+    handles = b"".join(
+        _handle(f"{store}{MEMBER}{ref}") for store, ref in zip(rows.stores, rows.refs, strict=True)
+    )
     return blob, handles
-
-
-def _runs(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Start and length of each run of equal values in a sorted array."""
-    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    return starts, np.diff(np.concatenate((starts, [len(values)])))
 
 
 def commit_args(
@@ -238,50 +329,68 @@ def commit_args(
     Entries older than the window are dropped (they would never be read); an entry is filed
     in the slot of its event time, or of ``now`` when its clock runs ahead. Each bucket group
     sends its distinct bucket values once, with the entries each one takes in arrival order.
+    The layout is one kernel call per ``BucketRows`` (``commit_layout``), whatever its size.
     """
     args: list[Any] = [0]
     for rows in writes:
         if len(rows.entries) == 0:
             continue
-        policy = policies[rows.kind]
-        times = rows.times[rows.entries]
-        keep = times >= now - policy.window_s
-        if not keep.any():
-            continue
-        slots = np.floor(np.minimum(times, now) / policy.slot_s).astype(np.int64)[keep]
-        parts = rows.parts[keep].astype(np.int64, copy=False)
-        fields = rows.fields[keep].astype(np.uint64, copy=False)
-        numbers = rows.entries[keep].astype(np.int64, copy=False)
-        blob, handles = _records(rows)
-        args[0] += 1
-        args += [blob, handles]
-
-        slot_entries = np.unique(np.stack((slots, numbers)), axis=1)
-        slot_starts, slot_counts = _runs(slot_entries[0])
-        args.append(len(slot_starts))
-        for start, count in zip(slot_starts.tolist(), slot_counts.tolist(), strict=True):
-            slot = int(slot_entries[0, start])
-            args += [
-                f"{bucket_entries_base(prefix, rows.kind)}:{slot}",
-                _ttl(policy, slot, now),
-                slot_entries[1, start : start + count].astype(">u4").tobytes(),
-            ]
-
-        order = np.lexsort((numbers, fields, slots, parts))  # arrival order within a bucket
-        parts, slots, fields, numbers = parts[order], slots[order], fields[order], numbers[order]
-        group_key = parts * (1 << 32) + (slots - slots.min())
-        group_starts, group_counts = _runs(group_key)
-        args.append(len(group_starts))
-        for start, count in zip(group_starts.tolist(), group_counts.tolist(), strict=True):
-            stop = start + count
-            part, slot = int(parts[start]), int(slots[start])
-            field_starts, field_counts = _runs(fields[start:stop])
-            args += [
-                f"{bucket_base(prefix, rows.kind, part)}:{slot}",
-                policy.max_entries,
-                _ttl(policy, slot, now),
-                fields[start:stop][field_starts].astype(">u8").tobytes(),
-                numbers[start:stop].astype(">u4").tobytes(),
-                b"" if len(field_starts) == count else field_counts.astype(">u4").tobytes(),
-            ]
+        section = _section(rows, policies[rows.kind], prefix, now)
+        if section is not None:
+            args[0] += 1
+            args += section
     return args if args[0] else None
+
+
+def _section(rows: BucketRows, policy: BucketPolicy, prefix: str, now: float) -> list[Any] | None:
+    """One ``BucketRows``' part of the ARGV (seven strings, whatever its size: each
+    argument costs the client an encode); ``None`` when it writes nothing."""
+    layout, packed = commit_layout(
+        rows.parts.astype(np.int64, copy=False),
+        rows.fields.astype(np.uint64, copy=False),
+        rows.entries.astype(np.int64, copy=False),
+        rows.times.astype(np.float64, copy=False),
+        now - policy.window_s,
+        now,
+        policy.slot_s,
+    )
+    if len(layout) == 0:
+        return None
+    found = layout.tolist()
+    meta: list[int] = []
+    slots, i = found[0], 1
+    meta.append(slots)
+    for _ in range(slots):  # slot, n -> slot, ttl, n
+        meta += [found[i], _ttl(policy, found[i], now), found[i + 1]]
+        i += 2
+    groups = found[i]
+    i += 1
+    meta.append(groups)
+    for _ in range(groups):  # part, slot, nvalues, n, counted -> part, slot, ttl, ...
+        part, slot, distinct, count, counted = found[i : i + 5]
+        meta += [part, slot, _ttl(policy, slot, now), distinct, count, counted]
+        i += 5
+    blob, handles = _records(rows)
+    return [
+        blob,
+        handles,
+        bucket_entries_base(prefix, rows.kind),
+        f"{kind_base(prefix, rows.kind)}:",
+        policy.max_entries,
+        ",".join(map(str, meta)),
+        packed.tobytes(),
+    ]
+
+
+def warm() -> None:
+    """Compile (or load cached) the codec's kernel before the first batch needs it."""
+    rows = BucketRows(
+        Buckets.PHASH,
+        np.zeros(2, dtype=np.int64),
+        np.zeros(2, dtype=np.uint64),
+        np.array([0, 1], dtype=np.int64),
+        ["s", "t"],
+        ["r", "r"],
+        np.ones(2, dtype=np.float64),
+    )
+    commit_args([rows], {Buckets.PHASH: BucketPolicy(window_s=1.0, max_entries=1)}, "warm", 1.0)

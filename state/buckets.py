@@ -142,11 +142,26 @@ def _rank_in_runs(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.arange(len(labels), dtype=np.int64) - np.repeat(starts, lengths)
 
 
+FEW_HITS = 64
+"""Up to this many bucket rows, :meth:`HitsBuilder.build` works in plain Python (the same
+result as its array path, without the fixed cost of a dozen array calls)."""
+
+
 class HitsBuilder:
     """Collects bucket contents into :class:`BucketHits`, deduplicating entries by
     ``(store_id, ref)`` and applying the window and the cap (both backends use it)."""
 
-    __slots__ = ("_cap", "_entries", "_index", "_keys", "_oldest", "_parts", "_times", "_values")
+    __slots__ = (
+        "_cap",
+        "_entries",
+        "_few",
+        "_index",
+        "_keys",
+        "_oldest",
+        "_parts",
+        "_times",
+        "_values",
+    )
 
     def __init__(self, oldest: float, cap: int) -> None:
         self._oldest = oldest
@@ -157,6 +172,7 @@ class HitsBuilder:
         self._parts: list[npt.NDArray[np.int64]] = []
         self._values: list[npt.NDArray[np.uint64]] = []
         self._entries: list[npt.NDArray[np.int64]] = []
+        self._few: list[tuple[int, int, int]] = []
 
     def entry(self, store_id: str, ref: str, event_time: float) -> int:
         """The index of one entry (a repeat keeps the newest time)."""
@@ -181,13 +197,23 @@ class HitsBuilder:
         self._values.append(values.astype(np.uint64, copy=False))
         self._entries.append(entries.astype(np.int64, copy=False))
 
+    def add_few(self, rows: Sequence[tuple[int, int, int]]) -> None:
+        """:meth:`add` for rows given as ``(part, value, entry)`` (values in 0..2^64-1)."""
+        self._few.extend(rows)
+        if not self._parts:  # build() tells "nothing added" from "added nothing"
+            self._parts.append(_EMPTY_I)
+            self._values.append(_EMPTY_U)
+            self._entries.append(_EMPTY_I)
+
     def build(self) -> BucketHits:
         if not self._parts:
             return BucketHits()
+        if len(self._few) + sum(len(p) for p in self._parts) <= FEW_HITS:
+            return self._build_few()
         times = np.array(self._times, dtype=np.float64)
-        parts = np.concatenate(self._parts)
-        values = np.concatenate(self._values)
-        entry = np.concatenate(self._entries)
+        parts = np.concatenate([*self._parts, np.array([r[0] for r in self._few], np.int64)])
+        values = np.concatenate([*self._values, np.array([r[1] for r in self._few], np.uint64)])
+        entry = np.concatenate([*self._entries, np.array([r[2] for r in self._few], np.int64)])
         live = times[entry] >= self._oldest
         parts, values, entry = parts[live], values[live], entry[live]
         # per bucket: newest first, a repeated entry once, at most the cap
@@ -209,6 +235,39 @@ class HitsBuilder:
             store_id, ref = self._keys[i]
             entries.append(BucketEntry(store_id, ref, self._times[i]))
         return BucketHits(entries, parts, values, entry.astype(np.int64))
+
+    def _build_few(self) -> BucketHits:
+        """:meth:`build` for a few rows, in plain Python (the same hits in the same order)."""
+        times, oldest, cap = self._times, self._oldest, self._cap
+        rows = list(self._few)
+        for parts, values, numbers in zip(self._parts, self._values, self._entries, strict=True):
+            rows += zip(parts.tolist(), values.tolist(), numbers.tolist(), strict=True)
+        live = [row for row in rows if times[row[2]] >= oldest]
+        live.sort(key=lambda row: (row[0], row[1], -times[row[2]], row[2]))
+        kept: list[tuple[int, int, int]] = []
+        bucket: tuple[int, int] | None = None
+        last = rank = -1
+        for part, value, e in live:  # newest first, a repeated entry once, at most the cap
+            if (part, value) != bucket:
+                bucket, last, rank = (part, value), -1, 0
+            elif e == last:
+                continue
+            last = e
+            if rank < cap:
+                kept.append((part, value, e))
+            rank += 1
+        used = sorted({e for _, _, e in kept})  # only entries some bucket holds
+        number = {e: i for i, e in enumerate(used)}
+        entries = []
+        for i in used:
+            store_id, ref = self._keys[i]
+            entries.append(BucketEntry(store_id, ref, times[i]))
+        return BucketHits(
+            entries,
+            np.array([r[0] for r in kept], dtype=np.int64),
+            np.array([r[1] for r in kept], dtype=np.uint64),
+            np.array([number[r[2]] for r in kept], dtype=np.int64),
+        )
 
 
 DEFAULT_CAPS = {Buckets.SIGNAL: 256, Buckets.LSH: 16, Buckets.PHASH: 64}

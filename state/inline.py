@@ -20,6 +20,7 @@ newer of its two times. Times are whole seconds. Reads leave out entries older t
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,6 +40,14 @@ _EMPTY_I = np.zeros(0, dtype=np.int64)
 def entry_second(t: float) -> int:
     """An event time as stored: whole seconds, clamped to 32 bits."""
     return min(max(math.floor(t), 0), MAX_TIME)
+
+
+def _widest(offsets: npt.NDArray[np.int64]) -> int:
+    """The largest ``offsets[i + 1] - offsets[i]`` (a few rows without array calls)."""
+    if len(offsets) <= 65:
+        at = offsets.tolist()
+        return int(max(map(operator.sub, at[1:], at)))
+    return int(np.diff(offsets).max())
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,7 @@ class ProbeAdd:
             raise ValueError("offsets, times and fields disagree on the number of rows")
         if self.add.shape != (rows,):
             raise ValueError("add must have one flag per row")
-        if rows and (int(np.diff(self.offsets).max()) > MAX_PAYLOAD or self.offsets[0] != 0):
+        if rows and (_widest(self.offsets) > MAX_PAYLOAD or self.offsets[0] != 0):
             raise ValueError(f"payloads must be contiguous and at most {MAX_PAYLOAD} bytes")
 
     @property

@@ -3,14 +3,16 @@
 Layout: one hash per part and time slot, ``<prefix>:<kind>:<part>:<slot>``, whose fields are
 4-byte bucket keys (``state.inline.bucket_keys``) and whose values are buckets of framed
 entries (``state._inline_kernels``). A batch travels as a handful of strings: the framed
-entries once, then per part the rows' bucket keys as 4-byte words; the answer is one string
-per slot and part. Both sides are packed and unpacked as arrays, never entry by entry in
+entries once, then the rows' bucket keys as 4-byte words, part after part, in one string
+(every argument costs the client an encode, whatever its size); the answer is one string per
+slot and part. Both sides are packed and unpacked as arrays, never entry by entry in
 Python.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,11 @@ def _ttl(policy: BucketPolicy, slot: int, now: float) -> int:
     return max(ttl, int(GRACE_S))
 
 
+FEW_ROWS = 16
+"""Up to this many rows, a probe's slots and framed entries are computed in plain Python
+(array calls cost microseconds each whatever their size); the bytes are the same."""
+
+
 def add_slots(query: ProbeAdd, policy: BucketPolicy, now: float) -> np.ndarray[Any, Any]:
     """Each row's slot to be added to, -1 when it is not added (not asked, or too old)."""
     times = query.times
@@ -50,39 +57,85 @@ def add_slots(query: ProbeAdd, policy: BucketPolicy, now: float) -> np.ndarray[A
     return slots
 
 
+def _adds(query: ProbeAdd, policy: BucketPolicy, now: float) -> tuple[list[Any], bytes]:
+    """Per time slot of the window, the rows added to it (``"*"`` all, ``""`` none, else
+    16-bit row numbers), and the framed entries (empty when nothing is added), with arrays."""
+    lo, hi = probe_slots(policy, now)
+    slots = add_slots(query, policy, now)
+    adds: list[Any] = []
+    for slot in range(lo, hi + 1):
+        mine = slots == slot
+        if mine.all():
+            adds.append("*")
+        elif not mine.any():
+            adds.append("")
+        else:
+            adds.append(np.flatnonzero(mine).astype(">u2").tobytes())
+    if (slots >= 0).any():
+        payloads = np.frombuffer(query.payloads, dtype=np.uint8)
+        seconds = np.clip(np.floor(query.times), 0, MAX_TIME).astype(np.int64)
+        return adds, frame_entries(payloads, query.offsets, seconds).tobytes()
+    return adds, b""
+
+
+def _adds_few(
+    query: ProbeAdd, policy: BucketPolicy, now: float, times: list[float]
+) -> tuple[list[Any], bytes]:
+    """:func:`_adds` for a few rows with no NaN time, in plain Python (the same bytes)."""
+    lo, hi = probe_slots(policy, now)
+    oldest, slot_s = now - policy.window_s, policy.slot_s
+    slots = [
+        math.floor(min(t, now) / slot_s) if added and not t < oldest else -1
+        for t, added in zip(times, query.add.tolist(), strict=True)
+    ]
+    adds: list[Any] = []
+    for slot in range(lo, hi + 1):
+        mine = [i for i, s in enumerate(slots) if s == slot]
+        if len(mine) == len(slots):
+            adds.append("*")
+        elif not mine:
+            adds.append("")
+        else:
+            adds.append(struct.pack(f">{len(mine)}H", *mine))
+    if max(slots) < 0:
+        return adds, b""
+    offsets = query.offsets.tolist()
+    payloads = query.payloads
+    framed = []
+    for i, t in enumerate(times):
+        start, stop = offsets[i], offsets[i + 1]
+        second = 0 if t < 0 else MAX_TIME if t >= MAX_TIME else math.floor(t)
+        framed += [_U16.pack(stop - start), payloads[start:stop], _U32.pack(second)]
+    return adds, b"".join(framed)
+
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+
+
 def probe_args(
     query: ProbeAdd, policy: BucketPolicy, prefix: str, now: float
 ) -> tuple[list[Any], ProbePlan]:
     """ARGV for ``probe_add_buckets.lua`` and the plan to read its answer with."""
     lo, hi = probe_slots(policy, now)
-    slots = add_slots(query, policy, now)
-    if (slots >= 0).any():
-        payloads = np.frombuffer(query.payloads, dtype=np.uint8)
-        seconds = np.clip(np.floor(query.times), 0, MAX_TIME).astype(np.int64)
-        framed = frame_entries(payloads, query.offsets, seconds).tobytes()
+    rows, parts = query.rows, query.parts
+    times = query.times.tolist() if 0 < rows <= FEW_ROWS else []
+    if times and not any(t != t for t in times):  # t != t: a NaN time
+        adds, framed = _adds_few(query, policy, now, times)
     else:
-        framed = b""  # nothing to add: the script only reads
-    args: list[Any] = [kind_base(prefix, query.kind), policy.max_entries, query.parts]
+        adds, framed = _adds(query, policy, now)
+    args: list[Any] = [kind_base(prefix, query.kind), policy.max_entries, parts]
     args += [framed, lo, hi]
-    for slot in range(lo, hi + 1):
-        mine = slots == slot
-        if mine.all():
-            adds: Any = "*"
-        elif not mine.any():
-            adds = ""
-        else:
-            adds = np.flatnonzero(mine).astype(">u2").tobytes()
-        args += [_ttl(policy, slot, now), adds]
+    for slot, added in zip(range(lo, hi + 1), adds, strict=True):
+        args += [_ttl(policy, slot, now), added]
     keys = bucket_keys(query.fields)
-    if query.rows > 1:
+    if rows > 1:
         ordered = np.sort(keys, axis=0)
-        shared = (ordered[1:] == ordered[:-1]).any(axis=0).tolist()
+        dups = bytes((ordered[1:] == ordered[:-1]).any(axis=0).astype(np.uint8) + ord("0"))
     else:
-        shared = [False] * query.parts
-    columns = keys.T.astype(">u4")
-    for part in range(query.parts):
-        args += [columns[part].tobytes(), "1" if shared[part] else ""]
-    return args, ProbePlan(lo, hi, query.parts, query.rows)
+        dups = b"0" * parts
+    args += [keys.astype(">u4").T.tobytes(), dups]  # the columns part after part
+    return args, ProbePlan(lo, hi, parts, rows)
 
 
 def read_probe(
@@ -90,18 +143,20 @@ def read_probe(
 ) -> InlineHits:
     """The entries found, inside the window."""
     blobs = [value if isinstance(value, bytes) else bytes(value) for value in reply]
-    sizes = np.fromiter((len(blob) for blob in blobs), dtype=np.int64, count=len(blobs))
-    if not sizes.any():
+    if not any(blobs):
         return InlineHits()
-    bounds = np.zeros(len(blobs) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=bounds[1:])
-    slots = plan.last_slot - plan.first_slot + 1
-    parts = np.tile(np.arange(plan.parts, dtype=np.int64), slots)[: len(blobs)]
     data = b"".join(blobs)
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    answered = min(len(blobs), (plan.last_slot - plan.first_slot + 1) * plan.parts)
     row, part, start, length, time = parse_hits(
-        np.frombuffer(data, dtype=np.uint8), bounds, parts, plan.rows
+        np.frombuffer(data, dtype=np.uint8),
+        sizes,
+        plan.parts,
+        answered,
+        plan.rows,
+        math.floor(now - policy.window_s),
     )
-    return InlineHits(data, row, part, start, length, time).within(now - policy.window_s)
+    return InlineHits(data, row, part, start, length, time)
 
 
 def warm() -> None:
@@ -114,7 +169,9 @@ def warm() -> None:
         np.zeros(1, dtype=np.float64),
         np.ones(1, dtype=np.bool_),
     )
-    args, plan = probe_args(query, BucketPolicy(window_s=1.0, max_entries=1), "warm", 0.0)
+    policy = BucketPolicy(window_s=1.0, max_entries=1)
+    _adds(query, policy, 0.0)  # what batches of more than FEW_ROWS rows use
+    args, plan = probe_args(query, policy, "warm", 0.0)
     bucket = b"\x00\x01" + args[3]
     blob = b"\x00\x00" + len(bucket).to_bytes(4, "big") + bucket
-    read_probe([blob], plan, BucketPolicy(window_s=1.0, max_entries=1), 0.0)
+    read_probe([blob], plan, policy, 0.0)

@@ -114,6 +114,7 @@ class RedisStateStore(StateStore):
         self._shas = {name: _sha1(source) for name, source in self._sources.items()}
         self.offenders = OffenderCopy()
         inline_codec.warm()
+        bucket_codec.warm()
 
     @classmethod
     def from_url(

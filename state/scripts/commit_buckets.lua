@@ -1,12 +1,16 @@
 -- Add a batch's bucket entries (state/bucket_codec.py builds ARGV).
--- ARGV: nkinds, then per kind: records, handles, nslots, {entry key, ttl_s, entry numbers}*,
---   ngroups, {bucket key, cap, ttl_s, fields, entry numbers, counts}*
+-- ARGV: nkinds, then per kind: records, handles, entry key base, bucket key base, cap, meta,
+--   packed.
 -- records joins each entry's "\29<store>\31<ref>\30<time>" once; handles packs their
--- 12-character handles in the same order. An entry slot writes the records of its entry
--- numbers (4-byte big-endian, 0-based) into the slot's entry hash, keeping the newest time.
--- A bucket group (one part, one slot) packs its distinct 8-byte bucket values, the entry
--- numbers they take field by field, and how many each takes as 4-byte words (empty when one
--- each). A bucket keeps each handle once, newest last, and drops the oldest past its cap.
+-- 12-character handles in the same order. meta is comma-separated integers: nslots, then per
+-- slot {slot, ttl_s, n}, then ngroups, then per group {part, slot, ttl_s, nvalues, n,
+-- counted}; packed concatenates, in that order, each slot's n entry numbers and each group's
+-- nvalues 8-byte bucket values, n entry numbers and (when counted is 1) nvalues counts, all
+-- big-endian (numbers and counts 4 bytes, 0-based). A slot writes the records of its entry
+-- numbers into its entry hash (<entry key base>:<slot>), keeping the newest time. A group
+-- (bucket hash <bucket key base><part>:<slot>) gives its bucket values the entry numbers
+-- field by field, each value taking one, or as many as its count. A bucket keeps each handle
+-- once, newest last, and drops the oldest past the cap.
 local H = 12
 local CHUNK = 1000
 
@@ -39,8 +43,11 @@ local nkinds = tonumber(ARGV[1]) -- sections; a kind may come more than once
 local i = 2
 local written = 0
 for _ = 1, nkinds do
-  local blob, hblob = ARGV[i], ARGV[i + 1]
-  i = i + 2
+  local blob, hblob, ebase, bbase = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local cap, packed = tonumber(ARGV[i + 4]), ARGV[i + 6]
+  local meta = {} -- as text: a key is built from the part and slot as the client wrote them
+  for v in string.gmatch(ARGV[i + 5], '[^,]+') do meta[#meta + 1] = v end
+  i = i + 7
   local records, handles = {}, {}
   local pos = 1
   while pos <= #blob do
@@ -49,12 +56,18 @@ for _ = 1, nkinds do
     handles[#handles + 1] = string.sub(hblob, #handles * H + 1, (#handles + 1) * H)
     pos = nxt
   end
-  local nslots = tonumber(ARGV[i])
-  i = i + 1
+  local m, at = 1, 1
+  local function take(bytes) -- the next `bytes` of packed
+    local s = string.sub(packed, at, at + bytes - 1)
+    at = at + bytes
+    return s
+  end
+  local nslots = tonumber(meta[m])
+  m = m + 1
   for _ = 1, nslots do
-    local key, ttl, numbers = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-    i = i + 3
-    local n = #numbers / 4
+    local key, ttl, n = ebase .. ':' .. meta[m], tonumber(meta[m + 1]), tonumber(meta[m + 2])
+    m = m + 3
+    local numbers = take(4 * n)
     for c0 = 0, n - 1, CHUNK do
       local picks, fields = {}, {}
       for j = c0 + 1, math.min(n, c0 + CHUNK) do
@@ -74,25 +87,28 @@ for _ = 1, nkinds do
     end
     redis.call('EXPIRE', key, ttl)
   end
-  local ngroups = tonumber(ARGV[i])
-  i = i + 1
+  local ngroups = tonumber(meta[m])
+  m = m + 1
   for _ = 1, ngroups do
-    local key, cap, ttl = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-    local packed, numbers, counts = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-    i = i + 6
-    local n = #packed / 8
+    local key = bbase .. meta[m] .. ':' .. meta[m + 1]
+    local ttl, nvalues = tonumber(meta[m + 2]), tonumber(meta[m + 3])
+    local nnumbers, counted = tonumber(meta[m + 4]), meta[m + 5] == '1'
+    m = m + 6
+    local values_packed, numbers = take(8 * nvalues), take(4 * nnumbers)
+    local counts = counted and take(4 * nvalues) or ''
+    local n = nvalues
     local next_number = 1
     for c0 = 0, n - 1, CHUNK do
       local c1 = math.min(n, c0 + CHUNK)
       local fields = {}
-      for j = c0 + 1, c1 do fields[j - c0] = string.sub(packed, j * 8 - 7, j * 8) end
+      for j = c0 + 1, c1 do fields[j - c0] = string.sub(values_packed, j * 8 - 7, j * 8) end
       local values = redis.call('HMGET', key, unpack(fields))
       local args = {}
       for k = 1, c1 - c0 do
         local v = values[k]
-        local take = 1
-        if #counts > 0 then take = word(counts, c0 + k) end
-        for _ = 1, take do
+        local take_n = 1
+        if #counts > 0 then take_n = word(counts, c0 + k) end
+        for _ = 1, take_n do
           local h = handles[word(numbers, next_number) + 1]
           next_number = next_number + 1
           if v then v = add(v, h, cap) else v = h end

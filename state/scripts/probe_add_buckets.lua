@@ -1,8 +1,8 @@
 -- Look up, then add to, an inline bucket table for a whole batch (state/inline_codec.py).
 -- ARGV: base, cap, nparts, entries ('' when nothing is added), first slot, last slot,
 --   then per slot: ttl_s, adds ('' none, '*' every row, else 16-bit big-endian row numbers),
---   then per part: fields (4-byte bucket keys, one per row), dups ('' or '1': some rows share
---   a bucket in this part).
+--   then fields (4-byte bucket keys, one per row, part after part) and dups (one byte per
+--   part, '1' when some rows share a bucket in that part, else '0').
 -- entries frames every row's entry once, in row order: u16 length, payload, u32 time (seconds).
 -- A bucket (field of <base>:<part>:<slot>) is u16 count, then its entries, newest last.
 -- Each bucket asked for is read before the batch's entries join it, so the answer is the table
@@ -43,14 +43,14 @@ for s = lo, hi do
   at = at + 2
 end
 
-local n = #ARGV[at] / 4
+local packed, dups = ARGV[at], ARGV[at + 1]
+local n = #packed / 4 / nparts
 local fields, shared = {}, {}
 for p = 0, nparts - 1 do
-  local packed = ARGV[at + 2 * p]
-  local f = {}
-  for j = 1, n do f[j] = string.sub(packed, j * 4 - 3, j * 4) end
+  local f, o = {}, p * n * 4
+  for j = 1, n do f[j] = string.sub(packed, o + j * 4 - 3, o + j * 4) end
   fields[p] = f
-  shared[p] = ARGV[at + 2 * p + 1] ~= ''
+  shared[p] = string.byte(dups, p + 1) == 49 -- '1'
 end
 
 local function u32(s, i)
