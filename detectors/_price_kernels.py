@@ -76,6 +76,7 @@ class BatchScores(NamedTuple):
     market_base: Ints  # i: BASE_* of the baseline used
     market_z: Floats  # i
     shipping_score: Floats  # i
+    fired: Ints  # the listings with any score above 0, in order
 
 
 @_inlined
@@ -287,6 +288,8 @@ def score_batch(
     market_base = np.zeros(n, np.int64)
     market_z = np.full(n, np.nan)
     shipping_score = np.zeros(n)
+    fired = np.empty(n, np.int64)
+    count = 0
     for i in range(n):
         lp = log_price[i]
         if authorised[i] or not math.isfinite(lp):
@@ -335,4 +338,9 @@ def score_batch(
                 -p.ship_full_log,
                 p.ship_score,
             )
-    return BatchScores(reference_score, market_score, market_base, market_z, shipping_score)
+        if reference_score[i] > 0 or market_score[i] > 0 or shipping_score[i] > 0:
+            fired[count] = i
+            count += 1
+    return BatchScores(
+        reference_score, market_score, market_base, market_z, shipping_score, fired[:count]
+    )

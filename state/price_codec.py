@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 
 from state.prices import (
+    EMPTY,
     Baseline,
     BaselineWrite,
     PriceGroup,
@@ -108,31 +109,38 @@ def commit_args(
     rows: Sequence[PriceRows], baselines: Sequence[BaselineWrite], prefix: str, policy: PricePolicy
 ) -> list[bytes] | None:
     """Script arguments for a batch's observations and baselines (``None``: nothing to do)."""
-    if not any(len(r) for r in rows) and not baselines:
+    rows = [batch for batch in rows if len(batch)]
+    if not rows and not baselines:
         return None
     # one entry per group (the script reads each ring once), its rows in the order given
-    index: dict[str, int] = {}
-    caps: dict[str, int] = {}
-    ids, words, found = [], [], []
-    for batch in rows:
-        local = np.array([index.setdefault(g, len(index)) for g in batch.names], np.int64)
-        caps.update(dict.fromkeys(batch.names, batch.cap))
-        ids.append(local[batch.group] if len(batch) else batch.group)
-        words.append(batch.digests)
-        found.append(batch.records)
-    group = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    if len(rows) == 1 and len(set(rows[0].names)) == len(rows[0].names):
+        # the usual case (one detector wrote): its group numbers are the entries already
+        only = rows[0]
+        names, group, words, found = only.names, only.group, only.digests, only.records
+        caps = dict.fromkeys(names, only.cap)
+    else:
+        index: dict[str, int] = {}
+        caps = {}
+        ids, digest_parts, record_parts = [], [], []
+        for batch in rows:
+            local = np.array([index.setdefault(g, len(index)) for g in batch.names], np.int64)
+            caps.update(dict.fromkeys(batch.names, batch.cap))
+            ids.append(local[batch.group])
+            digest_parts.append(batch.digests)
+            record_parts.append(batch.records)
+        names = list(index)
+        group = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        words = np.concatenate(digest_parts) if digest_parts else np.zeros(0, np.uint64)
+        found = np.concatenate(record_parts) if record_parts else EMPTY
     order = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=len(index)).tolist()
-    groups = [(g, count, caps[g]) for g, count in zip(index, counts, strict=True) if count]
-    records = np.concatenate(found)[order].tobytes() if found else b""
-    digests = np.concatenate(words)[order].astype("<u8").tobytes() if words else b""
+    counts = np.bincount(group, minlength=len(names)).tolist()
     document = {
         "p": prefix,
         "ttl": math.ceil(policy.window_s + GRACE_S),
-        "groups": groups,
+        "groups": [(g, count, caps[g]) for g, count in zip(names, counts, strict=True) if count],
         "baselines": [
             (w.group, w.digest, w.baseline.version, w.baseline.computed_at, w.baseline.encode())
             for w in baselines
         ],
     }
-    return [orjson.dumps(document), records, digests]
+    return [orjson.dumps(document), found[order].tobytes(), words[order].astype("<u8").tobytes()]

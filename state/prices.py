@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ RECORD = np.dtype([("t", "<f8"), ("lp", "<f4"), ("store", "<u4")])
 """One observation: event time (epoch s), natural log of the price in the registry currency,
 CRC-32 of the store id (the estimator only tells stores apart)."""
 RECORD_SIZE = RECORD.itemsize
+_RECORD_STRUCT = struct.Struct("<dfI")
+assert _RECORD_STRUCT.size == RECORD_SIZE
 DIGEST_SIZE = 8
 """Bytes of BLAKE2b of ``listing_id:revision`` that identify an observation."""
 
@@ -199,6 +202,12 @@ class BaselineWrite:
     group: str
     digest: str
     baseline: Baseline
+
+
+def pack_record(time: float, log_price: float, store: int) -> bytes:
+    """One :data:`RECORD` as bytes, without numpy (a row or two per batch is the usual case).
+    The log price is rounded to float32 as numpy rounds it; a finite log price always fits."""
+    return _RECORD_STRUCT.pack(time, log_price, store)
 
 
 def records(times: npt.ArrayLike, log_prices: npt.ArrayLike, stores: npt.ArrayLike) -> Records:
