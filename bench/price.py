@@ -188,7 +188,7 @@ def _kernel_case(
     history = market.history(set(priced.groups), detector)
     by_group = dict(history.by_group())
     samples = [history.records[by_group[g]] for g in priced.groups]
-    columns = (*sample_columns(samples), NOW, detector.params)
+    columns = (*sample_columns(samples), NOW, detector.packed)
     median, scale, observations, stores = group_baselines(*columns)
     table = BaselineTable(median, scale, observations, stores, [])
     return detector.kernel_args(priced, table), columns, len(priced.groups)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from config.price import MarketRule
-from detectors._price_kernels import Floats, Ints, KernelParams, group_baselines
+from detectors._price_kernels import Floats, Ints, Packed, group_baselines
 from state.base import StateSnapshot
 from state.prices import (
     EMPTY,
@@ -84,7 +84,7 @@ def baselines_for(
     snapshot: StateSnapshot,
     spec: BaselineSpec,
     now: float,
-    params: KernelParams,
+    params: Packed,
 ) -> BaselineTable:
     """Every group's baseline: the stored one unless the store marked it stale (or has none),
     else computed from the group's sample. Columns are gathered in lists (a batch of one has a
@@ -107,13 +107,9 @@ def baselines_for(
         scale.append(stored.scale)
         observations.append(stored.observations)
         stores.append(stored.stores)
-    table = BaselineTable(
-        np.array(median, np.float64),
-        np.array(scale, np.float64),
-        np.array(observations, np.int64),
-        np.array(stores, np.int64),
-        [],
-    )
+    floats = np.array([median, scale], np.float64)
+    ints = np.array([observations, stores], np.int64)
+    table = BaselineTable(floats[0], floats[1], ints[0], ints[1], [])
     if not due:
         return table
     sampled = [(g, x) for g, group in due if (x := group.sample) is not None and len(x)]

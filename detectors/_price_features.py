@@ -83,6 +83,12 @@ class Profile(NamedTuple):
 ProfileKey = tuple[str, str | None, tuple[str, ...], str]
 
 
+def _log(value: float) -> float:
+    """Natural log of a reference or a currency factor (positive when there is one; NaN is
+    none)."""
+    return math.log(value) if value > 0 else math.nan
+
+
 @dataclass(slots=True)
 class PricedBatch:
     """The batch's listings as columns, and its groups (sorted, each once)."""
@@ -100,9 +106,22 @@ class PricedBatch:
     brand_index: Ints
     """Per listing, the index in ``groups`` of its (brand, category) group; -1 without one."""
     category_index: Ints
+    lists: tuple[list[float], list[int], list[int]] | None = None
+    """``log_price``, ``brand_index`` and ``category_index`` as lists, when they were built
+    from lists (see :meth:`as_lists`)."""
 
     def __len__(self) -> int:
         return len(self.profile_ids)
+
+    def as_lists(self) -> tuple[list[float], list[int], list[int]]:
+        """``(log prices, brand indices, category indices)`` as Python lists."""
+        if self.lists is None:
+            self.lists = (
+                self.log_price.tolist(),
+                self.brand_index.tolist(),
+                self.category_index.tolist(),
+            )
+        return self.lists
 
     def listing(self, i: int) -> PricedListing:
         p = self.profiles[self.profile_ids[i]]
@@ -168,30 +187,90 @@ class ListingPricer:
             reference = self._reference.get((brand, folded), math.nan) if brand else math.nan
             authorised = self._authorised[brand] if brand is not None else frozenset()
             factor = self._factor.get(currency, math.nan)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                reference_log, log_factor = np.log([reference, factor]).tolist()
             profile = Profile(
                 folded,
                 brand,
                 bc,
                 category_group(folded),
                 reference,
-                reference_log,
+                _log(reference),
                 factor,
-                log_factor,
+                _log(factor),
                 authorised,
             )
             self._profiles[key] = profile
         return profile
 
     def _price_batch(self, batch: ListingBatch) -> PricedBatch:
-        """Each listing is numbered by its profile in one pass; the columns are the distinct
-        profiles' values taken by those numbers, and the prices' arithmetic is numpy's. A
-        batch of one costs about ten numpy calls, a thousand listings a few hundred
-        nanoseconds each."""
-        listings = batch.listings
-        n = len(listings)
+        """Each listing's columns come from its profile (memoised per category, brands and
+        currency), its price through ``math.log`` (libm's, the same on every machine) and one
+        IEEE addition, its fee through one multiplication.
+
+        Two ways to fill them, with that same arithmetic (so both give the same bits): a small
+        batch in one plain-Python loop and three numpy calls (on a worker whose caches the rest
+        of the batch has evicted, every distinct routine touched costs microseconds), a large
+        one with numpy over columns taken from a table of the batch's distinct profiles."""
         found = self._annotation(batch)
+        if len(batch.listings) <= self.small_batch:
+            return self._small(batch.listings, found)
+        return self._large(batch.listings, found)
+
+    small_batch = 48
+    """Batches up to this size are priced in plain Python."""
+
+    def _small(
+        self, listings: Sequence[Listing], found: Sequence[tuple[str, ...]] | None
+    ) -> PricedBatch:
+        get, profile_of = self._profiles.get, self._profile
+        log, isfinite, nan = math.log, math.isfinite, math.nan
+        profiles: list[Profile] = []
+        log_prices: list[float] = []
+        fees: list[float] = []
+        references: list[float] = []
+        reference_logs: list[float] = []
+        authorised: list[bool] = []
+        names: set[str] = set()
+        for i, x in enumerate(listings):
+            key = (x.category, x.brand, tuple(found[i]) if found is not None else (), x.currency)
+            p = get(key) or profile_of(key)
+            profiles.append(p)
+            names.add(p.category_group)
+            if p.brand_group is not None:
+                names.add(p.brand_group)
+            price = x.price
+            lp = log(price) + p.log_factor if price > 0 else nan
+            log_prices.append(lp)
+            # a Python product overflows to inf, as numpy's does
+            fees.append(x.shipping_fee * p.factor if isfinite(lp) else nan)
+            references.append(p.reference)
+            reference_logs.append(p.reference_log)
+            authorised.append(x.store_id in p.authorised)
+        groups = sorted(names)
+        index = dict(zip(groups, range(len(groups)), strict=True))
+        brand: list[int] = []
+        category: list[int] = []
+        for p in profiles:
+            brand.append(index[p.brand_group] if p.brand_group is not None else -1)
+            category.append(index[p.category_group])
+        floats = np.array([log_prices, fees, references, reference_logs], np.float64)
+        ints = np.array([brand, category], np.int64)
+        return PricedBatch(
+            profiles,
+            list(range(len(profiles))),
+            floats[0],
+            floats[1],
+            floats[2],
+            floats[3],
+            np.array(authorised, np.bool_),
+            groups,
+            ints[0],
+            ints[1],
+            (log_prices, brand, category),
+        )
+
+    def _large(
+        self, listings: Sequence[Listing], found: Sequence[tuple[str, ...]] | None
+    ) -> PricedBatch:
         hints: Iterable[tuple[str, ...]] = map(tuple, found) if found is not None else repeat(())
         numbered: dict[ProfileKey, int] = {}
         number = numbered.setdefault
@@ -206,51 +285,39 @@ class ListingPricer:
             | {p.brand_group for p in profiles if p.brand_group is not None}
         )
         index = {g: k for k, g in enumerate(groups)}
+        pairs = [
+            (index[p.brand_group] if p.brand_group is not None else -1, index[p.category_group])
+            for p in profiles
+        ]
         # per profile: brand group, category group, reference, its log, factor, its log
         table = np.array(
             [
-                (
-                    index[p.brand_group] if p.brand_group is not None else -1,
-                    index[p.category_group],
-                    p.reference,
-                    p.reference_log,
-                    p.factor,
-                    p.log_factor,
-                )
-                for p in profiles
+                (b, c, p.reference, p.reference_log, p.factor, p.log_factor)
+                for (b, c), p in zip(pairs, profiles, strict=True)
             ],
             np.float64,
         ).reshape(len(profiles), 6)
         columns = table.T.take(ids, axis=1)  # (6, n), each row contiguous
         group_index = columns[:2].astype(np.int64)
-        prices = [x.price for x in listings]
+        log, nan = math.log, math.nan
+        logs = np.array([log(x.price) if x.price > 0 else nan for x in listings], np.float64)
         fees = [x.shipping_fee for x in listings]
-        price = np.array(prices, np.float64)
-        fee = np.array(fees, np.float64)
-        if (
-            n
-            and min(prices) > 0
-            and math.isfinite(sum(prices))  # so every price is finite
-            and max(fees) <= self._safe_fee
-            and all(math.isfinite(p.log_factor) for p in profiles)
-        ):  # the usual batch: every price is checkable, no fee can overflow
-            log_price = np.log(price) + columns[5]
-            shipping = fee * columns[4]
+        log_price = logs + columns[5]  # a sum of logs: no product under- or overflows
+        finite = np.isfinite(log_price)
+        if max(fees) <= self._safe_fee:
+            shipping = np.array(fees, np.float64) * columns[4]
         else:
-            # a sum of logs: no product can underflow to 0 or overflow; no log of a price <= 0
-            log_price = np.full(n, math.nan)
-            np.log(price, out=log_price, where=price > 0)
-            log_price += columns[5]
-            shipping = np.full(n, math.nan)
-            with np.errstate(over="ignore"):
-                np.multiply(fee, columns[4], out=shipping, where=np.isfinite(log_price))
+            with np.errstate(over="ignore"):  # inf, as a Python product would be
+                shipping = np.array(fees, np.float64) * columns[4]
+        if not finite.all():
+            shipping[~finite] = nan
         if any(p.authorised for p in profiles):
             authorised = np.array(
                 [x.store_id in profiles[k].authorised for x, k in zip(listings, ids, strict=True)],
                 np.bool_,
             )
         else:
-            authorised = np.zeros(n, np.bool_)
+            authorised = np.zeros(len(listings), np.bool_)
         return PricedBatch(
             profiles,
             ids,

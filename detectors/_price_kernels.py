@@ -68,6 +68,23 @@ class KernelParams(NamedTuple):
     ship_score: float
 
 
+PARAMS = np.dtype([(name, np.float64) for name in KernelParams._fields])
+""":class:`KernelParams` as one record: the kernels take it as a one-element array, which
+Numba's dispatcher types in C (a named tuple of 21 floats is typed field by field in Python,
+microseconds per call)."""
+
+Packed = npt.NDArray[np.void]
+
+
+def pack(params: KernelParams) -> Packed:
+    """``params`` as the kernels take them (``p = params[0]``, then ``p.z_start``...)."""
+    return np.array([tuple(params)], PARAMS)
+
+
+def unpack(packed: Packed) -> KernelParams:
+    return KernelParams(*packed[0].tolist())
+
+
 class BatchScores(NamedTuple):
     """What :func:`score_batch` returns, per listing."""
 
@@ -170,7 +187,7 @@ def group_baselines(
     stores: Ints,
     offsets: Ints,
     now: float,
-    p: KernelParams,
+    params: Packed,
 ) -> tuple[Floats, Floats, Ints, Ints]:
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
@@ -181,6 +198,7 @@ def group_baselines(
     scales from it are left out of a second pass, so a cluster of outliers cannot drag the
     centre.
     """
+    p = params[0]
     groups = offsets.shape[0] - 1
     median = np.full(groups, np.nan)
     scale = np.full(groups, np.nan)
@@ -255,7 +273,6 @@ def group_baselines(
     return median, scale, observations, distinct
 
 
-@_kernel
 def score_batch(
     median: Floats,
     scale: Floats,
@@ -267,8 +284,40 @@ def score_batch(
     category_group: Ints,
     reference_log: Floats,
     authorised: Bools,
-    p: KernelParams,
+    params: Packed,
 ) -> BatchScores:
+    """The scores of every listing against ready baselines (see :func:`_score_batch`)."""
+    return BatchScores._make(
+        _score_batch(
+            median,
+            scale,
+            observations,
+            stores,
+            log_price,
+            shipping_fee,
+            brand_group,
+            category_group,
+            reference_log,
+            authorised,
+            params,
+        )
+    )
+
+
+@_kernel
+def _score_batch(
+    median: Floats,
+    scale: Floats,
+    observations: Ints,
+    stores: Ints,
+    log_price: Floats,
+    shipping_fee: Floats,
+    brand_group: Ints,
+    category_group: Ints,
+    reference_log: Floats,
+    authorised: Bools,
+    params: Packed,
+) -> tuple[Floats, Floats, Ints, Floats, Floats, Ints]:
     """The three scores of every listing against ready baselines.
 
     Per group ``g`` (the batch's groups): the baseline log price, its robust scale, and the
@@ -281,6 +330,7 @@ def score_batch(
     stores); unbranded listings get no market check (a category mixes tiers: a cheap generic
     item is not a fake).
     """
+    p = params[0]
     trusted = (observations >= p.min_observations) & (stores >= p.min_stores)
     n = log_price.shape[0]
     reference_score = np.zeros(n)
@@ -341,6 +391,5 @@ def score_batch(
         if reference_score[i] > 0 or market_score[i] > 0 or shipping_score[i] > 0:
             fired[count] = i
             count += 1
-    return BatchScores(
-        reference_score, market_score, market_base, market_z, shipping_score, fired[:count]
-    )
+    # a plain tuple: Numba boxes a named tuple through its Python constructor
+    return reference_score, market_score, market_base, market_z, shipping_score, fired[:count]

@@ -38,6 +38,7 @@ from detectors._price_kernels import (
     BASE_CATEGORY,
     BatchScores,
     KernelParams,
+    pack,
     score_batch,
 )
 from detectors.base import Detector
@@ -92,6 +93,8 @@ class PriceDetector(Detector):
         self.config = config
         self.pricer = ListingPricer(config, registry)
         self.params = kernel_params(config)
+        self.packed = pack(self.params)
+        """``params`` as the kernels take them."""
         self.spec = baseline_spec(config.market)
         self._baselines_key = f"price.baselines.{self.spec.digest}"
 
@@ -119,7 +122,7 @@ class PriceDetector(Detector):
         )
         if not held or held[0][0] is not state:
             table = baselines_for(
-                self.pricer.groups(batch), state, self.spec, batch.now, self.params
+                self.pricer.groups(batch), state, self.spec, batch.now, self.packed
             )
             held[:] = [(state, table)]
         return held[0][1]
@@ -145,12 +148,10 @@ class PriceDetector(Detector):
         if len(decisions) != len(priced):
             raise ValueError("one decision per listing")
         isfinite = math.isfinite
-        log_prices = priced.log_price.tolist()
+        log_prices, brand_index, category_index = priced.as_lists()
         fed = [i for i, d in enumerate(decisions) if d == "allow" and isfinite(log_prices[i])]
         if fed:
             listings = batch.listings
-            brand_index = priced.brand_index.tolist()
-            category_index = priced.category_index.tolist()
             group: list[int] = []
             digests: list[bytes] = []
             found: list[bytes] = []
@@ -195,7 +196,7 @@ class PriceDetector(Detector):
             priced.category_index,
             priced.reference_log,
             priced.authorised,
-            self.params,
+            self.packed,
         )
 
     def _reasons(

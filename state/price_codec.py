@@ -13,19 +13,27 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from state.prices import (
+    DIGEST_SIZE,
     EMPTY,
+    RECORD_SIZE,
+    SMALL_ROWS,
     Baseline,
     BaselineWrite,
     PriceGroup,
     PricePolicy,
     PriceQuery,
     PriceRows,
+    Records,
     decode_ring,
     merge_queries,
 )
+
+Ints = npt.NDArray[np.int64]
+Words = npt.NDArray[np.uint64]
 
 GRACE_S = 86400.0
 """Keys outlive the window by a day of wall-clock time, as series keys do."""
@@ -116,8 +124,8 @@ def commit_args(
     if len(rows) == 1 and len(set(rows[0].names)) == len(rows[0].names):
         # the usual case (one detector wrote): its group numbers are the entries already
         only = rows[0]
-        names, group, words, found = only.names, only.group, only.digests, only.records
-        caps = dict.fromkeys(names, only.cap)
+        names, counts, caps = only.names, only.counts, dict.fromkeys(only.names, only.cap)
+        found, digests = _grouped(only.group, only.records, only.digests)
     else:
         index: dict[str, int] = {}
         caps = {}
@@ -130,10 +138,12 @@ def commit_args(
             record_parts.append(batch.records)
         names = list(index)
         group = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        words = np.concatenate(digest_parts) if digest_parts else np.zeros(0, np.uint64)
-        found = np.concatenate(record_parts) if record_parts else EMPTY
-    order = np.argsort(group, kind="stable")
-    counts = np.bincount(group, minlength=len(names)).tolist()
+        counts = np.bincount(group, minlength=len(names)).tolist()
+        found, digests = _grouped(
+            group,
+            np.concatenate(record_parts) if record_parts else EMPTY,
+            np.concatenate(digest_parts) if digest_parts else np.zeros(0, np.uint64),
+        )
     document = {
         "p": prefix,
         "ttl": math.ceil(policy.window_s + GRACE_S),
@@ -143,4 +153,23 @@ def commit_args(
             for w in baselines
         ],
     }
-    return [orjson.dumps(document), found[order].tobytes(), words[order].astype("<u8").tobytes()]
+    return [orjson.dumps(document), found, digests]
+
+
+def _grouped(group: Ints, found: Records, digests: Words) -> tuple[bytes, bytes]:
+    """The records and digests as bytes, group after group (stable: each group's rows keep
+    their order). A few rows are reordered as bytes in Python, many by numpy."""
+    raw_records = found.tobytes()
+    raw_digests = digests.astype("<u8", copy=False).tobytes()
+    if len(group) <= SMALL_ROWS:
+        listed = group.tolist()
+        order = sorted(range(len(listed)), key=listed.__getitem__)
+        if order == list(range(len(listed))):
+            return raw_records, raw_digests
+        r, d = RECORD_SIZE, DIGEST_SIZE
+        return (
+            b"".join([raw_records[k * r : (k + 1) * r] for k in order]),
+            b"".join([raw_digests[k * d : (k + 1) * d] for k in order]),
+        )
+    ranked = np.argsort(group, kind="stable")
+    return found[ranked].tobytes(), digests[ranked].astype("<u8", copy=False).tobytes()

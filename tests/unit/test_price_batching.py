@@ -1,15 +1,16 @@
 """A listing's price columns, scores and written rows do not depend on the batch around it.
 
-The pricer takes a fast path when every price of a batch is checkable and a guarded one
-otherwise (prices <= 0 or not finite, currencies without a rate, fees that overflow when
-converted); one odd listing sends its whole batch down the guarded path, so a listing priced
-with it must come out bit for bit as it does alone.
+The pricer fills a small batch's columns in plain Python and a large one's with numpy, with
+guards for prices <= 0 or not finite, currencies without a rate and fees that overflow when
+converted: a listing must come out bit for bit the same alone, in a small batch and in a large
+one, odd neighbours or not.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from unittest import mock
 
 import numpy as np
 from hypothesis import given, settings
@@ -18,13 +19,17 @@ from hypothesis import strategies as st
 from contract.listing import Listing
 from detectors.batch import ListingBatch
 from detectors.price import PriceDetector
+from state import price_codec, prices
 from state.base import StateSnapshot
-from state.prices import RECORD, pack_record, records
+from state.price_codec import commit_args
+from state.prices import RECORD, PricePolicy, PriceRows, pack_record, records
 from tests.price_data import NOW, REGISTRY, screen_config
 
 DETECTOR = PriceDetector(screen_config().detectors.price, REGISTRY)
+LARGE = PriceDetector(screen_config().detectors.price, REGISTRY)
+LARGE.pricer.small_batch = 0  # every batch through the numpy columns
 
-prices = st.one_of(
+asked_prices = st.one_of(
     st.floats(0.01, 1e7),
     st.sampled_from([0.0, -5.0, math.inf, math.nan, sys.float_info.max, 5e-324]),
 )
@@ -43,7 +48,7 @@ listings = st.builds(
         event_time=NOW - i,
     ),
     st.integers(0, 10**6),
-    prices,
+    asked_prices,
     fees,
     st.sampled_from(["CNY", "USD", "EUR", "XXX"]),
     st.sampled_from([None, "Acme", "acme", "Zenit", "nobody"]),
@@ -53,10 +58,12 @@ listings = st.builds(
 brands_found = st.sampled_from([(), ("acme",), ("zenit", "acme")])
 
 
-def _columns(items: list[Listing], found: list[tuple[str, ...]]) -> list[tuple[object, ...]]:
+def _columns(
+    items: list[Listing], found: list[tuple[str, ...]], detector: PriceDetector = DETECTOR
+) -> list[tuple[object, ...]]:
     """Each listing's price view, with its groups by name (indices depend on the batch)."""
     batch = ListingBatch(items, NOW, annotations={"brands": found})
-    priced = DETECTOR.pricer.batch(batch)
+    priced = detector.pricer.batch(batch)
     out = []
     for i in range(len(items)):
         b, c = int(priced.brand_index[i]), int(priced.category_index[i])
@@ -80,9 +87,10 @@ def test_a_listing_is_priced_alike_alone_and_in_any_batch(
 ) -> None:
     items = [listing for listing, _ in rows]
     found = [hint for _, hint in rows]
-    together = _columns(items, found)
     alone = [_columns([listing], [hint])[0] for listing, hint in rows]
-    assert repr(together) == repr(alone)  # repr: NaN fields compare equal
+    for detector in (DETECTOR, LARGE):
+        together = _columns(items, found, detector)
+        assert repr(together) == repr(alone)  # repr: NaN fields compare equal
 
 
 @settings(max_examples=60, deadline=None)
@@ -92,8 +100,8 @@ def test_scores_and_rows_do_not_depend_on_the_batch(rows: list[tuple[Listing, tu
     found = [hint for _, hint in rows]
     snapshot = StateSnapshot()
     batch = ListingBatch(items, NOW, annotations={"brands": found})
-    reasons = DETECTOR.detect(batch, snapshot)
-    updates = DETECTOR.updates(batch, snapshot, ["allow"] * len(items))
+    reasons = LARGE.detect(batch, snapshot)
+    updates = LARGE.updates(batch, snapshot, ["allow"] * len(items))
     written = {
         (rows_.names[g], d, r.tobytes())
         for rows_ in updates.prices
@@ -124,3 +132,26 @@ def test_a_packed_record_is_the_numpy_record(t: float, lp: float, store: int) ->
     packed = pack_record(t, lp, store)
     assert packed == records([t], [lp], [store]).tobytes()
     assert np.frombuffer(packed, RECORD)["store"][0] == store
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 5), st.data())
+def test_rows_are_grouped_alike_by_python_and_by_numpy(names: int, data: st.DataObject) -> None:
+    count = data.draw(st.integers(0, 90))
+    group = np.array(data.draw(st.lists(st.integers(0, names - 1), min_size=count, max_size=count)))
+    found = records(np.arange(count) + NOW, np.arange(count) / 7, np.arange(count) * 3)
+    digests = np.arange(count, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    labels = [f"g{k}" for k in range(names)]
+
+    def encoded() -> tuple[list[int], list[bytes] | None]:
+        rows = PriceRows(labels, group.astype(np.int64), digests, found, 16)
+        return rows.counts, commit_args([rows], [], "p", PricePolicy(86400.0))
+
+    small = encoded()
+    with (
+        mock.patch.object(prices, "SMALL_ROWS", -1),
+        mock.patch.object(price_codec, "SMALL_ROWS", -1),
+    ):
+        large = encoded()
+    assert small == large
+    assert small[0] == np.bincount(group.astype(np.int64), minlength=names).tolist()
