@@ -45,7 +45,16 @@ from detectors.base import Detector
 from detectors.batch import ListingBatch
 from state.base import StateNeeds, StateSnapshot, StateUpdates
 from state.policies import DAY_S
-from state.prices import RECORD, PriceQuery, PriceRows, listing_digest, pack_record, store_hash
+from state.prices import (
+    RECORD,
+    PriceGroup,
+    PriceQuery,
+    PriceRows,
+    listing_digest,
+    pack_record,
+    records,
+    store_hash,
+)
 
 BASELINE_NAMES = {BASE_BRAND_CATEGORY: "brand_category", BASE_CATEGORY: "category"}
 
@@ -181,7 +190,11 @@ class PriceDetector(Detector):
         """Compile (or load from the cache) the kernels for the argument types ``detect``
         passes, including a baseline computed from a sample."""
         batch = ListingBatch([Listing("warm", "warm", "warm", "warm", "warm", 1.0)], 0.0)
-        self.detect(batch, StateSnapshot())
+        # its group holds one observation and no baseline, so the baseline kernel runs too
+        sample = records([0.0], [0.0], [0])
+        group = PriceGroup(1, stale=frozenset([self.spec.digest]), sample=sample)
+        state = StateSnapshot(prices={g: group for g in self.pricer.groups(batch)})
+        self.detect(batch, state)
 
     def kernel_args(self, priced: PricedBatch, table: BaselineTable) -> tuple[Any, ...]:
         """The arguments of ``score_batch`` for a batch (the benchmark calls it too)."""

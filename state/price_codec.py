@@ -47,7 +47,10 @@ def fetch_args(
     queries: Sequence[PriceQuery], prefix: str, now: float
 ) -> tuple[list[bytes], list[str], list[str]]:
     """``(script arguments, groups in answer order, spec digests in answer order)``."""
-    groups, specs = merge_queries(queries)
+    if len(queries) == 1:  # one reader (no shadow config): nothing to merge
+        groups, specs = sorted(queries[0].groups), [queries[0].spec]
+    else:
+        groups, specs = merge_queries(queries)
     document = {
         "p": prefix,
         "now": now,
@@ -63,14 +66,15 @@ class BaselineCache:
 
     def __init__(self, limit: int = 100_000) -> None:
         self._limit = limit
-        self._decoded: dict[bytes, Baseline | None] = {}
+        self.known: dict[bytes, Baseline | None] = {}
+        """Decoded so far (``None``: not a baseline)."""
 
     def get(self, text: bytes) -> Baseline | None:
-        found = self._decoded.get(text, _MISSING)
+        found = self.known.get(text, _MISSING)
         if found is _MISSING:
-            if len(self._decoded) >= self._limit:
-                self._decoded.clear()
-            found = self._decoded[text] = Baseline.decode(_text(text))
+            if len(self.known) >= self._limit:
+                self.known.clear()
+            found = self.known[text] = Baseline.decode(_text(text))
         return found  # type: ignore[return-value]
 
 
@@ -87,6 +91,7 @@ def read_fetch(
 ) -> dict[str, PriceGroup]:
     """The groups a fetch found (groups never written are left out: they read as empty)."""
     cache = cache or BaselineCache()
+    known, decode = cache.known, cache.get
     oldest = now - policy.window_s
     found: dict[str, PriceGroup] = {}
     everything = frozenset(digests)
@@ -94,23 +99,26 @@ def read_fetch(
         version = int(row[0])
         if version <= 0:
             continue
-        flags = bytes(row[1])
         baselines: dict[str, Baseline] = {}
         for digest, text in zip(digests, row[3:], strict=False):
-            if text is not None and (decoded := cache.get(bytes(text))) is not None:
+            if text is not None and (decoded := known.get(text) or decode(text)) is not None:
                 baselines[digest] = decoded
+        flags = row[1]
         if b"0" not in flags:  # every spec stale (the usual single spec)
             stale = everything
         elif b"1" not in flags:
-            stale = frozenset()
+            stale = _FRESH
         else:
             stale = frozenset(d for d, flag in zip(digests, flags, strict=False) if flag != 48)
-        ring = row[2]
         sample = None
         if stale:  # no records with a stale baseline: the ring expired, nothing is live
-            sample = decode_ring(bytes(ring) if ring is not None else b"", oldest)
+            ring = row[2]
+            sample = decode_ring(ring if ring is not None else b"", oldest)
         found[group] = PriceGroup(version, baselines, stale, sample)
     return found
+
+
+_FRESH: frozenset[str] = frozenset()
 
 
 def commit_args(
