@@ -13,6 +13,8 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
 
 import numpy as np
 
@@ -43,11 +45,11 @@ def baseline_spec(market: MarketRule) -> BaselineSpec:
     return BaselineSpec(digest, market.refresh_share, market.refresh_max_age_s)
 
 
-def sample_columns(samples: Sequence[Records]) -> tuple[Floats, Floats, Ints, Ints]:
+def sample_columns(samples: Sequence[Records]) -> tuple[Any, Any, Any, Ints]:
     """``(times, log prices, store hashes, offsets)`` of several groups' samples, as
-    ``group_baselines`` takes them."""
-    offsets = np.zeros(len(samples) + 1, np.int64)
-    np.cumsum([len(s) for s in samples], out=offsets[1:])
+    ``group_baselines`` takes them: views of the records' fields (float64, float32, uint32,
+    strided; the kernel widens them as it reads, so no column is copied first)."""
+    offsets = np.array([0, *accumulate(len(s) for s in samples)], np.int64)
     if len(samples) == 1:
         joined = samples[0]
     elif samples:
@@ -55,12 +57,7 @@ def sample_columns(samples: Sequence[Records]) -> tuple[Floats, Floats, Ints, In
         joined = np.frombuffer(b"".join([s.tobytes() for s in samples]), RECORD)
     else:
         joined = EMPTY
-    return (
-        joined["t"].astype(np.float64),
-        joined["lp"].astype(np.float64),
-        joined["store"].astype(np.int64),
-        offsets,
-    )
+    return joined["t"], joined["lp"], joined["store"], offsets
 
 
 @dataclass(frozen=True, slots=True)

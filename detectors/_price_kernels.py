@@ -192,7 +192,8 @@ def group_baselines(
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
     Observations ``offsets[g]:offsets[g + 1]`` belong to group ``g`` (event time, log price,
-    store hash; NaN prices are skipped). An observation weighs ``0.5 ** (age / half_life)``
+    store hash; NaN prices are skipped; the columns may be the float32 and uint32 fields of the
+    state's records, widened as they are read). An observation weighs ``0.5 ** (age / half_life)``
     divided by the square root of its store's count in the group (one store cannot define a
     market). A first median/MAD pass finds the bulk; observations beyond ``trim_scales``
     scales from it are left out of a second pass, so a cluster of outliers cannot drag the
