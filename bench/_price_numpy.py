@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from detectors._price_kernels import MAD_TO_SIGMA, KernelParams
+from detectors._price_kernels import MAD_TO_SIGMA, Packed, unpack
 
 
 def _np_ramp(x: np.ndarray, x0: float, x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
@@ -49,9 +49,10 @@ def numpy_baselines(
     stores: np.ndarray,
     offsets: np.ndarray,
     now: float,
-    p: KernelParams,
+    params: Packed,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(median, scale, observations, distinct stores)`` per group, as ``group_baselines``."""
+    p = unpack(params)
     groups = len(offsets) - 1
     median = np.full(groups, np.nan)
     scale = np.full(groups, np.nan)
@@ -88,10 +89,11 @@ def numpy_score(
     c: np.ndarray,
     ref_log: np.ndarray,
     authorised: np.ndarray,
-    p: KernelParams,
+    params: Packed,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The scores of ``score_batch`` for every listing at once: ``(reference, market, z,
     shipping)``."""
+    p = unpack(params)
     trusted = (observations >= p.min_observations) & (stores >= p.min_stores)
     live = ~authorised & np.isfinite(log_price)
     with np.errstate(invalid="ignore", divide="ignore"):

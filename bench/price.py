@@ -188,7 +188,16 @@ def _kernel_case(
     history = market.history(set(priced.groups), detector)
     by_group = dict(history.by_group())
     samples = [history.records[by_group[g]] for g in priced.groups]
-    columns = (*sample_columns(samples), NOW, detector.params)
+    times, log_prices, stores, offsets = sample_columns(samples)
+    # contiguous float64 and int64 columns for both (numpy would compute in float32 otherwise)
+    columns = (
+        np.ascontiguousarray(times, np.float64),
+        np.ascontiguousarray(log_prices, np.float64),
+        np.ascontiguousarray(stores, np.int64),
+        offsets,
+        NOW,
+        detector.packed,
+    )
     median, scale, observations, stores = group_baselines(*columns)
     table = BaselineTable(median, scale, observations, stores, [])
     return detector.kernel_args(priced, table), columns, len(priced.groups)

@@ -10,15 +10,27 @@ reads them ready.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
 
 import numpy as np
 
 from config.price import MarketRule
-from detectors._price_kernels import Floats, Ints, KernelParams, group_baselines
+from detectors._price_kernels import Floats, Ints, Packed, group_baselines
 from state.base import StateSnapshot
-from state.prices import EMPTY, EMPTY_GROUP, Baseline, BaselineSpec, BaselineWrite, Records
+from state.prices import (
+    EMPTY,
+    EMPTY_GROUP,
+    RECORD,
+    Baseline,
+    BaselineSpec,
+    BaselineWrite,
+    PriceGroup,
+    Records,
+)
 
 ESTIMATOR = "wmedian-mad-trim/1"
 """Names the estimator of ``group_baselines``: change it when its arithmetic changes, so stored
@@ -33,20 +45,19 @@ def baseline_spec(market: MarketRule) -> BaselineSpec:
     return BaselineSpec(digest, market.refresh_share, market.refresh_max_age_s)
 
 
-def sample_columns(samples: Sequence[Records]) -> tuple[Floats, Floats, Ints, Ints]:
+def sample_columns(samples: Sequence[Records]) -> tuple[Any, Any, Any, Ints]:
     """``(times, log prices, store hashes, offsets)`` of several groups' samples, as
-    ``group_baselines`` takes them."""
-    offsets = np.zeros(len(samples) + 1, np.int64)
-    np.cumsum([len(s) for s in samples], out=offsets[1:])
-    if not samples:
-        samples = [EMPTY]
-    # field by field: concatenating structured arrays goes through numpy's slow field promotion
-    return (
-        np.concatenate([s["t"] for s in samples]).astype(np.float64),
-        np.concatenate([s["lp"] for s in samples]).astype(np.float64),
-        np.concatenate([s["store"] for s in samples]).astype(np.int64),
-        offsets,
-    )
+    ``group_baselines`` takes them: views of the records' fields (float64, float32, uint32,
+    strided; the kernel widens them as it reads, so no column is copied first)."""
+    offsets = np.array([0, *accumulate(len(s) for s in samples)], np.int64)
+    if len(samples) == 1:
+        joined = samples[0]
+    elif samples:
+        # as bytes: concatenating structured arrays goes through numpy's slow field promotion
+        joined = np.frombuffer(b"".join([s.tobytes() for s in samples]), RECORD)
+    else:
+        joined = EMPTY
+    return joined["t"], joined["lp"], joined["store"], offsets
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,36 +81,52 @@ def baselines_for(
     snapshot: StateSnapshot,
     spec: BaselineSpec,
     now: float,
-    params: KernelParams,
+    params: Packed,
 ) -> BaselineTable:
     """Every group's baseline: the stored one unless the store marked it stale (or has none),
-    else computed from the group's sample."""
-    count = len(groups)
-    median = np.full(count, np.nan)
-    scale = np.full(count, np.nan)
-    observations = np.zeros(count, np.int64)
-    stores = np.zeros(count, np.int64)
+    else computed from the group's sample. Columns are gathered in lists (a batch of one has a
+    group or two), and the kernel runs only for due groups that hold observations: with none,
+    its answer is known (no median, no observation)."""
+    median: list[float] = []
+    scale: list[float] = []
+    observations: list[int] = []
+    stores: list[int] = []
     digest = spec.digest
-    due: list[int] = []
+    due: list[tuple[int, PriceGroup]] = []
     read = snapshot.prices
-    found = [read.get(name, EMPTY_GROUP) for name in groups]
-    for g, group in enumerate(found):
+    for g, name in enumerate(groups):
+        group = read.get(name, EMPTY_GROUP)
         stored = group.baselines.get(digest)
         if stored is None or digest in group.stale:
-            due.append(g)
-            continue
-        median[g] = stored.median
-        scale[g] = stored.scale
-        observations[g] = stored.observations
-        stores[g] = stored.stores
-    refreshed: list[BaselineWrite] = []
-    if due:
-        samples = [x if (x := found[g].sample) is not None else EMPTY for g in due]
-        m, s, n, k = group_baselines(*sample_columns(samples), now, params)
-        median[due], scale[due], observations[due], stores[due] = m, s, n, k
-        for j, g in enumerate(due):
-            version = found[g].version
-            if version > 0:
-                baseline = Baseline(version, now, float(m[j]), float(s[j]), int(n[j]), int(k[j]))
-                refreshed.append(BaselineWrite(groups[g], digest, baseline))
-    return BaselineTable(median, scale, observations, stores, refreshed)
+            due.append((g, group))
+            stored = _NO_BASELINE
+        median.append(stored.median)
+        scale.append(stored.scale)
+        observations.append(stored.observations)
+        stores.append(stored.stores)
+    floats = np.array([median, scale], np.float64)
+    ints = np.array([observations, stores], np.int64)
+    table = BaselineTable(floats[0], floats[1], ints[0], ints[1], [])
+    if not due:
+        return table
+    sampled = [(g, x) for g, group in due if (x := group.sample) is not None and len(x)]
+    if sampled:
+        m, s, n, k = group_baselines(*sample_columns([x for _, x in sampled]), now, params)
+        at = [g for g, _ in sampled]
+        table.median[at], table.scale[at], table.observations[at], table.stores[at] = m, s, n, k
+    for g, group in due:
+        if group.version > 0:
+            baseline = Baseline(
+                group.version,
+                now,
+                float(table.median[g]),
+                float(table.scale[g]),
+                int(table.observations[g]),
+                int(table.stores[g]),
+            )
+            table.refreshed.append(BaselineWrite(groups[g], digest, baseline))
+    return table
+
+
+_NO_BASELINE = Baseline(0, 0.0, math.nan, math.nan, 0, 0)
+"""What a due group reads as until it is computed (and stays as without observations)."""

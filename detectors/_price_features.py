@@ -11,8 +11,11 @@ only for the listings that need evidence.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,14 +63,39 @@ class PricedListing:
         return math.isfinite(self.log_price)
 
 
-@dataclass(frozen=True, slots=True)
+class Profile(NamedTuple):
+    """What a listing's category, claimed brand, found brands and currency resolve to
+    (memoised: they repeat)."""
+
+    category: str
+    brand: str | None
+    brand_group: str | None
+    category_group: str
+    reference: float
+    reference_log: float
+    factor: float
+    """Into the registry currency (NaN: the currency has no rate)."""
+    log_factor: float
+    authorised: frozenset[str]
+    """The stores the brand authorised (empty without a brand)."""
+
+
+ProfileKey = tuple[str, str | None, tuple[str, ...], str]
+
+
+def _log(value: float) -> float:
+    """Natural log of a reference or a currency factor (positive when there is one; NaN is
+    none)."""
+    return math.log(value) if value > 0 else math.nan
+
+
+@dataclass(slots=True)
 class PricedBatch:
     """The batch's listings as columns, and its groups (sorted, each once)."""
 
-    brands: list[str | None]
-    categories: list[str]
-    brand_groups: list[str | None]
-    category_groups: list[str]
+    profiles: list[Profile]
+    """The distinct profiles of the batch; listing ``i`` has ``profiles[profile_ids[i]]``."""
+    profile_ids: list[int]
     log_price: Floats
     shipping_fee: Floats
     reference: Floats
@@ -78,19 +106,33 @@ class PricedBatch:
     brand_index: Ints
     """Per listing, the index in ``groups`` of its (brand, category) group; -1 without one."""
     category_index: Ints
+    lists: tuple[list[float], list[int], list[int]] | None = None
+    """``log_price``, ``brand_index`` and ``category_index`` as lists, when they were built
+    from lists (see :meth:`as_lists`)."""
 
     def __len__(self) -> int:
-        return len(self.categories)
+        return len(self.profile_ids)
+
+    def as_lists(self) -> tuple[list[float], list[int], list[int]]:
+        """``(log prices, brand indices, category indices)`` as Python lists."""
+        if self.lists is None:
+            self.lists = (
+                self.log_price.tolist(),
+                self.brand_index.tolist(),
+                self.category_index.tolist(),
+            )
+        return self.lists
 
     def listing(self, i: int) -> PricedListing:
+        p = self.profiles[self.profile_ids[i]]
         return PricedListing(
-            self.brands[i],
-            self.categories[i],
+            p.brand,
+            p.category,
             float(self.log_price[i]),
             float(self.shipping_fee[i]),
-            float(self.reference[i]),
+            p.reference,
             bool(self.authorised[i]),
-            (self.brand_groups[i], self.category_groups[i]),
+            (p.brand_group, p.category_group),
         )
 
 
@@ -103,6 +145,8 @@ class ListingPricer:
         self._factor: dict[str, float] = {registry.currency: 1.0}
         if base is not None:
             self._factor.update({code: rate / base for code, rate in config.rates.items()})
+        self._safe_fee = sys.float_info.max / max(1.0, *self._factor.values()) / 2
+        """No fee up to this overflows when converted."""
         self._by_name: dict[str, str] = {}
         for brand in registry.brands:
             for name in (brand.id, *brand.all_names):
@@ -113,10 +157,7 @@ class ListingPricer:
         for brand in registry.brands:
             for category, price in brand.reference_prices.items():
                 self._reference.setdefault((brand.id, fold(category)), float(price))
-        self._profiles: dict[
-            tuple[str, str | None, tuple[str, ...]],
-            tuple[str, str | None, str | None, str, float],
-        ] = {}
+        self._profiles: dict[ProfileKey, Profile] = {}
 
     def batch(self, batch: ListingBatch) -> PricedBatch:
         """The batch's priced listings (cached on the batch)."""
@@ -132,76 +173,162 @@ class ListingPricer:
             return found
         return None
 
-    def _profile(
-        self, category: str, claimed: str | None, found: tuple[str, ...]
-    ) -> tuple[str, str | None, str | None, str, float]:
-        """``(folded category, brand, brand group, category group, reference)`` of a listing's
-        category, claimed brand and brands found in its text (memoised: they repeat)."""
-        key = (category, claimed, found)
+    def _profile(self, key: ProfileKey) -> Profile:
+        """The profile of ``(category, claimed brand, brands found in the text, currency)``,
+        memoised."""
         profile = self._profiles.get(key)
         if profile is None:
             if len(self._profiles) >= _MEMO_LIMIT:
                 self._profiles.clear()
+            category, claimed, found, currency = key
             folded = fold(category)
             brand = self.resolve_names(claimed, folded, found)
             bc = brand_group(brand, folded) if brand is not None else None
             reference = self._reference.get((brand, folded), math.nan) if brand else math.nan
-            profile = (folded, brand, bc, category_group(folded), reference)
+            authorised = self._authorised[brand] if brand is not None else frozenset()
+            factor = self._factor.get(currency, math.nan)
+            profile = Profile(
+                folded,
+                brand,
+                bc,
+                category_group(folded),
+                reference,
+                _log(reference),
+                factor,
+                _log(factor),
+                authorised,
+            )
             self._profiles[key] = profile
         return profile
 
     def _price_batch(self, batch: ListingBatch) -> PricedBatch:
-        listings = batch.listings
-        n = len(listings)
+        """Each listing's columns come from its profile (memoised per category, brands and
+        currency), its price through ``math.log`` (libm's, the same on every machine) and one
+        IEEE addition, its fee through one multiplication.
+
+        Two ways to fill them, with that same arithmetic (so both give the same bits): a small
+        batch in one plain-Python loop and three numpy calls (on a worker whose caches the rest
+        of the batch has evicted, every distinct routine touched costs microseconds), a large
+        one with numpy over columns taken from a table of the batch's distinct profiles."""
         found = self._annotation(batch)
-        hints: Sequence[tuple[str, ...]] = found if found is not None else [()] * n
-        profile = self._profile
-        profiles = [
-            profile(x.category, x.brand, tuple(hint))
-            for x, hint in zip(listings, hints, strict=True)
-        ]
-        authorised_by = self._authorised
-        authorised = np.array(
-            [
-                p[1] is not None and x.store_id in authorised_by[p[1]]
-                for x, p in zip(listings, profiles, strict=True)
-            ],
-            np.bool_,
-        )
-        rate = self._factor.get
-        factor = np.array([rate(x.currency, math.nan) for x in listings], np.float64)
-        price = np.array([x.price for x in listings], np.float64)
-        fee = np.array([x.shipping_fee for x in listings], np.float64)
-        categories, brands, brand_groups, category_groups, references = (
-            (list(column) for column in zip(*profiles, strict=True))
-            if profiles
-            else ([] for _ in range(5))
-        )
-        reference = np.array(references, np.float64)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # a sum of logs: no product can underflow to 0 or overflow
-            log_price = np.where(price > 0, np.log(price) + np.log(factor), math.nan)
-            reference_log = np.log(reference)
-            shipping = np.where(np.isfinite(log_price), fee * factor, math.nan)
-        groups = sorted({*category_groups, *(g for g in brand_groups if g is not None)})
-        index = {g: k for k, g in enumerate(groups)}
-        brand_index = np.fromiter(
-            (index[bc] if bc is not None else -1 for bc in brand_groups), np.int64, n
-        )
-        category_index = np.fromiter((index[c] for c in category_groups), np.int64, n)
+        if len(batch.listings) <= self.small_batch:
+            return self._small(batch.listings, found)
+        return self._large(batch.listings, found)
+
+    small_batch = 48
+    """Batches up to this size are priced in plain Python."""
+
+    def _small(
+        self, listings: Sequence[Listing], found: Sequence[tuple[str, ...]] | None
+    ) -> PricedBatch:
+        get, profile_of = self._profiles.get, self._profile
+        log, isfinite, nan = math.log, math.isfinite, math.nan
+        profiles: list[Profile] = []
+        log_prices: list[float] = []
+        fees: list[float] = []
+        references: list[float] = []
+        reference_logs: list[float] = []
+        authorised: list[bool] = []
+        names: set[str] = set()
+        for i, x in enumerate(listings):
+            key = (x.category, x.brand, tuple(found[i]) if found is not None else (), x.currency)
+            p = get(key) or profile_of(key)
+            profiles.append(p)
+            names.add(p.category_group)
+            if p.brand_group is not None:
+                names.add(p.brand_group)
+            price = x.price
+            lp = log(price) + p.log_factor if price > 0 else nan
+            log_prices.append(lp)
+            # a Python product overflows to inf, as numpy's does
+            fees.append(x.shipping_fee * p.factor if isfinite(lp) else nan)
+            references.append(p.reference)
+            reference_logs.append(p.reference_log)
+            authorised.append(x.store_id in p.authorised)
+        groups = sorted(names)
+        index = dict(zip(groups, range(len(groups)), strict=True))
+        brand: list[int] = []
+        category: list[int] = []
+        for p in profiles:
+            brand.append(index[p.brand_group] if p.brand_group is not None else -1)
+            category.append(index[p.category_group])
+        floats = np.array([log_prices, fees, references, reference_logs], np.float64)
+        ints = np.array([brand, category], np.int64)
         return PricedBatch(
-            brands,
-            categories,
-            brand_groups,
-            category_groups,
+            profiles,
+            list(range(len(profiles))),
+            floats[0],
+            floats[1],
+            floats[2],
+            floats[3],
+            np.array(authorised, np.bool_),
+            groups,
+            ints[0],
+            ints[1],
+            (log_prices, brand, category),
+        )
+
+    def _large(
+        self, listings: Sequence[Listing], found: Sequence[tuple[str, ...]] | None
+    ) -> PricedBatch:
+        hints: Iterable[tuple[str, ...]] = map(tuple, found) if found is not None else repeat(())
+        numbered: dict[ProfileKey, int] = {}
+        number = numbered.setdefault
+        ids = [
+            number((x.category, x.brand, hint, x.currency), len(numbered))
+            for x, hint in zip(listings, hints)  # noqa: B905 - hints may be endless
+        ]
+        profile_of = self._profile
+        profiles = [profile_of(key) for key in numbered]
+        groups = sorted(
+            {p.category_group for p in profiles}
+            | {p.brand_group for p in profiles if p.brand_group is not None}
+        )
+        index = {g: k for k, g in enumerate(groups)}
+        pairs = [
+            (index[p.brand_group] if p.brand_group is not None else -1, index[p.category_group])
+            for p in profiles
+        ]
+        # per profile: brand group, category group, reference, its log, factor, its log
+        table = np.array(
+            [
+                (b, c, p.reference, p.reference_log, p.factor, p.log_factor)
+                for (b, c), p in zip(pairs, profiles, strict=True)
+            ],
+            np.float64,
+        ).reshape(len(profiles), 6)
+        columns = table.T.take(ids, axis=1)  # (6, n), each row contiguous
+        group_index = columns[:2].astype(np.int64)
+        log, nan = math.log, math.nan
+        logs = np.array([log(x.price) if x.price > 0 else nan for x in listings], np.float64)
+        fees = [x.shipping_fee for x in listings]
+        log_price = logs + columns[5]  # a sum of logs: no product under- or overflows
+        finite = np.isfinite(log_price)
+        if max(fees) <= self._safe_fee:
+            shipping = np.array(fees, np.float64) * columns[4]
+        else:
+            with np.errstate(over="ignore"):  # inf, as a Python product would be
+                shipping = np.array(fees, np.float64) * columns[4]
+        if not finite.all():
+            shipping[~finite] = nan
+        if any(p.authorised for p in profiles):
+            authorised = np.array(
+                [x.store_id in profiles[k].authorised for x, k in zip(listings, ids, strict=True)],
+                np.bool_,
+            )
+        else:
+            authorised = np.zeros(len(listings), np.bool_)
+        return PricedBatch(
+            profiles,
+            ids,
             log_price,
             shipping,
-            reference,
-            reference_log,
+            columns[2],
+            columns[3],
             authorised,
             groups,
-            brand_index,
-            category_index,
+            group_index[0],
+            group_index[1],
         )
 
     def price(self, listing: Listing, found: Sequence[str] = ()) -> PricedListing:

@@ -68,6 +68,23 @@ class KernelParams(NamedTuple):
     ship_score: float
 
 
+PARAMS = np.dtype([(name, np.float64) for name in KernelParams._fields])
+""":class:`KernelParams` as one record: the kernels take it as a one-element array, which
+Numba's dispatcher types in C (a named tuple of 21 floats is typed field by field in Python,
+microseconds per call)."""
+
+Packed = npt.NDArray[np.void]
+
+
+def pack(params: KernelParams) -> Packed:
+    """``params`` as the kernels take them (``p = params[0]``, then ``p.z_start``...)."""
+    return np.array([tuple(params)], PARAMS)
+
+
+def unpack(packed: Packed) -> KernelParams:
+    return KernelParams(*packed[0].tolist())
+
+
 class BatchScores(NamedTuple):
     """What :func:`score_batch` returns, per listing."""
 
@@ -76,6 +93,7 @@ class BatchScores(NamedTuple):
     market_base: Ints  # i: BASE_* of the baseline used
     market_z: Floats  # i
     shipping_score: Floats  # i
+    fired: Ints  # the listings with any score above 0, in order
 
 
 @_inlined
@@ -169,17 +187,19 @@ def group_baselines(
     stores: Ints,
     offsets: Ints,
     now: float,
-    p: KernelParams,
+    params: Packed,
 ) -> tuple[Floats, Floats, Ints, Ints]:
     """Robust baseline of every group: ``(median, scale, observations, distinct stores)``.
 
     Observations ``offsets[g]:offsets[g + 1]`` belong to group ``g`` (event time, log price,
-    store hash; NaN prices are skipped). An observation weighs ``0.5 ** (age / half_life)``
+    store hash; NaN prices are skipped; the columns may be the float32 and uint32 fields of the
+    state's records, widened as they are read). An observation weighs ``0.5 ** (age / half_life)``
     divided by the square root of its store's count in the group (one store cannot define a
     market). A first median/MAD pass finds the bulk; observations beyond ``trim_scales``
     scales from it are left out of a second pass, so a cluster of outliers cannot drag the
     centre.
     """
+    p = params[0]
     groups = offsets.shape[0] - 1
     median = np.full(groups, np.nan)
     scale = np.full(groups, np.nan)
@@ -254,7 +274,6 @@ def group_baselines(
     return median, scale, observations, distinct
 
 
-@_kernel
 def score_batch(
     median: Floats,
     scale: Floats,
@@ -266,8 +285,40 @@ def score_batch(
     category_group: Ints,
     reference_log: Floats,
     authorised: Bools,
-    p: KernelParams,
+    params: Packed,
 ) -> BatchScores:
+    """The scores of every listing against ready baselines (see :func:`_score_batch`)."""
+    return BatchScores._make(
+        _score_batch(
+            median,
+            scale,
+            observations,
+            stores,
+            log_price,
+            shipping_fee,
+            brand_group,
+            category_group,
+            reference_log,
+            authorised,
+            params,
+        )
+    )
+
+
+@_kernel
+def _score_batch(
+    median: Floats,
+    scale: Floats,
+    observations: Ints,
+    stores: Ints,
+    log_price: Floats,
+    shipping_fee: Floats,
+    brand_group: Ints,
+    category_group: Ints,
+    reference_log: Floats,
+    authorised: Bools,
+    params: Packed,
+) -> tuple[Floats, Floats, Ints, Floats, Floats, Ints]:
     """The three scores of every listing against ready baselines.
 
     Per group ``g`` (the batch's groups): the baseline log price, its robust scale, and the
@@ -280,6 +331,7 @@ def score_batch(
     stores); unbranded listings get no market check (a category mixes tiers: a cheap generic
     item is not a fake).
     """
+    p = params[0]
     trusted = (observations >= p.min_observations) & (stores >= p.min_stores)
     n = log_price.shape[0]
     reference_score = np.zeros(n)
@@ -287,6 +339,8 @@ def score_batch(
     market_base = np.zeros(n, np.int64)
     market_z = np.full(n, np.nan)
     shipping_score = np.zeros(n)
+    fired = np.empty(n, np.int64)
+    count = 0
     for i in range(n):
         lp = log_price[i]
         if authorised[i] or not math.isfinite(lp):
@@ -335,4 +389,8 @@ def score_batch(
                 -p.ship_full_log,
                 p.ship_score,
             )
-    return BatchScores(reference_score, market_score, market_base, market_z, shipping_score)
+        if reference_score[i] > 0 or market_score[i] > 0 or shipping_score[i] > 0:
+            fired[count] = i
+            count += 1
+    # a plain tuple: Numba boxes a named tuple through its Python constructor
+    return reference_score, market_score, market_base, market_z, shipping_score, fired[:count]

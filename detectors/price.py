@@ -38,13 +38,23 @@ from detectors._price_kernels import (
     BASE_CATEGORY,
     BatchScores,
     KernelParams,
+    pack,
     score_batch,
 )
 from detectors.base import Detector
 from detectors.batch import ListingBatch
 from state.base import StateNeeds, StateSnapshot, StateUpdates
 from state.policies import DAY_S
-from state.prices import PriceQuery, PriceRows, listing_digest, records, store_hash
+from state.prices import (
+    RECORD,
+    PriceGroup,
+    PriceQuery,
+    PriceRows,
+    listing_digest,
+    pack_record,
+    records,
+    store_hash,
+)
 
 BASELINE_NAMES = {BASE_BRAND_CATEGORY: "brand_category", BASE_CATEGORY: "category"}
 
@@ -77,6 +87,10 @@ def kernel_params(config: PriceConfig) -> KernelParams:
     )
 
 
+def _new_list(_: ListingBatch) -> list[Any]:
+    return []
+
+
 def _money(log_value: float) -> float:
     return round(math.exp(min(log_value, 700.0)), 2)
 
@@ -88,7 +102,10 @@ class PriceDetector(Detector):
         self.config = config
         self.pricer = ListingPricer(config, registry)
         self.params = kernel_params(config)
+        self.packed = pack(self.params)
+        """``params`` as the kernels take them."""
         self.spec = baseline_spec(config.market)
+        self._baselines_key = f"price.baselines.{self.spec.digest}"
 
     @classmethod
     def build(cls, config: ScreenConfig, registry: Registry) -> PriceDetector | None:
@@ -110,11 +127,11 @@ class PriceDetector(Detector):
         """The batch's ready baselines (computed once per batch and snapshot: ``updates``
         writes back the ones ``detect`` recomputed)."""
         held: list[tuple[StateSnapshot, BaselineTable]] = batch.derived(
-            f"price.baselines.{self.spec.digest}", lambda _: []
+            self._baselines_key, _new_list
         )
         if not held or held[0][0] is not state:
             table = baselines_for(
-                self.pricer.groups(batch), state, self.spec, batch.now, self.params
+                self.pricer.groups(batch), state, self.spec, batch.now, self.packed
             )
             held[:] = [(state, table)]
         return held[0][1]
@@ -124,10 +141,7 @@ class PriceDetector(Detector):
         table = self.baselines(batch, state)
         scores: BatchScores = score_batch(*self.kernel_args(priced, table))
         reasons: list[list[Reason]] = [[] for _ in range(len(priced))]
-        fired = (
-            (scores.reference_score > 0) | (scores.market_score > 0) | (scores.shipping_score > 0)
-        )
-        for i in np.flatnonzero(fired).tolist():
+        for i in scores.fired.tolist():
             reasons[i] = self._reasons(priced.listing(i), priced, table, scores, i)
         return reasons
 
@@ -135,30 +149,37 @@ class PriceDetector(Detector):
         self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[Decision]
     ) -> StateUpdates:
         """Allowed listings join their groups' rings (flagged ones never do), and the baselines
-        recomputed for this batch are kept for the next."""
+        recomputed for this batch are kept for the next. A row per (listing, group): its brand
+        group when it has one, then its category group; each listing's record and digest are
+        packed once, in Python (a few rows per batch are the usual case)."""
         updates = StateUpdates()
         priced = self.pricer.batch(batch)
         if len(decisions) != len(priced):
             raise ValueError("one decision per listing")
-        allowed = np.fromiter((d == "allow" for d in decisions), np.bool_, len(decisions))
-        fed = np.flatnonzero(allowed & np.isfinite(priced.log_price))
-        if len(fed):
+        isfinite = math.isfinite
+        log_prices, brand_index, category_index = priced.as_lists()
+        fed = [i for i, d in enumerate(decisions) if d == "allow" and isfinite(log_prices[i])]
+        if fed:
             listings = batch.listings
-            index = fed.tolist()
-            digests = np.frombuffer(
-                b"".join([listing_digest(listings[i].key) for i in index]), "<u8"
-            )
-            stores = [store_hash(listings[i].store_id) for i in index]
-            found = records(batch.event_times[fed], priced.log_price[fed], stores)
-            # a row per (listing, group): the brand groups of the branded ones, then every
-            # listing's category group
-            brand = priced.brand_index[fed]
-            branded = brand >= 0
+            group: list[int] = []
+            digests: list[bytes] = []
+            found: list[bytes] = []
+            for i in fed:
+                x = listings[i]
+                digest = listing_digest(x.key)
+                record = pack_record(x.event_time, log_prices[i], store_hash(x.store_id))
+                if brand_index[i] >= 0:
+                    group.append(brand_index[i])
+                    digests.append(digest)
+                    found.append(record)
+                group.append(category_index[i])
+                digests.append(digest)
+                found.append(record)
             rows = PriceRows(
                 priced.groups,
-                np.concatenate([brand[branded], priced.category_index[fed]]),
-                np.concatenate([digests[branded], digests]),
-                np.concatenate([found[branded], found]),
+                np.array(group, np.int64),
+                np.frombuffer(b"".join(digests), "<u8"),
+                np.frombuffer(b"".join(found), RECORD),
                 self.config.market.sample_size,
             )
             updates.add_prices(rows)
@@ -169,7 +190,11 @@ class PriceDetector(Detector):
         """Compile (or load from the cache) the kernels for the argument types ``detect``
         passes, including a baseline computed from a sample."""
         batch = ListingBatch([Listing("warm", "warm", "warm", "warm", "warm", 1.0)], 0.0)
-        self.detect(batch, StateSnapshot())
+        # its group holds one observation and no baseline, so the baseline kernel runs too
+        sample = records([0.0], [0.0], [0])
+        group = PriceGroup(1, stale=frozenset([self.spec.digest]), sample=sample)
+        state = StateSnapshot(prices={g: group for g in self.pricer.groups(batch)})
+        self.detect(batch, state)
 
     def kernel_args(self, priced: PricedBatch, table: BaselineTable) -> tuple[Any, ...]:
         """The arguments of ``score_batch`` for a batch (the benchmark calls it too)."""
@@ -184,7 +209,7 @@ class PriceDetector(Detector):
             priced.category_index,
             priced.reference_log,
             priced.authorised,
-            self.params,
+            self.packed,
         )
 
     def _reasons(

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -42,6 +43,8 @@ RECORD = np.dtype([("t", "<f8"), ("lp", "<f4"), ("store", "<u4")])
 """One observation: event time (epoch s), natural log of the price in the registry currency,
 CRC-32 of the store id (the estimator only tells stores apart)."""
 RECORD_SIZE = RECORD.itemsize
+_RECORD_STRUCT = struct.Struct("<dfI")
+assert _RECORD_STRUCT.size == RECORD_SIZE
 DIGEST_SIZE = 8
 """Bytes of BLAKE2b of ``listing_id:revision`` that identify an observation."""
 
@@ -150,6 +153,10 @@ class PriceGroup(NamedTuple):
 
 EMPTY_GROUP = PriceGroup()
 
+SMALL_ROWS = 64
+"""Up to this many rows, rows are counted and grouped in plain Python (one batch of a few
+listings touches no numpy routine for them; each costs microseconds on a cold cache)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PriceRows:
@@ -161,16 +168,30 @@ class PriceRows:
     digests: npt.NDArray[np.uint64]
     records: Records
     cap: int
+    counts: list[int] = field(init=False, repr=False, compare=False)
+    """Rows per group (checked here: every group index is in range)."""
 
     def __post_init__(self) -> None:
         if not len(self.group) == len(self.digests) == len(self.records):
             raise ValueError("price rows: groups, digests and records differ in length")
-        if len(self.group) and not 0 <= int(self.group.min()) <= int(self.group.max()) < len(
-            self.names
-        ):
-            raise ValueError("price rows: a group index is out of range")
         if self.cap < 1:
             raise ValueError("price rows: cap must be positive")
+        names = len(self.names)
+        if len(self.group) <= SMALL_ROWS:  # a few rows: plain Python, no numpy routine
+            listed = self.group.tolist()
+            fits = not listed or (min(listed) >= 0 and max(listed) < names)
+            counts = [0] * names
+            if fits:
+                for g in listed:
+                    counts[g] += 1
+        else:
+            fits = not len(self.group) or (
+                int(self.group.min()) >= 0 and int(self.group.max()) < names
+            )
+            counts = np.bincount(self.group, minlength=names).tolist() if fits else []
+        if not fits:
+            raise ValueError("price rows: a group index is out of range")
+        object.__setattr__(self, "counts", counts)
 
     @classmethod
     def of(
@@ -199,6 +220,12 @@ class BaselineWrite:
     group: str
     digest: str
     baseline: Baseline
+
+
+def pack_record(time: float, log_price: float, store: int) -> bytes:
+    """One :data:`RECORD` as bytes, without numpy (a row or two per batch is the usual case).
+    The log price is rounded to float32 as numpy rounds it; a finite log price always fits."""
+    return _RECORD_STRUCT.pack(time, log_price, store)
 
 
 def records(times: npt.ArrayLike, log_prices: npt.ArrayLike, stores: npt.ArrayLike) -> Records:

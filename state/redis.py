@@ -1,11 +1,12 @@
 """The Redis backend: each batch is one round trip to read and one to write.
 
-The read is a pipeline of a few scripts (the offender copy's sync, series and ledger, bucket
-tables, and inline tables, which take the batch's additions in the same call); the write is one
-script, or a ``MULTI`` of two. Packing a batch into a handful of script calls (rather than a
-pipeline of thousands of commands) keeps the Python side to a few command encodes per batch;
-the scripts run atomically, so two workers updating the same series interleave whole batches,
-never half of one.
+The read runs a few scripts (the offender copy's sync, series and ledger, bucket tables, price
+groups, and inline tables, which take the batch's additions in the same call); the write one,
+two or three. A round trip sends them as parts of one script bundle (``state.bundle``): one
+``EVALSHA``, packed in C, one reply (``state.transport``). Packing a batch into a handful of
+script calls (rather than a pipeline of thousands of commands) keeps the Python side to a few
+encodes per batch; a bundle runs atomically, so two workers updating the same series
+interleave whole batches, never half of one.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from state.base import (
     StoreStatus,
 )
 from state.buckets import BucketPolicy, Buckets, default_bucket_policies
+from state.bundle import bundle_args, bundle_source
 from state.errors import StateUnavailable
 from state.offender_copy import OffenderCopy
 from state.prices import PricePolicy
+from state.transport import Lane
 
 T = TypeVar("T")
 
@@ -87,31 +90,29 @@ class RedisStateStore(StateStore):
         self._ledger_ttl = max(1, int(ledger_ttl_s))
         self._store_policy = store_policy or StorePolicy()
         self._timeout = timeout_s
-        self._fetch = client.register_script(_script("fetch.lua"))
-        self._commit = client.register_script(_script("commit.lua"))
-        self._mark = client.register_script(_script("mark_emitted.lua"))
         self._strike = client.register_script(_script("strike.lua"))
         self._offenders = client.register_script(_script("offenders.lua"))
-        # The scripts of a batch go in one pipeline as EVALSHA (a few hundred bytes instead of
-        # ~15 kB of source per round trip). A Redis that lost its script cache answers NOSCRIPT:
-        # every script is loaded and the whole call is sent again, which is safe because each
-        # script is idempotent (re-adding a member, a ledger entry, a bucket entry or a price
-        # observation changes nothing), so a transaction half-applied by NOSCRIPT is completed,
-        # never doubled.
-        self._sources = {
-            name: _script(f"{name}.lua")
-            for name in (
-                "fetch",
-                "commit",
-                "fetch_buckets",
-                "commit_buckets",
-                "fetch_prices",
-                "commit_prices",
-                "probe_add_buckets",
-                "sync_offenders",
-            )
-        }
-        self._shas = {name: _sha1(source) for name, source in self._sources.items()}
+        # A batch's scripts go as parts of one bundle (state/bundle.py), one EVALSHA a round
+        # trip. A Redis that lost its script cache answers NOSCRIPT before running anything:
+        # the bundle is loaded and the call sent again.
+        self._bundle = bundle_source(
+            {
+                name: _script(f"{name}.lua")
+                for name in (
+                    "fetch",
+                    "commit",
+                    "mark_emitted",
+                    "fetch_buckets",
+                    "commit_buckets",
+                    "fetch_prices",
+                    "commit_prices",
+                    "probe_add_buckets",
+                    "sync_offenders",
+                )
+            }
+        )
+        self._bundle_sha = _sha1(self._bundle)
+        self._lane = Lane(client)
         self.offenders = OffenderCopy()
         inline_codec.warm()
         bucket_codec.warm()
@@ -133,7 +134,8 @@ class RedisStateStore(StateStore):
         try:
             if self._timeout is None:
                 return await make()
-            return await asyncio.wait_for(make(), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no task per call, as wait_for makes
+                return await make()
         except (TimeoutError, RedisError, OSError) as exc:
             raise StateUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
@@ -151,16 +153,17 @@ class RedisStateStore(StateStore):
         calls: list[tuple[str, list[Any]]] = [("sync_offenders", self.offenders.args(self.prefix))]
         series_call = bool(wanted or ledger_keys)
         if series_call:
-            query = {
-                "p": self.prefix,
-                "now": now,
-                "windows": {kind.value: p.window_s for kind, p in self._policies.items()},
-                "expand": [kind.value for kind in needs.member_stores],
-                "series": [(kind.value, sid) for kind, sid in wanted],
-                "stores": [],
-                "ledger": list(ledger_keys),
-            }
-            calls.append(("fetch", [orjson.dumps(query)]))
+            series = b""
+            if wanted:
+                series = orjson.dumps(
+                    {
+                        "windows": {kind.value: p.window_s for kind, p in self._policies.items()},
+                        "expand": [kind.value for kind in needs.member_stores],
+                        "series": [(kind.value, sid) for kind, sid in wanted],
+                        "stores": [],
+                    }
+                )
+            calls.append(("fetch", [self.prefix, now, series, *ledger_keys]))
         if needs.buckets:
             bucket_args, order = bucket_codec.fetch_args(
                 needs.buckets, self._bucket_policies, self.prefix, now
@@ -240,54 +243,47 @@ class RedisStateStore(StateStore):
         )
         if not updates.adds and not ledger and bucket_args is None and price_args is None:
             return
-        document = {
-            "p": self.prefix,
-            "now": now,
-            "ledger_ttl": self._ledger_ttl,
-            "policies": {
-                kind.value: (policy.window_s, policy.max_members)
-                for kind, policy in self._policies.items()
-            },
-            "adds": [(kind.value, sid, member, t) for kind, sid, member, t in updates.adds],
-            "ledger": [(w.key, w.fingerprint, w.verdict.decode()) for w in ledger],
-        }
         calls: list[tuple[str, list[Any]]] = []
         if updates.adds or ledger:
-            calls.append(("commit", [orjson.dumps(document)]))
+            series = b""
+            if updates.adds:
+                series = orjson.dumps(
+                    {
+                        "policies": {
+                            kind.value: (policy.window_s, policy.max_members)
+                            for kind, policy in self._policies.items()
+                        },
+                        "adds": [
+                            (kind.value, sid, member, t) for kind, sid, member, t in updates.adds
+                        ],
+                    }
+                )
+            args: list[Any] = [self.prefix, now, self._ledger_ttl, series]
+            for write in ledger:  # the verdict bytes as they are
+                args += (write.key, write.fingerprint, write.verdict)
+            calls.append(("commit", args))
         if bucket_args is not None:
             calls.append(("commit_buckets", bucket_args))
         if price_args is not None:
             calls.append(("commit_prices", price_args))
-        if len(calls) == 1 and calls[0][0] == "commit":
-            await self._call(lambda: self._commit(args=calls[0][1]))
-        else:  # one script runs atomically on its own; several go in one transaction
-            await self._call(lambda: self._eval_together(*calls, transaction=len(calls) > 1))
+        await self._call(lambda: self._eval_together(*calls))
 
     async def _eval_together(
-        self, *calls: tuple[str, list[Any]], transaction: bool = False
+        self, *calls: tuple[str, list[Any]], transaction: bool = True
     ) -> list[Any]:
-        """Run several scripts in one round trip (atomically with ``transaction``)."""
-        for attempt in (1, 2):
-            try:
-                async with self.client.pipeline(transaction=transaction) as pipe:
-                    for name, args in calls:
-                        pipe.evalsha(self._shas[name], 0, *args)
-                    return list(await pipe.execute())
-            except NoScriptError:  # in a transaction the other scripts did run: see above
-                if attempt == 2:
-                    raise
-                await self._load_scripts()
-        raise AssertionError("unreachable")
-
-    async def _load_scripts(self) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for source in self._sources.values():
-                pipe.script_load(source)
-            await pipe.execute()
+        """Run several scripts in one round trip, as parts of the bundle: atomically whatever
+        ``transaction`` says (the bundle is one script; the flag stays for callers)."""
+        command = ("EVALSHA", self._bundle_sha, 0, *bundle_args(calls))
+        try:
+            replies = await self._lane.execute(command)
+        except NoScriptError:  # nothing ran: load the bundle and send it again
+            await self.client.script_load(self._bundle)
+            replies = await self._lane.execute(command)
+        return list(replies)
 
     async def mark_emitted(self, keys: Sequence[str]) -> None:
         if keys:
-            await self._call(lambda: self._mark(args=[self.prefix, *keys]))
+            await self._call(lambda: self._eval_together(("mark_emitted", [self.prefix, *keys])))
 
     async def ban_store(self, store_id: str, now: float) -> StoreStatus:
         args: list[Any] = [self.prefix, "ban", store_id, now]
@@ -317,4 +313,5 @@ class RedisStateStore(StateStore):
             return False
 
     async def close(self) -> None:
+        await self._lane.close()
         await self.client.aclose()

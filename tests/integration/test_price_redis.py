@@ -14,7 +14,7 @@ from config.thresholds import ScreenConfig
 from contract.listing import Listing
 from detectors._price_baselines import baselines_for, sample_columns
 from detectors._price_features import brand_group, category_group
-from detectors._price_kernels import group_baselines
+from detectors._price_kernels import group_baselines, pack
 from detectors.batch import ListingBatch
 from detectors.price import PriceDetector, kernel_params
 from haze.engine import Screened, Screener
@@ -70,7 +70,7 @@ async def baseline(
     median, scale, observations, _ = group_baselines(
         *sample_columns([sample if sample is not None else EMPTY]),
         NOW,
-        kernel_params(config.detectors.price),
+        pack(kernel_params(config.detectors.price)),
     )
     return math.exp(median[0]), float(scale[0]), int(observations[0])
 
@@ -84,7 +84,7 @@ async def detector_view(
     needs = StateNeeds()
     needs.want_prices(PriceQuery(frozenset([group]), detector.spec))
     snapshot = await store.fetch(needs, [], NOW)
-    table = baselines_for([group], snapshot, detector.spec, NOW, detector.params)
+    table = baselines_for([group], snapshot, detector.spec, NOW, detector.packed)
     return float(table.median[0]), int(table.observations[0]), int(table.stores[0])
 
 

@@ -122,7 +122,7 @@ async def test_a_redis_that_lost_its_scripts_is_reloaded_and_applies_once(
     redis_url: str, key_prefix: str
 ) -> None:
     """Batches send scripts by digest; after SCRIPT FLUSH (a restarted Redis) the call loads
-    them and is sent again, inside a transaction too, and nothing is applied twice."""
+    the bundle and sends the call again, a write of two parts too, and nothing is applied twice."""
     client = aioredis.Redis.from_url(redis_url)
     store = RedisStateStore(client, POLICIES, prefix=key_prefix)
     try:
@@ -134,8 +134,8 @@ async def test_a_redis_that_lost_its_scripts_is_reloaded_and_applies_once(
         assert [m for m, _ in snapshot.members(Series.STORE_LISTINGS, "g")] == ["m1"]
         assert snapshot.ledger["l:0"].fingerprint == "fp"
         await client.script_flush()
-        document = store_commit_document(store, [("m2", NOW), ("m3", NOW - 1)])
-        await store._eval_together(("commit", document), ("commit", document), transaction=True)
+        adds = store_commit_args(store, [("m2", NOW), ("m3", NOW - 1)])
+        await store._eval_together(("commit", adds), ("commit", adds))
         snapshot = await store.fetch(_needs(Series.STORE_LISTINGS, "g"), [], NOW)
         assert sorted(m for m, _ in snapshot.members(Series.STORE_LISTINGS, "g")) == [
             "m1",
@@ -146,18 +146,13 @@ async def test_a_redis_that_lost_its_scripts_is_reloaded_and_applies_once(
         await client.aclose()
 
 
-def store_commit_document(store: RedisStateStore, members: list[tuple[str, float]]) -> list[bytes]:
+def store_commit_args(store: RedisStateStore, members: list[tuple[str, float]]) -> list[object]:
     import orjson
 
-    return [
-        orjson.dumps(
-            {
-                "p": store.prefix,
-                "now": NOW,
-                "ledger_ttl": 60,
-                "policies": {kind.value: (100.0, 3) for kind in Series},
-                "adds": [(Series.STORE_LISTINGS.value, "g", m, t) for m, t in members],
-                "ledger": [],
-            }
-        )
-    ]
+    series = orjson.dumps(
+        {
+            "policies": {kind.value: (100.0, 3) for kind in Series},
+            "adds": [(Series.STORE_LISTINGS.value, "g", m, t) for m, t in members],
+        }
+    )
+    return [store.prefix, NOW, 60, series]

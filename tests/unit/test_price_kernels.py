@@ -16,6 +16,7 @@ from detectors._price_kernels import (
     BASE_NONE,
     center_and_scale,
     group_baselines,
+    pack,
     ramp,
     score_batch,
     weighted_median,
@@ -44,7 +45,7 @@ def lognormal_group(rng, n, median, sigma, stores=40):
 
 
 def baseline(*group, params=PARAMS):
-    median, scale, n, stores = group_baselines(*flat([group]), params)
+    median, scale, n, stores = group_baselines(*flat([group]), pack(params))
     return math.exp(median[0]), scale[0], n[0], stores[0]
 
 
@@ -85,7 +86,7 @@ def test_weighted_median_follows_the_weights_and_splits_ties() -> None:
 
 def test_unpriced_observations_are_skipped() -> None:
     group = (np.array([math.nan, math.log(50.0)]), np.array([NOW, NOW]), np.array([1, 2]))
-    median, _, n, stores = group_baselines(*flat([group]), PARAMS)
+    median, _, n, stores = group_baselines(*flat([group]), pack(PARAMS))
     assert math.exp(median[0]) == pytest.approx(50.0, rel=1e-6)
     assert (n[0], stores[0]) == (1, 1)
 
@@ -159,13 +160,13 @@ def test_a_listing_dated_in_the_future_weighs_as_a_fresh_one() -> None:
 
 def test_an_empty_group_has_no_baseline() -> None:
     empty = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
-    median, scale, n, stores = group_baselines(*flat([empty]), PARAMS)
+    median, scale, n, stores = group_baselines(*flat([empty]), pack(PARAMS))
     assert math.isnan(median[0]) and math.isnan(scale[0]) and n[0] == 0 and stores[0] == 0
 
 
 def score(groups, log_price, *, bc, c, ref=math.nan, authorised=False, fee=0.0, params=PARAMS):
     """One listing scored against baselines computed from ``groups``."""
-    median, scale, n, stores = group_baselines(*flat(groups), params)
+    median, scale, n, stores = group_baselines(*flat(groups), pack(params))
     return score_batch(
         median,
         scale,
@@ -177,7 +178,7 @@ def score(groups, log_price, *, bc, c, ref=math.nan, authorised=False, fee=0.0, 
         np.array([c], np.int64),
         np.array([ref]),
         np.array([authorised]),
-        params,
+        pack(params),
     )
 
 

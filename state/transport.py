@@ -1,0 +1,70 @@
+"""One command, one reply, over connections a store keeps, packed in C.
+
+redis-py's asyncio client packs every argument in Python, and for every command borrows a
+connection from its pool and gives it back (a lock, a readiness check of the socket and
+bookkeeping each way); a pipeline adds a command stack and callbacks per command. A batch's
+round trip is one ``EVALSHA`` of the script bundle (``state.bundle``), so a store sends it
+here directly: on a connection it keeps between calls (taken from the client's pool when none
+is free, so concurrent calls each get one), packed by hiredis, one write, one reply.
+
+A connection that fails or is interrupted mid-call (a timeout cancels the call) is
+disconnected and handed back to the pool, so no reply is ever left unread on one that is used
+again; one that turns out dead (Redis restarted, an idle socket closed) is replaced and the
+command sent once more, which is safe because every batch script is idempotent. An error reply
+is raised as redis-py raises it (``NoScriptError``, ``ResponseError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from state.bundle import pack
+
+
+class Lane:
+    """The connections of one store (one event loop)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._idle: list[AbstractConnection] = []
+
+    async def execute(self, command: Sequence[Any]) -> Any:
+        """Send ``command`` and return its reply."""
+        try:
+            return await self._once(command)
+        except RedisConnectionError:  # a connection Redis closed: a fresh one, once
+            return await self._once(command)
+
+    async def _once(self, command: Sequence[Any]) -> Any:
+        pool = self._client.connection_pool
+        if self._idle:
+            connection = self._idle.pop()
+        else:
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            packed = pack(command)
+            await connection.send_packed_command(
+                packed if packed is not None else connection.pack_command(*command)
+            )
+            reply = await connection.read_response()
+        except ResponseError:
+            self._idle.append(connection)  # the whole reply was read: still in step
+            raise
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            await pool.release(connection)
+            raise
+        self._idle.append(connection)
+        return reply
+
+    async def close(self) -> None:
+        """Hand every kept connection back to the pool."""
+        pool = self._client.connection_pool
+        while self._idle:
+            await pool.release(self._idle.pop())

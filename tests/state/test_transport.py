@@ -1,0 +1,110 @@
+"""The store's own round trips against a real Redis: the script bundle and the connections a
+store keeps (a call cut short never leaves a reply behind, a dead connection is replaced, an
+error names the failing part)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from state.base import LedgerWrite, Series, SeriesPolicy, StateNeeds, StateUpdates
+from state.bundle import bundle_args, bundle_source
+from state.redis import RedisStateStore
+from state.transport import Lane
+
+POLICIES = {kind: SeriesPolicy(window_s=100.0, max_members=3) for kind in Series}
+NOW = 1_800_000_000.0
+SLOW = "local t = redis.call('TIME'); local stop = t[1] * 1e6 + t[2] + 300000\n" + (
+    "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop; return 'late'"
+)
+
+
+async def test_a_call_cut_short_leaves_no_reply_for_the_next(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    lane = Lane(client)
+    try:
+        assert await lane.execute(("PING",)) == b"PONG"
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await lane.execute(("EVAL", SLOW, 0))
+        assert await lane.execute(("ECHO", "after")) == b"after"  # not the late reply
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_a_connection_redis_closed_is_replaced(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    lane = Lane(client)
+    try:
+        first = await lane.execute(("CLIENT", "ID"))
+        await client.client_kill_filter(_id=first)
+        assert await lane.execute(("ECHO", "again")) == b"again"
+        assert await lane.execute(("CLIENT", "ID")) != first
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    lane = Lane(client)
+    try:
+        replies = await asyncio.gather(*(lane.execute(("ECHO", f"m{i}")) for i in range(20)))
+        assert replies == [f"m{i}".encode() for i in range(20)]
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_the_bundle_runs_its_parts_in_order_and_names_a_failing_one(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    source = bundle_source(
+        {"echo": "return ARGV", "nothing": "return nil", "fail": "return redis.call('NOPE')"}
+    )
+    lane = Lane(client)
+    try:
+        args = bundle_args([("echo", ["a", b"\x00b"]), ("nothing", []), ("echo", [])])
+        assert await lane.execute(("EVAL", source, 0, *args)) == [[b"a", b"\x00b"], None, []]
+        with pytest.raises(ResponseError, match="fail"):
+            await lane.execute(("EVAL", source, 0, *bundle_args([("fail", [])])))
+        assert await lane.execute(("ECHO", "still")) == b"still"
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
+async def test_a_failing_part_stops_the_store_call_and_the_store_goes_on(
+    redis_url: str, key_prefix: str
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    store = RedisStateStore(client, POLICIES, prefix=key_prefix)
+    try:
+        await client.set(f"{key_prefix}:ledger:bad:0", "not a hash")
+        with pytest.raises(Exception, match="mark_emitted"):
+            await store.mark_emitted(["bad:0"])
+        await store.commit(StateUpdates(), [LedgerWrite("l:0", "fp", b'{"v": "\\u00e9"}')], NOW)
+        snapshot = await store.fetch(StateNeeds(), ["l:0"], NOW)
+        assert snapshot.ledger["l:0"].verdict == b'{"v": "\\u00e9"}'  # byte for byte
+    finally:
+        await store.close()
+
+
+async def test_marking_an_expired_entry_leaves_no_key_behind(
+    redis_url: str, key_prefix: str
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    store = RedisStateStore(client, POLICIES, prefix=key_prefix)
+    try:
+        await store.commit(StateUpdates(), [LedgerWrite("l:0", "fp", b"{}")], NOW)
+        await store.mark_emitted(["l:0", "gone:0"])
+        assert await client.exists(f"{key_prefix}:ledger:gone:0") == 0
+        assert await client.hget(f"{key_prefix}:ledger:l:0", "e") == b"1"
+        assert await client.ttl(f"{key_prefix}:ledger:l:0") > 0
+    finally:
+        await store.close()
