@@ -29,9 +29,23 @@ class ListingBatch:
     now: float
     annotations: dict[str, Any] = field(default_factory=dict)
     _derived: dict[str, Any] = field(default_factory=dict)
+    parent: ListingBatch | None = None
+    """The batch this one was cut from (:meth:`subset`): the one whose needs the state
+    snapshot answers."""
+    parent_rows: Sequence[int] = ()
+    """Listing ``i`` of this batch is listing ``parent_rows[i]`` of ``parent``."""
 
     def __len__(self) -> int:
         return len(self.listings)
+
+    def subset(self, rows: Sequence[int]) -> ListingBatch:
+        """The listings at ``rows`` (in that order) as a batch of their own that remembers
+        where they came from: the engine reads state for a whole batch and judges only the
+        listings the ledger does not answer, and a detector whose state is indexed by the
+        rows it asked about (the LSH probe) maps it through ``parent_rows``."""
+        return ListingBatch(
+            [self.listings[i] for i in rows], self.now, parent=self, parent_rows=list(rows)
+        )
 
     def derived(self, name: str, compute: Callable[[ListingBatch], T]) -> T:
         """Compute a per-batch value once (normalised titles, shingles...) and share it."""

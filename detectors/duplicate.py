@@ -181,6 +181,22 @@ class DuplicateDetector(Detector):
         known[id(self.config)] = (self.config, state, linkage)
         return linkage
 
+    def _title_hits(
+        self, batch: ListingBatch, prepared: _Prepared, hits: InlineHits | None
+    ) -> InlineHits | None:
+        """The LSH probe's hits by row of ``prepared.rows``. The probe was made in ``needs``
+        for the batch the engine read state for; when it judges part of it (the rest answered
+        by the ledger), the hits of the parent's probe rows are renumbered to this batch's."""
+        parent = batch.parent
+        if hits is None or not len(hits) or parent is None:
+            return hits
+        probed = self._prepared(parent).rows  # probe row -> listing of the parent
+        ours = np.full(len(parent), -1, dtype=np.int64)  # listing of the parent -> our row
+        ours[np.asarray(batch.parent_rows, dtype=np.int64)[prepared.rows]] = np.arange(
+            len(prepared.rows), dtype=np.int64
+        )
+        return hits.renumbered(ours[probed])
+
     def needs(self, batch: ListingBatch) -> StateNeeds:
         prepared = self._prepared(batch)
         needs = StateNeeds()
@@ -221,7 +237,7 @@ class DuplicateDetector(Detector):
             prepared.payloads,
             prepared.offsets,
             prepared.store_codes,
-            state.inline.get(Buckets.LSH),
+            self._title_hits(batch, prepared, state.inline.get(Buckets.LSH)),
             threshold=config.jaccard_threshold,
             cap=config.lsh_bucket_cap,
             rows_per_band=config.rows,

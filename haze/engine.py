@@ -235,10 +235,12 @@ class Screener:
             fresh = [listings[i] for i in fresh_index]
             # one batch object for detect and updates: annotations made while detecting
             # (the brands found in the text) must reach the updates
-            fresh_batch = batch if len(fresh) == len(listings) else ListingBatch(fresh, now)
+            # (cut from the batch the state was read for, whose row-indexed state a detector
+            # maps through it)
+            fresh_batch = batch if len(fresh) == len(listings) else batch.subset(fresh_index)
             verdicts = self._judge(runtime, fresh_batch, snapshot, started)
             if shadow is not None:
-                verdicts = self._with_shadow(shadow, ListingBatch(fresh, now), snapshot, verdicts)
+                verdicts = self._with_shadow(shadow, batch.subset(fresh_index), snapshot, verdicts)
             updates, ledger = StateUpdates(), []
             decisions = [verdict.decision for verdict in verdicts]
             for detector in runtime.detectors:

@@ -122,6 +122,20 @@ class InlineHits:
         start = int(self.start[k])
         return self.data[start : start + int(self.length[k])]
 
+    def renumbered(self, rows: npt.NDArray[np.int64]) -> InlineHits:
+        """The hits of probe row ``r`` as hits of row ``rows[r]``; those of rows mapped to a
+        negative number are left out (a probe made for a batch, read for part of it)."""
+        mapped = rows[self.row] if len(self.row) else self.row
+        keep = mapped >= 0
+        return InlineHits(
+            self.data,
+            mapped[keep],
+            self.part[keep],
+            self.start[keep],
+            self.length[keep],
+            self.time[keep],
+        )
+
     def within(self, oldest: float) -> InlineHits:
         """The hits no older than ``oldest``."""
         keep = self.time >= math.floor(oldest)

@@ -9,9 +9,10 @@ is free, so concurrent calls each get one), packed by hiredis, one write, one re
 
 A connection that fails or is interrupted mid-call (a timeout cancels the call) is
 disconnected and handed back to the pool, so no reply is ever left unread on one that is used
-again; one that turns out dead (Redis restarted, an idle socket closed) is replaced and the
-command sent once more, which is safe because every batch script is idempotent. An error reply
-is raised as redis-py raises it (``NoScriptError``, ``ResponseError``).
+again; one that turns out dead (Redis restarted, an idle socket closed) is replaced, with
+every other kept connection (a restart closed them all), and the command sent once more,
+which is safe because every batch script is idempotent. An error reply is raised as redis-py
+raises it (``NoScriptError``, ``ResponseError``).
 """
 
 from __future__ import annotations
@@ -38,15 +39,27 @@ class Lane:
         """Send ``command`` and return its reply."""
         try:
             return await self._once(command)
-        except RedisConnectionError:  # a connection Redis closed: a fresh one, once
-            return await self._once(command)
+        except RedisConnectionError:  # Redis closed it: the others kept went with it
+            await self._drop_idle()
+            return await self._once(command, fresh=True)
 
-    async def _once(self, command: Sequence[Any]) -> Any:
+    async def _drop_idle(self) -> None:
         pool = self._client.connection_pool
-        if self._idle:
+        while self._idle:
+            connection = self._idle.pop()
+            await connection.disconnect(nowait=True)
+            await pool.release(connection)
+
+    async def _once(self, command: Sequence[Any], *, fresh: bool = False) -> Any:
+        """With ``fresh``, on a new socket: the pool's own check of a connection it hands
+        out can miss one whose close it has not seen yet."""
+        pool = self._client.connection_pool
+        if self._idle and not fresh:
             connection = self._idle.pop()
         else:
             connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            if fresh:
+                await connection.disconnect(nowait=True)  # sending connects again
         try:
             packed = pack(command)
             await connection.send_packed_command(

@@ -49,6 +49,23 @@ async def test_a_connection_redis_closed_is_replaced(redis_url: str) -> None:
         await client.aclose()
 
 
+async def test_after_every_kept_connection_is_closed_the_next_call_succeeds(
+    redis_url: str,
+) -> None:
+    """A Redis restart closes all of them: the retry must not take another dead one."""
+    client = aioredis.Redis.from_url(redis_url)
+    lane = Lane(client)
+    try:
+        ids = await asyncio.gather(*(lane.execute(("CLIENT", "ID")) for _ in range(4)))
+        assert len(set(ids)) == 4  # four connections kept
+        for client_id in ids:
+            await client.client_kill_filter(_id=client_id)
+        assert await lane.execute(("ECHO", "after")) == b"after"
+    finally:
+        await lane.close()
+        await client.aclose()
+
+
 async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     lane = Lane(client)
