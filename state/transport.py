@@ -10,13 +10,14 @@ is free, so concurrent calls each get one), packed by hiredis, one write, one re
 A connection that fails or is interrupted mid-call (a timeout cancels the call) is
 disconnected and handed back to the pool, so no reply is ever left unread on one that is used
 again; one that turns out dead (Redis restarted, an idle socket closed) is replaced, with
-every other kept connection (a restart closed them all), and the command sent once more,
-which is safe because every batch script is idempotent. An error reply is raised as redis-py
-raises it (``NoScriptError``, ``ResponseError``).
+every other kept connection (a restart closed them all), and the command sent again (up to
+``RETRIES`` times, on new sockets), which is safe because every batch script is idempotent.
+An error reply is raised as redis-py raises it (``NoScriptError``, ``ResponseError``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from state.bundle import pack
+
+RETRIES = 3
+"""Attempts on new connections after a kept one failed (the caller's timeout bounds them)."""
+BACKOFF_S = 0.02
+"""Wait before the second of them, doubled before each next."""
 
 
 class Lane:
@@ -41,7 +47,14 @@ class Lane:
             return await self._once(command)
         except RedisConnectionError:  # Redis closed it: the others kept went with it
             await self._drop_idle()
-            return await self._once(command, fresh=True)
+        for attempt in range(RETRIES):  # on new sockets (a Redis coming back may refuse some)
+            try:
+                return await self._once(command, fresh=True)
+            except RedisConnectionError:
+                if attempt == RETRIES - 1:
+                    raise
+                await asyncio.sleep(BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _drop_idle(self) -> None:
         pool = self._client.connection_pool
