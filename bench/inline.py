@@ -11,6 +11,7 @@ import asyncio
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,10 +22,11 @@ from haze.services import ROOT
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
 from loadtest.promtext import difference, histogram_buckets, quantile
-from loadtest.stream_harness import run_stream_load
+from loadtest.stream_harness import StreamReport, run_stream_load
 
 RATE = 200
 SECONDS = 30
+WARMUP_SECONDS = 15
 STREAM_RATE = 500.0
 
 
@@ -34,57 +36,69 @@ def _metrics(port: int) -> str:
         return text
 
 
+def _load(
+    stack: BenchStack, docs: list[dict[str, Any]], seconds: int, out: Path
+) -> tuple[StreamReport, subprocess.CompletedProcess[bytes]]:
+    """Locust at ``RATE`` against ``POST /v1/screen`` and ``docs`` produced at ``STREAM_RATE``
+    for ``seconds``, together; locust's summary in ``out.json``."""
+    locust = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "loadtest" / "locustfile.py"),
+            "--headless",
+            "-u",
+            str(RATE),
+            "-r",
+            str(RATE),
+            "-t",
+            f"{seconds}s",
+            "--host",
+            f"http://127.0.0.1:{stack.port}",
+            "--json-file",
+            str(out),
+            "--only-summary",
+            "--stop-timeout",
+            "5",
+        ],
+        cwd=ROOT,
+        env={**stack.env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    stream = asyncio.run(
+        run_stream_load(
+            stack.kafka.bootstrap, stack.topics, docs, rate=STREAM_RATE, timeout_s=seconds + 60
+        )
+    )
+    _, stderr = locust.communicate(timeout=seconds + 120)
+    return stream, subprocess.CompletedProcess(locust.args, locust.returncode, b"", stderr)
+
+
 def run() -> dict[str, Any]:
     stack = BenchStack.start("inline")
-    kafka, topics, env, port, workdir = (
-        stack.kafka,
-        stack.topics,
-        stack.env,
-        stack.port,
-        stack.workdir,
-    )
-    worker = WorkerProcess(env, workdir / "worker.log")
+    port, workdir = stack.port, stack.workdir
+    worker = WorkerProcess(stack.env, workdir / "worker.log")
     registry, _ = load_registry()
     try:
         worker.start()
+        generator = ListingGenerator(registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}")
+        # a fresh broker's JVM compiles its hot paths during its first seconds under load (and
+        # takes a core doing it): a warm-up run at the same rates, not counted
+        _load(
+            stack,
+            generator.take(int(STREAM_RATE * WARMUP_SECONDS)),
+            WARMUP_SECONDS,
+            workdir / "warmup",
+        )
         before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
-        stream_docs = ListingGenerator(
-            registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}"
-        ).take(int(STREAM_RATE * SECONDS))
-        locust = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(ROOT / "loadtest" / "locustfile.py"),
-                "--headless",
-                "-u",
-                str(RATE),
-                "-r",
-                str(RATE),
-                "-t",
-                f"{SECONDS}s",
-                "--host",
-                f"http://127.0.0.1:{port}",
-                "--json-file",
-                str(workdir / "locust"),
-                "--only-summary",
-                "--stop-timeout",
-                "5",
-            ],
-            cwd=ROOT,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        stream, locust = _load(
+            stack, generator.take(int(STREAM_RATE * SECONDS)), SECONDS, workdir / "locust"
         )
-        stream = asyncio.run(
-            run_stream_load(
-                kafka.bootstrap, topics, stream_docs, rate=STREAM_RATE, timeout_s=SECONDS + 60
-            )
-        )
-        _, stderr = locust.communicate(timeout=SECONDS + 120)
         after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
+        stderr = locust.stderr
     finally:
         worker.stop()
         stack.stop()
@@ -110,6 +124,7 @@ def run() -> dict[str, Any]:
             f"the same worker consumed a {STREAM_RATE:.0f} listings/s stream meanwhile. p50/p99 "
             "from the service's haze_http_request_seconds histogram (interpolated within buckets); "
             "client_* from locust (includes its own scheduling on the shared 2 cores)."
+            + f" Measured after a {WARMUP_SECONDS}s warm-up at the same rates (not counted)."
             + (f" locust stderr tail: {stderr.decode()[-300:]}" if locust.returncode else "")
         ),
     }
