@@ -232,12 +232,11 @@ class Screener:
                 fresh_index.append(i)
 
         if fresh_index:
-            fresh = [listings[i] for i in fresh_index]
             # one batch object for detect and updates: annotations made while detecting
-            # (the brands found in the text) must reach the updates
-            # (cut from the batch the state was read for, whose row-indexed state a detector
-            # maps through it)
-            fresh_batch = batch if len(fresh) == len(listings) else batch.subset(fresh_index)
+            # (the brands found in the text) must reach the updates; cut from the batch the
+            # state was read for, whose row-indexed state a detector maps through it
+            every = len(fresh_index) == len(listings)
+            fresh_batch = batch if every else batch.subset(fresh_index)
             verdicts = self._judge(runtime, fresh_batch, snapshot, started)
             if shadow is not None:
                 verdicts = self._with_shadow(shadow, batch.subset(fresh_index), snapshot, verdicts)

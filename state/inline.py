@@ -125,25 +125,21 @@ class InlineHits:
     def renumbered(self, rows: npt.NDArray[np.int64]) -> InlineHits:
         """The hits of probe row ``r`` as hits of row ``rows[r]``; those of rows mapped to a
         negative number are left out (a probe made for a batch, read for part of it)."""
-        mapped = rows[self.row] if len(self.row) else self.row
-        keep = mapped >= 0
-        return InlineHits(
-            self.data,
-            mapped[keep],
-            self.part[keep],
-            self.start[keep],
-            self.length[keep],
-            self.time[keep],
-        )
+        mapped = rows[self.row]
+        return self._kept(mapped >= 0, mapped)
 
     def within(self, oldest: float) -> InlineHits:
         """The hits no older than ``oldest``."""
         keep = self.time >= math.floor(oldest)
         if keep.all():
             return self
+        return self._kept(keep, self.row)
+
+    def _kept(self, keep: npt.NDArray[np.bool_], row: npt.NDArray[np.int64]) -> InlineHits:
+        """The hits where ``keep`` holds, numbered by ``row``."""
         return InlineHits(
             self.data,
-            self.row[keep],
+            row[keep],
             self.part[keep],
             self.start[keep],
             self.length[keep],

@@ -268,11 +268,8 @@ class RedisStateStore(StateStore):
             calls.append(("commit_prices", price_args))
         await self._call(lambda: self._eval_together(*calls))
 
-    async def _eval_together(
-        self, *calls: tuple[str, list[Any]], transaction: bool = True
-    ) -> list[Any]:
-        """Run several scripts in one round trip, as parts of the bundle: atomically whatever
-        ``transaction`` says (the bundle is one script; the flag stays for callers)."""
+    async def _eval_together(self, *calls: tuple[str, list[Any]]) -> list[Any]:
+        """Run several scripts in one round trip, atomically: as parts of the bundle."""
         command = ("EVALSHA", self._bundle_sha, 0, *bundle_args(calls))
         try:
             replies = await self._lane.execute(command)

@@ -47,14 +47,12 @@ class Lane:
             return await self._once(command)
         except RedisConnectionError:  # Redis closed it: the others kept went with it
             await self._drop_idle()
-        for attempt in range(RETRIES):  # on new sockets (a Redis coming back may refuse some)
+        for attempt in range(RETRIES - 1):  # on new sockets (a Redis coming back may refuse)
             try:
                 return await self._once(command, fresh=True)
             except RedisConnectionError:
-                if attempt == RETRIES - 1:
-                    raise
                 await asyncio.sleep(BACKOFF_S * 2**attempt)
-        raise AssertionError("unreachable")
+        return await self._once(command, fresh=True)
 
     async def _drop_idle(self) -> None:
         pool = self._client.connection_pool
