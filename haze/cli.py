@@ -19,6 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     import faust
 
     from config.settings import settings_from_env
+    from haze.interpreter import tune_for_service
     from streams.app import build_app
     from streams.topics import ensure_topics
 
@@ -31,10 +32,8 @@ def _run(args: argparse.Namespace) -> int:
             "demo mode: seller signals are keyed with the built-in demo key; "
             "set SCREEN_SIGNAL_KEY and SCREEN_MODE=production for real data"
         )
-    # The inline API's thread must get the GIL back quickly while a stream batch computes:
-    # a 1 ms switch interval (default 5 ms) bounds that wait at a small cost in throughput.
-    sys.setswitchinterval(0.001)
     app = build_app(settings)
+    tune_for_service()  # GIL switch interval and GC thresholds (haze/interpreter.py says why)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every library debug
     # call build a log record (measured: ~5% of worker CPU). A service needs no spinner.
