@@ -23,7 +23,7 @@ from typing import Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.publisher import partition_for
+from streams.partitioning import partition_for
 
 log = logging.getLogger(__name__)
 

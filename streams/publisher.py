@@ -16,16 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+
+from streams.partitioning import partition_for
 
 MAX_BATCH_BYTES = 512 * 1024
-_PARTITIONER = DefaultPartitioner()
-
-
-def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (murmur2) among ``partitions``
-    (sorted): where a listing's records go, and where to look for them again."""
-    return int(_PARTITIONER(key, partitions, partitions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +42,7 @@ class KafkaPublisher:
         self._bootstrap = bootstrap_servers
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
+        partition_for(b"", [0])  # load (or compile) the partitioner before the first batch
 
     async def start(self) -> AIOKafkaProducer:
         """Create and start the producer on first use (it binds to the running loop)."""
