@@ -94,10 +94,8 @@ class InlineApi:
         metrics.batch_size.labels(path="http").observe(len(listings))
         metrics.batch_seconds.labels(path="http").observe(time.perf_counter() - started)
         topics = self.service.settings.topics
+        metrics.count_verdicts("http", results)
         for result in results:
-            metrics.verdicts.labels(path="http", decision=result.decision).inc()
-            if result.shadow_differs:
-                metrics.shadow_disagreements.labels(decision=result.decision).inc()
             if not result.fresh and (
                 result.complaint is None or resources.outbox.owes_complaint(result.key)
             ):

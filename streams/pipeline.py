@@ -246,12 +246,10 @@ class ScreenPipeline:
         m = self.metrics
         m.batch_size.labels(path="stream").observe(len(batch))
         m.batch_seconds.labels(path="stream").observe(time.perf_counter() - started)
-        for result in results:
-            m.verdicts.labels(path="stream", decision=result.decision).inc()
-            if not result.fresh:
-                m.repeats.inc()
-            if result.shadow_differs:
-                m.shadow_disagreements.labels(decision=result.decision).inc()
+        m.count_verdicts("stream", results)
+        repeats = sum(not result.fresh for result in results)
+        if repeats:
+            m.repeats.inc(repeats)
         m.complaints.inc(sum(1 for r in records if r.topic == self.topics.complaints))
         now = time.time()
         for message in batch:

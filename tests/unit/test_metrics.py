@@ -248,3 +248,25 @@ def test_consumer_lag_before_the_consumer_has_an_assignment_reports_every_partit
     metrics.registry.register(FaustCollector(FakeApp(None)))
     text = generate_latest(metrics.registry).decode()
     assert text.count("haze_consumer_lag{") == 4
+
+
+def test_count_verdicts_tallies_decisions_and_shadow_disagreements_per_path() -> None:
+    from haze.engine import Screened
+
+    metrics = ScreenMetrics()
+
+    def screened(decision: Any, differs: bool = False) -> Screened:
+        return Screened("k", "l", decision, b"{}", None, True, shadow_differs=differs)
+
+    metrics.count_verdicts(
+        "stream", [screened("allow"), screened("block", True), screened("allow")]
+    )
+    metrics.count_verdicts("http", [screened("review", True)])
+    metrics.count_verdicts("stream", [screened("allow")])
+    assert _value(metrics, "haze_verdicts_total", path="stream", decision="allow") == 3
+    assert _value(metrics, "haze_verdicts_total", path="stream", decision="block") == 1
+    assert _value(metrics, "haze_verdicts_total", path="http", decision="review") == 1
+    assert _value(metrics, "haze_verdicts_total", path="http", decision="allow") == 0
+    assert _value(metrics, "haze_shadow_disagreements_total", decision="block") == 1
+    assert _value(metrics, "haze_shadow_disagreements_total", decision="review") == 1
+    assert _value(metrics, "haze_shadow_disagreements_total", decision="allow") == 0
