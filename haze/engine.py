@@ -100,6 +100,20 @@ class PendingCommit:
         self._forget()
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A batch ready for its state read (:meth:`Screener.plan`)."""
+
+    runtime: Runtime
+    shadow: Runtime | None
+    batch: ListingBatch
+    needs: StateNeeds
+    keys: list[str]
+    prints: list[str]
+    now: float
+    started: float
+
+
 def fingerprint(listing: Listing) -> str:
     """Content identity of a listing revision: the same id and revision with other content is
     screened again rather than answered from the ledger."""
@@ -175,7 +189,12 @@ class Screener:
         return results
 
     async def screen_deferred(
-        self, listings: Sequence[Listing], *, degrade: bool = False, budget_s: float | None = None
+        self,
+        listings: Sequence[Listing],
+        *,
+        degrade: bool = False,
+        budget_s: float | None = None,
+        plan: Plan | None = None,
     ) -> tuple[list[Screened], PendingCommit | None]:
         """Screen a batch and hand back its state and ledger write instead of awaiting it.
 
@@ -183,12 +202,16 @@ class Screener:
         until a pending commit lands, this screener answers its listings from memory as the
         ledger would (a repeat gets the same verdict), and commits land in the order they were
         made. The caller must :meth:`PendingCommit.apply` it before producing the results.
-        ``degrade`` and ``budget_s`` apply to the read, as in :meth:`screen`."""
-        return await self._screen(listings, degrade=degrade, budget_s=budget_s)
+        ``degrade`` and ``budget_s`` apply to the read, as in :meth:`screen`; ``plan`` is
+        :meth:`plan` of these listings, made ahead (one is made here otherwise)."""
+        return await self._screen(listings, degrade=degrade, budget_s=budget_s, plan=plan)
 
-    async def _screen(
-        self, listings: Sequence[Listing], *, degrade: bool, budget_s: float | None
-    ) -> tuple[list[Screened], PendingCommit | None]:
+    def plan(self, listings: Sequence[Listing]) -> Plan:
+        """The state-free first half of screening a batch: what every detector needs to read
+        (the text analysis, signatures and groups behind it, kept on the batch for detection)
+        and the ledger keys. The stream agent plans the next batch while this one's state read
+        is in flight; a plan is screened once, by :meth:`screen_deferred`, on the config it was
+        made with."""
         runtime, shadow = self.runtime, self.shadow
         started = time.perf_counter()
         now = self._clock()
@@ -206,6 +229,23 @@ class Screener:
             needs.stores.add(listing.store_id)
         keys = [listing.key for listing in listings]
         prints = [fingerprint(listing) for listing in listings]
+        return Plan(runtime, shadow, batch, needs, keys, prints, now, started)
+
+    async def _screen(
+        self,
+        listings: Sequence[Listing],
+        *,
+        degrade: bool,
+        budget_s: float | None,
+        plan: Plan | None = None,
+    ) -> tuple[list[Screened], PendingCommit | None]:
+        if plan is None:
+            plan = self.plan(listings)
+        elif plan.batch.listings is not listings:
+            raise ValueError("a plan is screened with the listings it was made for")
+        runtime, shadow, batch, needs = plan.runtime, plan.shadow, plan.batch, plan.needs
+        keys, prints, now, started = plan.keys, plan.prints, plan.now, plan.started
+        observer = self.observer
         try:
             snapshot = await _within(budget_s, self.state.fetch(needs, sorted(set(keys)), now))
         except StateUnavailable as exc:

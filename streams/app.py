@@ -18,7 +18,7 @@ from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
 from streams.inline_context import InlineContext
 from streams.observed_publisher import ObservedPublisher
-from streams.pipeline import Incoming, Prepared, ScreenPipeline
+from streams.pipeline import Incoming, Planned, Prepared, ScreenPipeline
 from streams.publisher import KafkaPublisher
 from streams.reload import ConfigWatcher
 from streams.service import ScreenService
@@ -115,11 +115,25 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
             pipeline.deliver, ack, depth=stream_config.delivery_depth
         )
         linger = stream_config.batch_timeout_ms / 1000.0
+
+        async def screen_and_submit(planned: Planned, events: list[Any]) -> None:
+            await line.submit(await pipeline.screen(planned), events)
+
+        # While one batch is screened (and waits for its state read), the next is parsed and
+        # planned: state-free CPU work that used to wait for the read to come back. Batches are
+        # still screened one after another, in order.
+        screening: asyncio.Future[None] | None = None
         try:
             async for events in natural_batches(manual, stream_config.batch_size, linger_s=linger):
-                prepared = await pipeline.prepare([_incoming(event.message) for event in events])
-                await line.submit(prepared, events)
+                planned = pipeline.plan([_incoming(event.message) for event in events])
+                if screening is not None:
+                    await screening
+                screening = asyncio.ensure_future(screen_and_submit(planned, events))
+                screening.add_done_callback(_log_failure)
+                await asyncio.sleep(0)  # the screen sends its state read before we plan on
         finally:
+            if screening is not None:
+                await screening
             await line.drain()
 
     feedback_pipeline = FeedbackPipeline(service, publisher, topics)
@@ -134,6 +148,13 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
     register_inline_api(app, InlineApi(service, inline))
     app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
     return app
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    """A screening task that fails is re-raised by the agent when it next awaits it (at the
+    next batch); say so at once, in case none comes."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("screening a batch failed", exc_info=task.exception())
 
 
 def _incoming(message: Any) -> Incoming:

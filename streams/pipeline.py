@@ -28,7 +28,7 @@ from contract.deadletter import dead_letter
 from contract.errors import ContractError
 from contract.listing import Listing, parse_listing
 from contract.signals import SignalKeyer
-from haze.engine import PendingCommit, Screened, Screener
+from haze.engine import PendingCommit, Plan, Screened, Screener
 from state.errors import StateUnavailable
 from streams.complaint_log import SETTLE_S, OwedComplaint, RaisedComplaints
 from streams.metrics import ScreenMetrics
@@ -50,6 +50,19 @@ class Incoming:
     offset: int
     timestamp: float | None = None
     """Broker append time (epoch seconds), for end-to-end latency."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A parsed batch whose screening is planned (:meth:`ScreenPipeline.plan`)."""
+
+    batch: Sequence[Incoming]
+    accepted: list[tuple[Incoming, Listing]]
+    records: list[Record]
+    """Dead letters of the input that did not parse; the screen adds the rest."""
+    started: float
+    plan: Plan | None
+    """``None`` when nothing parsed or planning failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +110,14 @@ class ScreenPipeline:
         await self.deliver(await self.prepare(batch))
 
     async def prepare(self, batch: Sequence[Incoming]) -> Prepared:
-        """Parse and screen a batch and build its output records; its state and ledger write is
-        handed to :meth:`deliver`, which applies it before producing. The stream agent prepares
-        the next batch while this one is delivered: the screener answers listings of pending
-        writes from memory, and writes land in batch order."""
+        """Parse and screen a batch and build its output records: :meth:`plan`, then
+        :meth:`screen`."""
+        return await self.screen(self.plan(batch))
+
+    def plan(self, batch: Sequence[Incoming]) -> Planned:
+        """Parse a batch (bad input becomes a dead letter) and plan its screening, without
+        touching state: the stream agent plans the next batch while this one's state read is
+        in flight. A listing that makes planning fail is isolated when the batch is screened."""
         started = time.perf_counter()
         arrival = time.time()
         accepted: list[tuple[Incoming, Listing]] = []
@@ -112,7 +129,21 @@ class ScreenPipeline:
                 )
             except ContractError as exc:
                 records.append(self._dead_letter(message, exc.reason, exc.field))
-        screened, commit = await self._screen(accepted, records)
+        plan = None
+        if accepted:
+            try:
+                plan = self.screener.plan([listing for _, listing in accepted])
+            except Exception:
+                log.exception("planning a batch raised; its listings are screened one by one")
+        return Planned(batch, accepted, records, started, plan)
+
+    async def screen(self, planned: Planned) -> Prepared:
+        """Screen a planned batch and build its output records; its state and ledger write is
+        handed to :meth:`deliver`, which applies it before producing. The stream agent screens
+        the next batch while this one is delivered: the screener answers listings of pending
+        writes from memory, and writes land in batch order."""
+        batch, records, started = planned.batch, planned.records, planned.started
+        screened, commit = await self._screen(planned.accepted, records, planned.plan)
         results = self._drop_in_flight(screened)
         if self.raised is not None:
             results = await self._drop_raised(results)
@@ -153,16 +184,20 @@ class ScreenPipeline:
         ]
 
     async def _screen(
-        self, accepted: list[tuple[Incoming, Listing]], records: list[Record]
+        self, accepted: list[tuple[Incoming, Listing]], records: list[Record], plan: Plan | None
     ) -> tuple[list[Screened], PendingCommit | None]:
-        """The batch's results and its pending state write (committed by :meth:`deliver`)."""
+        """The batch's results and its pending state write (committed by :meth:`deliver`);
+        without a plan (planning failed), the listings are screened one by one."""
         if not accepted:
             return [], None
-        listings = [listing for _, listing in accepted]
-        try:
-            return await self._retry("screen", lambda: self.screener.screen_deferred(listings))
-        except _DetectorFailure:
-            pass
+        if plan is not None:
+            listings = plan.batch.listings
+            try:
+                return await self._retry(
+                    "screen", lambda: self.screener.screen_deferred(listings, plan=plan)
+                )
+            except _DetectorFailure:
+                pass
         # A listing made a detector fail: screen one by one so only the culprit is refused.
         results: list[Screened] = []
         for message, listing in accepted:

@@ -370,3 +370,50 @@ async def test_an_abandoned_commit_is_forgotten() -> None:
     again, after = await screener.screen_deferred([_listing("a", "fake bag")])
     assert again[0].fresh and after is not None
     await asyncio.wait_for(after.apply(), 1)  # not stuck behind the abandoned one
+
+
+class NeedyDetector(WordDetector):
+    """Fails while planning (``needs``) on a listing titled ``plan-boom``."""
+
+    def needs(self, batch: ListingBatch) -> Any:
+        if any(listing.title == "plan-boom" for listing in batch.listings):
+            raise ValueError("poison listing while planning")
+        return super().needs(batch)
+
+
+async def test_a_listing_that_breaks_planning_is_dead_lettered_and_the_rest_screened() -> None:
+    publisher = RecordingPublisher()
+    screener = Screener(
+        _runtime(NeedyDetector("fake", 0.9)), MemoryStateStore(series_policies(CONFIG))
+    )
+    pipeline = ScreenPipeline(
+        screener, publisher, TOPICS, KEYER, ScreenMetrics(), retry_initial_s=0.001
+    )
+    values = [
+        orjson.dumps(
+            {"listing_id": f"l{i}", "seller_id": "s", "store_id": "st", "title": t}
+            | {"category": "c", "price": 5}
+        )
+        for i, t in enumerate(["ok", "plan-boom", "fake"])
+    ]
+    planned = pipeline.plan(_incoming(values))
+    assert planned.plan is None and len(planned.accepted) == 3
+    await pipeline.deliver(await pipeline.screen(planned))
+    assert sorted(v["listing_id"] for v in publisher.on(TOPICS.verdicts)) == ["l0", "l2"]
+    dead = publisher.on(TOPICS.deadletter)
+    assert len(dead) == 1 and dead[0]["error"].startswith("screening failed")
+
+
+async def test_a_plan_made_ahead_is_screened_on_the_config_it_was_made_with() -> None:
+    state = MemoryStateStore(series_policies(CONFIG))
+    screener = Screener(_runtime(WordDetector("fake", 0.9)), state)
+    listings = [_listing("a", "fake bag")]
+    plan = screener.plan(listings)
+    screener.swap(_runtime(WordDetector("bag", 0.1, code="OTHER")))  # a reload in between
+    results, pending = await screener.screen_deferred(listings, plan=plan)
+    assert pending is not None
+    await pending.apply()
+    verdict = orjson.loads(results[0].verdict)
+    assert [r["code"] for r in verdict["reasons"]] == ["WORD"]
+    with pytest.raises(ValueError, match="listings it was made for"):
+        await screener.screen_deferred(list(listings), plan=screener.plan(listings))
