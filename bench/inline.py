@@ -1,7 +1,9 @@
-"""Inline-path benchmark: locust at a fixed rate against ``POST /v1/screen`` while the same
-worker consumes a stream load, with latency read from the service's own histogram.
+"""Inline-path benchmark: locust at a fixed rate against ``POST /v1/screen`` while a stream
+worker consumes a stream load, with latency read from the service's own histogram: first
+against an inline-only worker beside the stream worker, then against the stream worker's own
+API, side by side.
 
-Everything runs on this machine: the worker, its own Kafka and Redis, locust (a subprocess,
+Everything runs on this machine: the workers, their own Kafka and Redis, locust (a subprocess,
 its users paced at one request per second each) and the stream producer.
 """
 
@@ -18,7 +20,7 @@ import orjson
 
 from bench._stack import BenchStack
 from config.registry import load_registry
-from haze.services import ROOT
+from haze.services import ROOT, free_port
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
 from loadtest.promtext import difference, histogram_buckets, quantile
@@ -37,10 +39,10 @@ def _metrics(port: int) -> str:
 
 
 def _load(
-    stack: BenchStack, docs: list[dict[str, Any]], seconds: int, out: Path
+    stack: BenchStack, port: int, docs: list[dict[str, Any]], seconds: int, out: Path
 ) -> tuple[StreamReport, subprocess.CompletedProcess[bytes]]:
-    """Locust at ``RATE`` against ``POST /v1/screen`` and ``docs`` produced at ``STREAM_RATE``
-    for ``seconds``, together; locust's summary in ``out.json``."""
+    """Locust at ``RATE`` against ``POST /v1/screen`` on ``port`` and ``docs`` produced at
+    ``STREAM_RATE`` for ``seconds``, together; locust's summary in ``out.json``."""
     locust = subprocess.Popen(
         [
             sys.executable,
@@ -56,7 +58,7 @@ def _load(
             "-t",
             f"{seconds}s",
             "--host",
-            f"http://127.0.0.1:{stack.port}",
+            f"http://127.0.0.1:{port}",
             "--json-file",
             str(out),
             "--only-summary",
@@ -77,32 +79,20 @@ def _load(
     return stream, subprocess.CompletedProcess(locust.args, locust.returncode, b"", stderr)
 
 
-def run() -> dict[str, Any]:
-    stack = BenchStack.start("inline")
-    port, workdir = stack.port, stack.workdir
-    worker = WorkerProcess(stack.env, workdir / "worker.log")
-    registry, _ = load_registry()
-    try:
-        worker.start()
-        generator = ListingGenerator(registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}")
-        # a fresh broker's JVM compiles its hot paths during its first seconds under load (and
-        # takes a core doing it): a warm-up run at the same rates, not counted
-        _load(
-            stack,
-            generator.take(int(STREAM_RATE * WARMUP_SECONDS)),
-            WARMUP_SECONDS,
-            workdir / "warmup",
-        )
-        before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
-        stream, locust = _load(
-            stack, generator.take(int(STREAM_RATE * SECONDS)), SECONDS, workdir / "locust"
-        )
-        after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
-        stderr = locust.stderr
-    finally:
-        worker.stop()
-        stack.stop()
-    stats = orjson.loads((workdir / "locust.json").read_bytes())
+def _measure(
+    stack: BenchStack, port: int, generator: ListingGenerator, workdir: Path, name: str
+) -> dict[str, Any]:
+    """One layout: a warm-up run at the same rates (a fresh broker's JVM compiles its hot
+    paths during its first seconds under load, and takes a core doing it), then the measured
+    run, read from the histogram of the worker serving ``port``."""
+    _load(stack, port, generator.take(int(STREAM_RATE * WARMUP_SECONDS)), WARMUP_SECONDS,
+          workdir / f"{name}-warmup")  # fmt: skip
+    before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
+    stream, locust = _load(
+        stack, port, generator.take(int(STREAM_RATE * SECONDS)), SECONDS, workdir / name
+    )
+    after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
+    stats = orjson.loads((workdir / f"{name}.json").read_bytes())
     total = next(s for s in stats if s["name"] == "/v1/screen")
     window = difference(after, before)
     return {
@@ -114,18 +104,51 @@ def run() -> dict[str, Any]:
         "client_p50_ms": None if not total.get("response_times") else _client_quantile(total, 0.5),
         "client_p99_ms": None if not total.get("response_times") else _client_quantile(total, 0.99),
         "stream_verdicts_during": stream.verdicts,
+        "locust_stderr": locust.stderr.decode()[-300:] if locust.returncode else "",
+    }
+
+
+def run() -> dict[str, Any]:
+    stack = BenchStack.start("inline")
+    workdir = stack.workdir
+    stream_worker = WorkerProcess(stack.env, workdir / "worker.log")
+    inline_env = {
+        **stack.env,
+        "SCREEN_HTTP_PORT": str(free_port()),
+        "SCREEN_DATA_DIR": str(workdir / "inline-worker"),
+    }
+    inline_worker = WorkerProcess(inline_env, workdir / "inline-worker.log", role="inline")
+    registry, _ = load_registry()
+    generator = ListingGenerator(registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}")
+    try:
+        stream_worker.start()
+        inline_worker.start()
+        dedicated = _measure(stack, inline_worker.port, generator, workdir, "dedicated")
+        inline_worker.stop()
+        shared = _measure(stack, stream_worker.port, generator, workdir, "shared")
+    finally:
+        inline_worker.stop()
+        stream_worker.stop()
+        stack.stop()
+    stderr = dedicated.pop("locust_stderr") + shared.pop("locust_stderr")
+    return {
+        **dedicated,
+        **{f"shared_{key}": value for key, value in shared.items()},
         "targets": {
             "p50_ms": "< 2 ms server-side",
             "p99_ms": "< 10 ms server-side",
             "errors": "0",
         },
         "notes": (
-            f"locust: {RATE} users at one request/s each for {SECONDS}s against POST /v1/screen; "
-            f"the same worker consumed a {STREAM_RATE:.0f} listings/s stream meanwhile. p50/p99 "
-            "from the service's haze_http_request_seconds histogram (interpolated within buckets); "
-            "client_* from locust (includes its own scheduling on the shared 2 cores)."
-            + f" Measured after a {WARMUP_SECONDS}s warm-up at the same rates (not counted)."
-            + (f" locust stderr tail: {stderr.decode()[-300:]}" if locust.returncode else "")
+            f"locust: {RATE} users at one request/s each for {SECONDS}s against POST /v1/screen "
+            f"while a stream worker consumed a {STREAM_RATE:.0f} listings/s stream. rps, p50_ms, "
+            "p99_ms, errors: the API served by an inline-only worker (haze run --role inline) "
+            "beside the stream worker; shared_*: the same load against the stream worker's own "
+            "API (one process for both). p50/p99 from the serving worker's "
+            "haze_http_request_seconds histogram (interpolated within buckets); client_* from "
+            "locust (includes its own scheduling on the shared 2 cores). Each measured after a "
+            f"{WARMUP_SECONDS}s warm-up at the same rates (not counted)."
+            + (f" locust stderr tail: {stderr}" if stderr else "")
         ),
     }
 

@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
             "demo mode: seller signals are keyed with the built-in demo key; "
             "set SCREEN_SIGNAL_KEY and SCREEN_MODE=production for real data"
         )
-    app = build_app(settings)
+    app = build_app(settings, role=args.role)
     tune_for_service()  # GIL switch interval and GC thresholds (haze/interpreter.py says why)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG, which makes every library debug
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start a worker (stream agent + HTTP API)")
     run.add_argument("--loglevel", default="info")
+    run.add_argument(
+        "--role",
+        choices=["all", "inline"],
+        default="all",
+        help="all: stream agents and HTTP API (default); inline: the HTTP API alone, next to "
+        "stream workers, so inline requests never share a process with a stream batch",
+    )
     run.set_defaults(func=_run)
     services = sub.add_parser("services", help="start, stop or show the local Kafka and Redis")
     services.add_argument("action", choices=["up", "down", "status", "env"])

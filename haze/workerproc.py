@@ -17,9 +17,10 @@ from haze.services import ROOT, ServiceError
 
 
 class WorkerProcess:
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, role: str = "all") -> None:
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
         self.log_path = log_path
+        self.role = role
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -30,7 +31,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "haze", "run", "--loglevel", "warning"],
+            [sys.executable, "-m", "haze", "run", "--loglevel", "warning", "--role", self.role],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from config.settings import Settings
+from config.thresholds import StreamConfig
 from streams import faust_fastpath
 from streams.batching import natural_batches
 from streams.complaint_log import KafkaComplaintLog
@@ -27,15 +28,25 @@ from streams.views import register_views
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings, service: ScreenService | None = None) -> faust.App:
+ROLES = ("all", "inline")
+"""``all``: the stream agents and the HTTP API; ``inline``: the HTTP API alone, in a consumer
+group of its own (``<app id>-inline``) that screens nothing from the stream, so that inline
+requests never wait for the GIL behind a stream batch (docs/capacity.md)."""
+
+
+def build_app(
+    settings: Settings, service: ScreenService | None = None, *, role: str = "all"
+) -> faust.App:
     """A Faust app wired to the engine. Loading the config (and warming kernels) happens here,
     before the worker starts consuming, so the first listing does not pay for it."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     service = service or ScreenService.create(settings)
     stream_config = service.runtime.config.stream
     faust_fastpath.install()
     faust_fastpath.tune_fetch(stream_config.fetch_min_bytes, stream_config.fetch_max_wait_ms)
     app = faust.App(
-        settings.app_id,
+        settings.app_id if role == "all" else f"{settings.app_id}-inline",
         broker=settings.kafka_broker_url,
         key_serializer="raw",
         value_serializer="raw",
@@ -93,15 +104,50 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
         await asyncio.get_running_loop().run_in_executor(None, inline.close)
         await publisher.stop()
 
-    @app.agent(feedback_topic, name="feedback")
-    async def feedback(stream: Any) -> None:
-        async for event in stream.events():
-            await feedback_pipeline.handle(_incoming(event.message))
-
     @app.task
     async def declare_outputs() -> None:
         for topic in outputs:
             await topic.maybe_declare()
+
+    feedback_pipeline = FeedbackPipeline(service, publisher, topics)
+    if role == "all":
+        _stream_agents(app, submitted, feedback_topic, pipeline, feedback_pipeline, stream_config)
+    else:
+        # aiokafka refuses an empty subscription, so the inline role follows the low-volume
+        # feedback topic in its own group and ignores it (the stream workers apply feedback)
+        @app.agent(feedback_topic, name="feedback-ignored")
+        async def ignore_feedback(stream: Any) -> None:
+            async for _ in stream:
+                pass
+
+    register_views(app, service, inline, role=role)
+
+    async def _inline_ready(web_app: Any) -> None:
+        # the inline resources (and the outbox, with whatever journal a previous run left)
+        # start with the web server, not with the first request
+        inline.get()
+
+    app.web.web_app.on_startup.append(_inline_ready)  # type: ignore[attr-defined]  # aiohttp driver
+    register_inline_api(app, InlineApi(service, inline))
+    app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
+    return app
+
+
+def _stream_agents(
+    app: faust.App,
+    submitted: Any,
+    feedback_topic: Any,
+    pipeline: ScreenPipeline,
+    feedback_pipeline: FeedbackPipeline,
+    stream_config: StreamConfig,
+) -> None:
+    """The agents of the ``all`` role: screening ``listings.submitted`` and applying
+    ``screening.feedback``."""
+
+    @app.agent(feedback_topic, name="feedback")
+    async def feedback(stream: Any) -> None:
+        async for event in stream.events():
+            await feedback_pipeline.handle(_incoming(event.message))
 
     @app.agent(submitted, name="screen")
     async def screen(stream: Any) -> None:
@@ -135,19 +181,6 @@ def build_app(settings: Settings, service: ScreenService | None = None) -> faust
             if screening is not None:
                 await screening
             await line.drain()
-
-    feedback_pipeline = FeedbackPipeline(service, publisher, topics)
-    register_views(app, service, inline)
-
-    async def _inline_ready(web_app: Any) -> None:
-        # the inline resources (and the outbox, with whatever journal a previous run left)
-        # start with the web server, not with the first request
-        inline.get()
-
-    app.web.web_app.on_startup.append(_inline_ready)  # type: ignore[attr-defined]  # aiohttp driver
-    register_inline_api(app, InlineApi(service, inline))
-    app.haze_service = service  # type: ignore[attr-defined]  # for the CLI and tests
-    return app
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -16,17 +16,24 @@ def _service_started(component: Any) -> bool:
     return bool(getattr(component, "started", False)) and not getattr(component, "crashed", False)
 
 
-def _kafka_state(app: Any) -> str:
+def _kafka_state(app: Any, role: str) -> str:
     """``ok`` once the consumer has its partitions (a rebalance completed and none is under
-    way), ``starting`` before, ``unavailable`` when the consumer or producer is down."""
-    if not (_service_started(app.consumer) and _service_started(app.producer)):
+    way), ``starting`` before, ``unavailable`` when the consumer or producer is down. An
+    ``inline`` worker consumes nothing: its Kafka is its producer's."""
+    if not _service_started(app.producer):
+        return "unavailable"
+    if role == "inline":
+        return "ok"
+    if not _service_started(app.consumer):
         return "unavailable"
     if app.rebalancing_count == 0 or app.rebalancing:
         return "starting"
     return "ok"
 
 
-def register_views(app: Any, service: ScreenService, inline: InlineContext) -> None:
+def register_views(
+    app: Any, service: ScreenService, inline: InlineContext, *, role: str = "all"
+) -> None:
     """Attach ``/healthz`` and ``/metrics`` to the Faust app's web server."""
 
     @app.page("/healthz")
@@ -35,7 +42,7 @@ def register_views(app: Any, service: ScreenService, inline: InlineContext) -> N
 
         async def get(self, request: Request) -> Response:
             redis_ok = await inline.get().state.ping()
-            kafka = _kafka_state(app)
+            kafka = _kafka_state(app, role)
             runtime = service.runtime
             status = "ok" if redis_ok and kafka == "ok" else "degraded"
             body = {
@@ -45,6 +52,7 @@ def register_views(app: Any, service: ScreenService, inline: InlineContext) -> N
                 "config_version": runtime.config_version,
                 "registry_version": runtime.registry.version,
                 "detectors": [detector.name for detector in runtime.detectors],
+                "role": role,
             }
             return self.json(body, status=200)
 
