@@ -85,8 +85,8 @@ def _measure(
     """One layout: a warm-up run at the same rates (a fresh broker's JVM compiles its hot
     paths during its first seconds under load, and takes a core doing it), then the measured
     run, read from the histogram of the worker serving ``port``."""
-    _load(stack, port, generator.take(int(STREAM_RATE * WARMUP_SECONDS)), WARMUP_SECONDS,
-          workdir / f"{name}-warmup")  # fmt: skip
+    warmup = generator.take(int(STREAM_RATE * WARMUP_SECONDS))
+    _load(stack, port, warmup, WARMUP_SECONDS, workdir / f"{name}-warmup")
     before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
     stream, locust = _load(
         stack, port, generator.take(int(STREAM_RATE * SECONDS)), SECONDS, workdir / name

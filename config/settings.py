@@ -20,6 +20,12 @@ from config.thresholds import DEFAULT_CONFIG_PATH
 DEMO_SIGNAL_KEY = "haze-demo-signal-key-not-for-production"
 
 
+WORKER_ROLES = ("all", "inline")
+"""What ``haze run --role`` starts: ``all``, the stream agents and the HTTP API; ``inline``, the
+HTTP API alone, in a consumer group of its own (``<app id>-inline``) that screens nothing
+from the stream, so that inline requests never wait for the GIL behind a stream batch."""
+
+
 class Topics(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -197,6 +197,27 @@ def _evidence(
     return u, e
 
 
+@njit(cache=True, inline="always")
+def _other_side(
+    k: int, side: int, template: int, field: int, context: np.ndarray, n_context: int,
+    term: np.ndarray, which: np.ndarray, start: np.ndarray, end: np.ndarray, kinds: np.ndarray,
+    term_kind: np.ndarray, term_template: np.ndarray,
+) -> bool:  # fmt: skip
+    """Whether a cue of kind ``side`` (``K_CUE_AFTER``: after brand match ``k``,
+    ``K_CUE_BEFORE``: before it) of ``template`` sits next to ``k`` in its field."""
+    for d in range(n_context):
+        o = context[d]
+        if which[o] != field or term_kind[term[o]] != side or term_template[term[o]] != template:
+            continue
+        if (
+            _adjacent(end[k], start[o], kinds)
+            if side == K_CUE_AFTER
+            else _adjacent(end[o], start[k], kinds)
+        ):
+            return True
+    return False
+
+
 @njit(cache=True)
 def _soften(
     first: int,
@@ -249,30 +270,16 @@ def _soften(
                 continue
             if kind == K_CUE_BEFORE and _adjacent(end[j], start[k], kinds):
                 template = term_template[term[j]]
-                ok = not template_after[template]
-                for d in range(n_context):
-                    if ok:
-                        break
-                    o = context[d]
-                    ok = (
-                        which[o] == field
-                        and term_kind[term[o]] == K_CUE_AFTER
-                        and term_template[term[o]] == template
-                        and _adjacent(end[k], start[o], kinds)
-                    )
+                ok = not template_after[template] or _other_side(
+                    k, K_CUE_AFTER, template, field, context, n_context, term, which,
+                    start, end, kinds, term_kind, term_template,
+                )  # fmt: skip
             elif kind == K_CUE_AFTER and _adjacent(end[k], start[j], kinds):
                 template = term_template[term[j]]
-                ok = not template_before[template]
-                for d in range(n_context):
-                    if ok:
-                        break
-                    o = context[d]
-                    ok = (
-                        which[o] == field
-                        and term_kind[term[o]] == K_CUE_BEFORE
-                        and term_template[term[o]] == template
-                        and _adjacent(end[o], start[k], kinds)
-                    )
+                ok = not template_before[template] or _other_side(
+                    k, K_CUE_BEFORE, template, field, context, n_context, term, which,
+                    start, end, kinds, term_kind, term_template,
+                )  # fmt: skip
             else:
                 continue
             if ok and (best < 0 or template < best):

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from config.errors import ConfigError
+from config.settings import WORKER_ROLES
 from haze import generate, replay
 from haze.backtest import command as backtest
 from haze.errors import HazeError
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--loglevel", default="info")
     run.add_argument(
         "--role",
-        choices=["all", "inline"],
+        choices=WORKER_ROLES,
         default="all",
         help="all: stream agents and HTTP API (default); inline: the HTTP API alone, next to "
         "stream workers, so inline requests never share a process with a stream batch",

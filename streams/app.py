@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from config.settings import Settings
+from config.settings import WORKER_ROLES, Settings
 from config.thresholds import StreamConfig
 from streams import faust_fastpath
 from streams.batching import natural_batches
@@ -28,19 +28,13 @@ from streams.views import register_views
 log = logging.getLogger(__name__)
 
 
-ROLES = ("all", "inline")
-"""``all``: the stream agents and the HTTP API; ``inline``: the HTTP API alone, in a consumer
-group of its own (``<app id>-inline``) that screens nothing from the stream, so that inline
-requests never wait for the GIL behind a stream batch (docs/capacity.md)."""
-
-
 def build_app(
     settings: Settings, service: ScreenService | None = None, *, role: str = "all"
 ) -> faust.App:
     """A Faust app wired to the engine. Loading the config (and warming kernels) happens here,
     before the worker starts consuming, so the first listing does not pay for it."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role not in WORKER_ROLES:
+        raise ValueError(f"role must be one of {', '.join(WORKER_ROLES)}, not {role!r}")
     service = service or ScreenService.create(settings)
     stream_config = service.runtime.config.stream
     faust_fastpath.install()

@@ -5,6 +5,7 @@ error names the failing part)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,78 +23,60 @@ SLOW = "local t = redis.call('TIME'); local stop = t[1] * 1e6 + t[2] + 300000\n"
 )
 
 
-async def test_a_call_cut_short_leaves_no_reply_for_the_next(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    lane = Lane(client)
-    try:
-        assert await lane.execute(("PING",)) == b"PONG"
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.05):
-                await lane.execute(("EVAL", SLOW, 0))
-        assert await lane.execute(("ECHO", "after")) == b"after"  # not the late reply
-    finally:
-        await lane.close()
-        await client.aclose()
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url)
+    yield redis
+    await redis.aclose()
 
 
-async def test_a_connection_redis_closed_is_replaced(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    lane = Lane(client)
-    try:
-        first = await lane.execute(("CLIENT", "ID"))
-        await client.client_kill_filter(_id=first)
-        assert await lane.execute(("ECHO", "again")) == b"again"
-        assert await lane.execute(("CLIENT", "ID")) != first
-    finally:
-        await lane.close()
-        await client.aclose()
+@pytest.fixture
+async def lane(client: aioredis.Redis) -> AsyncIterator[Lane]:
+    kept = Lane(client)
+    yield kept
+    await kept.close()
+
+
+async def test_a_call_cut_short_leaves_no_reply_for_the_next(lane: Lane) -> None:
+    assert await lane.execute(("PING",)) == b"PONG"
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await lane.execute(("EVAL", SLOW, 0))
+    assert await lane.execute(("ECHO", "after")) == b"after"  # not the late reply
+
+
+async def test_a_connection_redis_closed_is_replaced(lane: Lane, client: aioredis.Redis) -> None:
+    first = await lane.execute(("CLIENT", "ID"))
+    await client.client_kill_filter(_id=first)
+    assert await lane.execute(("ECHO", "again")) == b"again"
+    assert await lane.execute(("CLIENT", "ID")) != first
 
 
 async def test_after_every_kept_connection_is_closed_the_next_call_succeeds(
-    redis_url: str,
+    lane: Lane, client: aioredis.Redis
 ) -> None:
     """A Redis restart closes all of them: the retry must not take another dead one."""
-    client = aioredis.Redis.from_url(redis_url)
-    lane = Lane(client)
-    try:
-        ids = await asyncio.gather(*(lane.execute(("CLIENT", "ID")) for _ in range(4)))
-        assert len(set(ids)) == 4  # four connections kept
-        for client_id in ids:
-            await client.client_kill_filter(_id=client_id)
-        assert await lane.execute(("ECHO", "after")) == b"after"
-    finally:
-        await lane.close()
-        await client.aclose()
+    ids = await asyncio.gather(*(lane.execute(("CLIENT", "ID")) for _ in range(4)))
+    assert len(set(ids)) == 4  # four connections kept
+    for client_id in ids:
+        await client.client_kill_filter(_id=client_id)
+    assert await lane.execute(("ECHO", "after")) == b"after"
 
 
-async def test_concurrent_calls_each_get_their_own_reply(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    lane = Lane(client)
-    try:
-        replies = await asyncio.gather(*(lane.execute(("ECHO", f"m{i}")) for i in range(20)))
-        assert replies == [f"m{i}".encode() for i in range(20)]
-    finally:
-        await lane.close()
-        await client.aclose()
+async def test_concurrent_calls_each_get_their_own_reply(lane: Lane) -> None:
+    replies = await asyncio.gather(*(lane.execute(("ECHO", f"m{i}")) for i in range(20)))
+    assert replies == [f"m{i}".encode() for i in range(20)]
 
 
-async def test_the_bundle_runs_its_parts_in_order_and_names_a_failing_one(
-    redis_url: str,
-) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+async def test_the_bundle_runs_its_parts_in_order_and_names_a_failing_one(lane: Lane) -> None:
     source = bundle_source(
         {"echo": "return ARGV", "nothing": "return nil", "fail": "return redis.call('NOPE')"}
     )
-    lane = Lane(client)
-    try:
-        args = bundle_args([("echo", ["a", b"\x00b"]), ("nothing", []), ("echo", [])])
-        assert await lane.execute(("EVAL", source, 0, *args)) == [[b"a", b"\x00b"], None, []]
-        with pytest.raises(ResponseError, match="fail"):
-            await lane.execute(("EVAL", source, 0, *bundle_args([("fail", [])])))
-        assert await lane.execute(("ECHO", "still")) == b"still"
-    finally:
-        await lane.close()
-        await client.aclose()
+    args = bundle_args([("echo", ["a", b"\x00b"]), ("nothing", []), ("echo", [])])
+    assert await lane.execute(("EVAL", source, 0, *args)) == [[b"a", b"\x00b"], None, []]
+    with pytest.raises(ResponseError, match="fail"):
+        await lane.execute(("EVAL", source, 0, *bundle_args([("fail", [])])))
+    assert await lane.execute(("ECHO", "still")) == b"still"
 
 
 async def test_a_failing_part_stops_the_store_call_and_the_store_goes_on(
