@@ -2,7 +2,8 @@
 
 Framing (shared with ``scripts/probe_add_buckets.lua``): an entry is a big-endian u16 payload
 length, the payload, a big-endian u32 time in seconds; a bucket is a u16 entry count followed
-by its entries; the answer for one (slot, part) concatenates ``u16 row, u32 length, bucket``.
+by its entries. The answer for one (slot, part) is the hash's values for every row, in row
+order (empty where a row's bucket has no value), or nothing when the slot was not read.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def _u32(buf: npt.NDArray[np.uint8], at: int) -> int:
 def _walk(
     buf: npt.NDArray[np.uint8],
     bounds: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
     nparts: int,
-    blobs: int,
     rows: int,
     oldest: int,
     out_row: npt.NDArray[np.int64],
@@ -68,19 +69,18 @@ def _walk(
     fill: bool,
 ) -> int:
     """Count (or, with ``fill``, write out) the entries no older than ``oldest`` of every
-    answered bucket. A bucket or entry that runs past its bounds, or names a row that was
-    not asked for, ends its blob."""
+    answered bucket. Value ``k`` of a blob is row ``k``'s bucket (rows past ``rows`` are
+    ignored); an entry that runs past its bucket ends that bucket."""
     total = 0
-    for b in range(blobs):
-        at, end = bounds[b], bounds[b + 1]
-        while at + 6 <= end:
-            row = _u16(buf, at)
-            size = _u32(buf, at + 2)
-            value, stop = at + 6, at + 6 + size
-            if stop > end or size < 2 or row >= rows:
-                break
-            count = _u16(buf, value)
-            q = value + 2
+    value = 0
+    for b in range(counts.shape[0]):
+        for row in range(counts[b]):
+            at, stop = bounds[value], bounds[value + 1]
+            value += 1
+            if stop - at < 2 or row >= rows:
+                continue
+            count = _u16(buf, at)
+            q = at + 2
             for _ in range(count):
                 if q + 2 > stop:
                     break
@@ -97,7 +97,6 @@ def _walk(
                         out_time[total] = time
                     total += 1
                 q += 2 + length + 4
-            at = stop
     return total
 
 
@@ -105,8 +104,8 @@ def _walk(
 def parse_hits(
     buf: npt.NDArray[np.uint8],
     sizes: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
     nparts: int,
-    blobs: int,
     rows: int,
     oldest: int,
 ) -> tuple[
@@ -116,21 +115,21 @@ def parse_hits(
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
 ]:
-    """The entries of a probe's answer: ``buf`` concatenates blobs of ``sizes[b]`` bytes, blob
-    ``b`` the buckets of part ``b % nparts``; the first ``blobs`` are read. Returns row, part,
-    payload start, payload length and time of every entry found no older than ``oldest``
-    (whole seconds)."""
+    """The entries of a probe's answer: ``buf`` concatenates bucket values of ``sizes[v]``
+    bytes (0: no bucket), blob after blob; blob ``b`` holds ``counts[b]`` values, row by row,
+    for part ``b % nparts``. Returns row, part, payload start, payload length and time of
+    every entry found no older than ``oldest`` (whole seconds)."""
     bounds = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
-    for b in range(sizes.shape[0]):
-        bounds[b + 1] = bounds[b] + sizes[b]
+    for v in range(sizes.shape[0]):
+        bounds[v + 1] = bounds[v] + sizes[v]
     empty = np.empty(0, dtype=np.int64)
     total = _walk(
-        buf, bounds, nparts, blobs, rows, oldest, empty, empty, empty, empty, empty, False
+        buf, bounds, counts, nparts, rows, oldest, empty, empty, empty, empty, empty, False
     )
     row = np.empty(total, dtype=np.int64)
     part = np.empty(total, dtype=np.int64)
     start = np.empty(total, dtype=np.int64)
     length = np.empty(total, dtype=np.int64)
     time = np.empty(total, dtype=np.int64)
-    _walk(buf, bounds, nparts, blobs, rows, oldest, row, part, start, length, time, True)
+    _walk(buf, bounds, counts, nparts, rows, oldest, row, part, start, length, time, True)
     return row, part, start, length, time

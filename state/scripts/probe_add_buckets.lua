@@ -9,7 +9,9 @@
 -- as it was; an entry added again moves to the end and keeps the newer time; past the cap the
 -- oldest entry goes. Every value is read and written once, with no per-entry work beyond the
 -- buckets that already hold entries.
--- Returns, per slot and part, the buckets found: {u16 row, u32 length, bucket}* concatenated.
+-- Returns, per slot and part, the HMGET answer as it is: every row's bucket (nil where there
+-- is none), or an empty array when the slot's hash does not exist and nothing is added to it.
+-- (Framing the found buckets here cost Redis a sixth of the script; the client does it in C.)
 local CHUNK = 3000 -- fields per HMGET and HSET call (Lua's C stack holds 8000 values)
 local base, cap, nparts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local blob, lo, hi = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -103,21 +105,22 @@ for s = lo, hi do
   local add = adds[s]
   for p = 0, nparts - 1 do
     local key = base .. ':' .. p .. ':' .. s
-    local hits = {}
+    local found = {}
     if add or redis.call('EXISTS', key) == 1 then
       local f = fields[p]
       local args, cur = {}, {}
       for c0 = 0, n - 1, CHUNK do
         local c1 = math.min(n, c0 + CHUNK)
         local vals = redis.call('HMGET', key, unpack(f, c0 + 1, c1))
-        for k = 1, c1 - c0 do
+        if c0 == 0 then
+          found = vals
+        else
+          for k = 1, c1 - c0 do found[c0 + k] = vals[k] end
+        end
+        for k = 1, add and c1 - c0 or 0 do
           local r = c0 + k
           local old = vals[k]
-          if old then
-            hits[#hits + 1] = struct.pack('>I2I4', r - 1, #old)
-            hits[#hits + 1] = old
-          end
-          if add and (add == true or add[r]) then
+          if add == true or add[r] then
             if shared[p] then -- rows of this batch share the bucket: build on each other
               local key_r = f[r]
               local v = cur[key_r]
@@ -141,7 +144,7 @@ for s = lo, hi do
         redis.call('EXPIRE', key, ttls[s])
       end
     end
-    out[#out + 1] = table.concat(hits)
+    out[#out + 1] = found
   end
 end
 return out

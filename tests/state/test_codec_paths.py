@@ -372,29 +372,27 @@ def _bucket(entries: list[tuple[bytes, int]]) -> bytes:
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     blobs=st.lists(
-        st.lists(
-            st.tuples(
-                st.integers(0, 3),  # row (3 was not asked for)
-                st.lists(st.tuples(st.binary(max_size=4), st.integers(0, 200)), max_size=3),
+        st.one_of(
+            st.just([]),  # a slot that was not read
+            st.lists(  # every row's bucket, and a fourth value that was not asked for
+                st.one_of(
+                    st.none(),
+                    st.lists(st.tuples(st.binary(max_size=4), st.integers(0, 200)), max_size=3),
+                ),
+                min_size=3,
+                max_size=4,
             ),
-            max_size=3,
         ),
         max_size=7,  # the plan answers 6: a seventh is ignored
     ),
     window=st.sampled_from([10.0, 100.0, 1000.0]),
 )
 def test_probe_answers_keep_what_the_window_keeps(
-    blobs: list[list[tuple[int, list[tuple[bytes, int]]]]], window: float
+    blobs: list[list[list[tuple[bytes, int]] | None]], window: float
 ) -> None:
     """The window is applied while parsing: the same hits as parsing everything, then
-    ``InlineHits.within``."""
-    reply = [
-        b"".join(
-            row.to_bytes(2, "big") + len(b := _bucket(entries)).to_bytes(4, "big") + b
-            for row, entries in blob
-        )
-        for blob in blobs
-    ]
+    ``InlineHits.within``; and every entry of every row asked for is found."""
+    reply = [[None if entries is None else _bucket(entries) for entries in blob] for blob in blobs]
     plan = inline_codec.ProbePlan(first_slot=0, last_slot=1, parts=3, rows=3)
     now = 150.0
     found = inline_codec.read_probe(reply, plan, BucketPolicy(window, 3), now)
@@ -408,3 +406,10 @@ def test_probe_answers_keep_what_the_window_keeps(
         ]
 
     assert rows(found) == rows(expected)
+    written = [
+        (row, b % 3, payload, t)
+        for b, blob in enumerate(blobs[:6])
+        for row, entries in enumerate(blob[:3])
+        for payload, t in entries or ()
+    ]
+    assert sorted(rows(everything)) == sorted(written)
