@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from config.registry import Registry
 from config.thresholds import DecisionConfig
@@ -20,8 +20,10 @@ from contract.verdict import Decision, Reason
 DEGRADED_CODE = "DEGRADED"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """A listing's decision and who it concerns (one per listing: a named tuple is cheaper to
+    build than a frozen dataclass)."""
+
     decision: Decision
     score: float
     brand: str | None

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import orjson
 
@@ -50,9 +50,9 @@ from state.errors import StateUnavailable
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Screened:
-    """One listing's result: the verdict bytes to publish, and the complaint when it owes one."""
+class Screened(NamedTuple):
+    """One listing's result: the verdict bytes to publish, and the complaint when it owes one.
+    (A named tuple: one is built for every listing; change one with ``_replace``.)"""
 
     key: str
     listing_id: str

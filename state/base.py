@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from state.buckets import BucketEntry, BucketHits, BucketQuery, BucketRows, Buckets
 from state.inline import InlineHits, ProbeAdd
@@ -122,10 +123,10 @@ class StoreStatus:
 _NO_STATUS = StoreStatus()
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     """A screened listing revision: the content fingerprint, its verdict, and whether the
-    verdict (and complaint) were already produced to Kafka."""
+    verdict (and complaint) were already produced to Kafka. (A named tuple: one is built for
+    every listing screened.)"""
 
     fingerprint: str
     verdict: bytes

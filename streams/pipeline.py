@@ -13,13 +13,12 @@ blocking the partition.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import orjson
 
@@ -39,9 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One consumed event, as the pipeline needs it."""
+class Incoming(NamedTuple):
+    """One consumed event, as the pipeline needs it (a named tuple: built for every event,
+    at a third of a frozen dataclass's cost)."""
 
     key: bytes | None
     value: bytes
@@ -177,7 +176,7 @@ class ScreenPipeline:
         if not self._in_flight:
             return results
         return [
-            dataclasses.replace(r, complaint=None, unconfirmed_since=None)
+            r._replace(complaint=None, unconfirmed_since=None)
             if r.complaint is not None and not r.fresh and r.key in self._in_flight
             else r
             for r in results
@@ -233,7 +232,7 @@ class ScreenPipeline:
         recovered.labels(outcome="already_raised").inc(len(present))
         recovered.labels(outcome="raised").inc(len(owed) - len(present))
         return [
-            dataclasses.replace(r, complaint=None)
+            r._replace(complaint=None)
             if r.unconfirmed_since is not None
             and (i not in owed or owed[i].complaint_id in present)
             else r
