@@ -14,7 +14,7 @@ from streams import faust_fastpath
 from streams.batching import natural_batches
 from streams.complaint_log import KafkaComplaintLog
 from streams.delivery import DeliveryLine
-from streams.faust_metrics import FaustCollector
+from streams.faust_metrics import FaustCollector, LeanMonitor
 from streams.feedback import FeedbackPipeline
 from streams.http_api import InlineApi, register_inline_api
 from streams.inline_context import InlineContext
@@ -61,6 +61,7 @@ def build_app(
         web_port=settings.http_port,
         web_application_options={"client_max_size": 64 * 1024 * 1024},
         web_in_thread=True,  # the inline API never waits behind a stream batch
+        Monitor=LeanMonitor,
     )
     topics = settings.topics
     submitted = app.topic(topics.submitted, key_type=bytes, value_type=bytes)

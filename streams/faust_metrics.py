@@ -14,8 +14,28 @@ import statistics
 from collections.abc import Iterator
 from typing import Any
 
+from faust.sensors import Monitor
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+
+class LeanMonitor(Monitor):
+    """Faust's monitor without its per-event stream statistics.
+
+    For every event a stream takes, the default monitor stamps times and counts it per stream
+    and per task (``events_total``, ``events_by_stream``, ``events_runtime``...): ~2% of a
+    draining worker's CPU, for figures nothing here reads. Everything the collector below
+    reads (offsets per partition, messages per topic, commits, rebalances) is kept: those are
+    recorded per message and per commit, not per stream event.
+    """
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
 
 
 def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily, Any]:
