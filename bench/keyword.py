@@ -110,7 +110,9 @@ def make_registry(rng: random.Random, han: list[str]) -> Registry:
     return Registry(version="bench", brands=tuple(brands), lexicons=lexicons)
 
 
-def _disguise(rng: random.Random, alias: str) -> str:
+def disguise(rng: random.Random, alias: str) -> str:
+    """``alias`` as a seller might hide it: upper case, leetspeak, dotted letters or
+    full-width letters (also used by ``tests/detectors/test_keyword_corpus.py``)."""
     style = rng.random()
     if style < 0.4:
         return alias.upper()
@@ -137,7 +139,7 @@ def make_listings(rng: random.Random, registry: Registry, han: list[str]) -> lis
             brand = registry.brands[index]
             alias = rng.choice(brand.aliases)
             if rng.random() < 0.15:
-                alias = _disguise(rng, alias)
+                alias = disguise(rng, alias)
             parts.insert(rng.randrange(len(parts) + 1), alias)
             if rng.random() < 0.4:
                 store = f"store-{index}"

@@ -17,6 +17,7 @@ import random
 import orjson
 import pytest
 
+from bench.keyword import disguise
 from config.keyword import KeywordConfig
 from config.registry import Brand, Lexicons, Registry
 from config.thresholds import ScreenConfig
@@ -36,7 +37,6 @@ _WORDS = ["bag", "tote", "wallet", "shoes", "watch", "dress", "black", "white", 
           "ivory white"]  # fmt: skip
 _COUNTERFEIT = ("replica", "1:1", "high copy", "super fake", "高仿", "复刻")
 _PROHIBITED = ("ivory", "rhino horn", "象牙")
-_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -65,24 +65,13 @@ def _registry(rng: random.Random, han: list[str]) -> Registry:
     return Registry(version="corpus", brands=tuple(brands), lexicons=lexicons)
 
 
-def _disguise(rng: random.Random, alias: str) -> str:
-    style = rng.random()
-    if style < 0.3:
-        return alias.upper()
-    if style < 0.6:
-        return "".join(_LEET.get(c, c) if rng.random() < 0.3 else c for c in alias)
-    if style < 0.8:
-        return ".".join(alias.replace(" ", ""))
-    return "".join(chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else c for c in alias)
-
-
 def _text(rng: random.Random, registry: Registry, han: list[str], words: int) -> str:
     parts = [rng.choice(_WORDS) if rng.random() < 0.6 else "".join(rng.choices(han, k=2))
              for _ in range(words)]  # fmt: skip
     for _ in range(rng.choice((0, 0, 1, 1, 2, 4))):  # none, one, or several brands (stuffing)
         alias = rng.choice(rng.choice(registry.brands).aliases)
         parts.insert(rng.randrange(len(parts) + 1),
-                     _disguise(rng, alias) if rng.random() < 0.2 else alias)  # fmt: skip
+                     disguise(rng, alias) if rng.random() < 0.2 else alias)  # fmt: skip
     if rng.random() < 0.08:
         parts.insert(rng.randrange(len(parts) + 1), rng.choice(_COUNTERFEIT))
     if rng.random() < 0.03:
