@@ -76,6 +76,13 @@ class StateConfig(_Strict):
     """How long a screened (listing_id, revision) is remembered for idempotent redelivery."""
     redis_budget_ms: int = Field(50, ge=1, le=60_000)
     """A Redis round trip slower than this counts as a failure (degraded verdicts)."""
+    inline_tables: Literal["replica", "redis"] = "replica"
+    """Where the LSH buckets are probed. ``replica``: each worker replays a log Redis keeps
+    per time slot into buckets of its own memory (Redis answers each batch with a few string
+    commands; a worker holds the whole window, ~1.4 kB a listing at the default 12 bands);
+    ``redis``: the buckets live in Redis and a script probes them (~40 us of Redis's single
+    thread a listing, nothing held by workers). The two keep different keys: switching starts
+    the table empty. Read at start-up."""
     series_cache_s: float = Field(2.0, ge=0.0, le=60.0)
     """Deprecated, no effect: it bounded a worker-local cache of price samples, which ready
     baselines in Redis replaced (``state.prices``). Still accepted so existing files load."""

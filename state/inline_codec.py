@@ -40,7 +40,7 @@ class ProbePlan:
     rows: int
 
 
-def _ttl(policy: BucketPolicy, slot: int, now: float) -> int:
+def slot_ttl(policy: BucketPolicy, slot: int, now: float) -> int:
     """Seconds until the slot has left the window, plus a day (as for generic tables)."""
     ttl = math.ceil((slot + 1) * policy.slot_s + policy.window_s - now + GRACE_S)
     return max(ttl, int(GRACE_S))
@@ -129,7 +129,7 @@ def probe_args(
     args: list[Any] = [kind_base(prefix, query.kind), policy.max_entries, parts]
     args += [framed, lo, hi]
     for slot, added in zip(range(lo, hi + 1), adds, strict=True):
-        args += [_ttl(policy, slot, now), added]
+        args += [slot_ttl(policy, slot, now), added]
     keys = bucket_keys(query.fields)
     if rows > 1:
         ordered = np.sort(keys, axis=0)

@@ -1,7 +1,8 @@
 """The Redis backend: each batch is one round trip to read and one to write.
 
 The read runs a few scripts (the offender copy's sync, series and ledger, bucket tables, price
-groups, and inline tables, which take the batch's additions in the same call); the write one,
+groups, and inline tables, which take the batch's additions in the same call: by default the
+sync of the worker's replica of each, ``state.replica``); the write one,
 two or three. A round trip sends them as parts of one script bundle (``state.bundle``): one
 ``EVALSHA``, packed in C, one reply (``state.transport``). Packing a batch into a handful of
 script calls (rather than a pipeline of thousands of commands) keeps the Python side to a few
@@ -21,7 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-from state import bucket_codec, inline_codec, price_codec
+from state import bucket_codec, inline_codec, price_codec, replica
 from state.base import (
     LedgerEntry,
     LedgerWrite,
@@ -34,9 +35,10 @@ from state.base import (
     StorePolicy,
     StoreStatus,
 )
-from state.buckets import BucketPolicy, Buckets, default_bucket_policies
+from state.buckets import INLINE_KINDS, BucketPolicy, Buckets, default_bucket_policies
 from state.bundle import bundle_args, bundle_source
 from state.errors import StateUnavailable
+from state.inline import ProbeAdd
 from state.offender_copy import OffenderCopy
 from state.prices import PricePolicy
 from state.transport import Lane
@@ -65,8 +67,22 @@ def _status(fields: Sequence[Any]) -> StoreStatus:
     )
 
 
+def _by_kind(probes: Sequence[ProbeAdd]) -> dict[Buckets, list[ProbeAdd]]:
+    """The probes of each inline table, in order."""
+    found: dict[Buckets, list[ProbeAdd]] = {}
+    for probe in probes:
+        found.setdefault(probe.kind, []).append(probe)
+    return found
+
+
 class RedisStateStore(StateStore):
-    """State in Redis. ``timeout_s`` bounds every call; past it :class:`StateUnavailable`."""
+    """State in Redis. ``timeout_s`` bounds every call; past it :class:`StateUnavailable`.
+
+    ``inline_tables``: ``"replica"`` (the default) probes inline tables in a replica this
+    store keeps of each, synced from a log in Redis in every fetch (``state.replica``);
+    ``"redis"`` keeps their buckets in Redis and probes them there
+    (``scripts/probe_add_buckets.lua``). The two keep different keys: switching starts the
+    tables empty."""
 
     def __init__(
         self,
@@ -79,7 +95,10 @@ class RedisStateStore(StateStore):
         timeout_s: float | None = None,
         bucket_policies: Mapping[Buckets, BucketPolicy] | None = None,
         price_policy: PricePolicy | None = None,
+        inline_tables: str = "replica",
     ) -> None:
+        if inline_tables not in ("replica", "redis"):
+            raise ValueError(f"inline_tables must be 'replica' or 'redis', not {inline_tables!r}")
         self.client = client
         self.prefix = prefix
         self._policies = dict(policies)
@@ -107,6 +126,7 @@ class RedisStateStore(StateStore):
                     "fetch_prices",
                     "commit_prices",
                     "probe_add_buckets",
+                    "log_sync",
                     "sync_offenders",
                 )
             }
@@ -114,6 +134,10 @@ class RedisStateStore(StateStore):
         self._bundle_sha = _sha1(self._bundle)
         self._lane = Lane(client)
         self.offenders = OffenderCopy()
+        self.replicas: dict[Buckets, replica.LogReplica] | None = None
+        if inline_tables == "replica":
+            self.replicas = replica.replicas_for(self._bucket_policies, prefix, list(INLINE_KINDS))
+            replica.warm()
         inline_codec.warm()
         bucket_codec.warm()
 
@@ -173,11 +197,19 @@ class RedisStateStore(StateStore):
             price_args, groups, digests = price_codec.fetch_args(needs.prices, self.prefix, now)
             calls.append(("fetch_prices", price_args))
         plans = []
-        for probe in needs.probes:
-            policy = self._bucket_policies[probe.kind]
-            probe_args, plan = inline_codec.probe_args(probe, policy, self.prefix, now)
-            calls.append(("probe_add_buckets", probe_args))
-            plans.append((probe.kind, plan))
+        syncs = []
+        if self.replicas is None:
+            for probe in needs.probes:
+                policy = self._bucket_policies[probe.kind]
+                probe_args, plan = inline_codec.probe_args(probe, policy, self.prefix, now)
+                calls.append(("probe_add_buckets", probe_args))
+                plans.append((probe.kind, plan))
+        else:
+            for kind, probes in _by_kind(needs.probes).items():
+                table = self.replicas[kind]
+                sync = table.plan(probes, now)
+                calls.append(("log_sync", table.sync_args(sync, now)))
+                syncs.append((table, sync, probes))
         replies = await self._call(lambda: self._eval_together(*calls))
         self.offenders.apply(replies[0])
         statuses = self.offenders.statuses
@@ -204,10 +236,21 @@ class RedisStateStore(StateStore):
                 replies[at], groups, digests, self._price_policy, now, self._baselines
             )
             at += 1
-        for (kind, plan), reply in zip(plans, replies[at:], strict=True):
+        for (kind, plan), reply in zip(plans, replies[at : at + len(plans)], strict=True):
             hits = inline_codec.read_probe(reply, plan, self._bucket_policies[kind], now)
             if len(hits):
                 snapshot.inline[kind] = hits
+        for (table, sync, probes), reply in zip(syncs, replies[at + len(plans) :], strict=True):
+            table.take(sync, reply)
+            while sync.pending:  # a replica catching up: the rest of the log, then the records
+                call = ("log_sync", table.sync_args(sync, now))
+                more = await self._call(lambda call=call: self._eval_together(call))  # type: ignore[misc]
+                table.take(sync, more[0])
+            for index, probe in enumerate(probes):
+                hits = table.probe(probe, now)
+                if len(hits):
+                    snapshot.inline[probe.kind] = hits
+                table.add_own(sync, index)
         for j in range(0, len(flat_stores), 4):
             snapshot.stores[_text(flat_stores[j])] = _status(flat_stores[j + 1 : j + 4])
         return snapshot
@@ -308,6 +351,11 @@ class RedisStateStore(StateStore):
             return bool(await self._call(lambda: self.client.ping()))
         except StateUnavailable:
             return False
+
+    async def release(self) -> None:
+        """Hand the connections this store keeps back to its client's pool (the client stays
+        open: several stores may share it)."""
+        await self._lane.close()
 
     async def close(self) -> None:
         await self._lane.close()

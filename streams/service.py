@@ -67,5 +67,6 @@ def build_state_store(
         bucket_policies=bucket_policies(config),
         price_policy=price_policy(config),
         timeout_s=max(5.0, config.state.redis_budget_ms / 1000.0),
+        inline_tables=config.state.inline_tables,
     )
     return observed(redis, observe)

@@ -88,6 +88,7 @@ async def isolated_state(
         store_policy=store_policy(config),
         bucket_policies=bucket_policies(config),
         timeout_s=30.0,
+        inline_tables=config.state.inline_tables,
     )
     if not await store.ping():
         await store.close()

@@ -1,5 +1,6 @@
 """Inline bucket tables (looked up and added to in one call): the same cases over the in-memory
-twin and real Redis, and a property test that both answer alike."""
+twin, real Redis holding the buckets, and real Redis holding the log of per-worker replicas
+(``state.replica``), and a property test that all answer alike."""
 
 from __future__ import annotations
 
@@ -23,11 +24,15 @@ BUCKETS = {kind: BucketPolicy(window_s=100.0, max_entries=3) for kind in Buckets
 NOW = 1_800_000_000.0
 
 
-def _redis_store(client: aioredis.Redis, prefix: str) -> RedisStateStore:
-    return RedisStateStore(client, SERIES, prefix=prefix, bucket_policies=BUCKETS)
+def _redis_store(
+    client: aioredis.Redis, prefix: str, inline_tables: str = "replica"
+) -> RedisStateStore:
+    return RedisStateStore(
+        client, SERIES, prefix=prefix, bucket_policies=BUCKETS, inline_tables=inline_tables
+    )
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "replica"])
 async def store(
     request: pytest.FixtureRequest, redis_url: str, key_prefix: str
 ) -> AsyncIterator[StateStore]:
@@ -35,7 +40,7 @@ async def store(
         yield MemoryStateStore(SERIES, bucket_policies=BUCKETS)
         return
     client = aioredis.Redis.from_url(redis_url)
-    yield _redis_store(client, key_prefix)
+    yield _redis_store(client, key_prefix, request.param)
     await client.aclose()
 
 
@@ -140,8 +145,12 @@ async def test_a_large_batch_is_read_and_written_in_chunks(store: StateStore) ->
     assert len([f for f in found if f[1] == 1]) == 3  # the cap of bucket 2 of part 1
 
 
-async def test_redis_keys_expire(redis_client: aioredis.Redis, key_prefix: str) -> None:
-    await _run(_redis_store(redis_client, key_prefix), _probe([([_value(0, 1)], b"x", NOW)]))
+@pytest.mark.parametrize("inline_tables", ["redis", "replica"])
+async def test_redis_keys_expire(
+    redis_client: aioredis.Redis, key_prefix: str, inline_tables: str
+) -> None:
+    store = _redis_store(redis_client, key_prefix, inline_tables)
+    await _run(store, _probe([([_value(0, 1)], b"x", NOW)]))
     keys = [key async for key in redis_client.scan_iter(f"{key_prefix}:tlsh:*")]
     assert len(keys) == 1
     ttl = await redis_client.ttl(keys[0])
@@ -149,7 +158,7 @@ async def test_redis_keys_expire(redis_client: aioredis.Redis, key_prefix: str) 
 
 
 async def test_malformed_buckets_are_skipped(redis_client: aioredis.Redis, key_prefix: str) -> None:
-    store = _redis_store(redis_client, key_prefix)
+    store = _redis_store(redis_client, key_prefix, "redis")
     await _run(store, _probe([([_value(0, 1)], b"good", NOW)]))
     [key] = [key async for key in redis_client.scan_iter(f"{key_prefix}:tlsh:*")]
     bad_field = (9).to_bytes(4, "big")
@@ -179,28 +188,37 @@ rows_strategy = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(batches=st.lists(rows_strategy, min_size=1, max_size=5))
-async def test_both_backends_answer_alike(
+async def test_every_backend_answers_alike(
     redis_client: aioredis.Redis, batches: list[list[tuple[list[int], bytes, int, bool]]]
 ) -> None:
+    """The memory twin, buckets in Redis, and two replicas of one log taking turns (two
+    workers): every batch gets the same answer from each."""
     memory = MemoryStateStore(SERIES, bucket_policies=BUCKETS)
-    redis_store = _redis_store(redis_client, f"alike{uuid.uuid4().hex[:10]}")
-    for step, batch in enumerate(batches):
-        now = NOW + 30 * step
-        rows = [
-            ([_value(p, b) for p, b in enumerate(buckets)], payload, now + dt)
-            for buckets, payload, dt, _ in batch
-        ]
-        probe = _probe(rows)
-        probe = ProbeAdd(
-            probe.kind,
-            probe.fields,
-            probe.payloads,
-            probe.offsets,
-            probe.times,
-            np.array([added for *_, added in batch], dtype=np.bool_),
-        )
-        expected = _found(await _run(memory, probe, now))
-        assert _found(await _run(redis_store, probe, now)) == expected
+    prefix = f"alike{uuid.uuid4().hex[:10]}"
+    in_redis = _redis_store(redis_client, prefix + "r", "redis")
+    workers = [_redis_store(redis_client, prefix + "l") for _ in range(2)]
+    try:
+        for step, batch in enumerate(batches):
+            now = NOW + 30 * step
+            rows = [
+                ([_value(p, b) for p, b in enumerate(buckets)], payload, now + dt)
+                for buckets, payload, dt, _ in batch
+            ]
+            probe = _probe(rows)
+            probe = ProbeAdd(
+                probe.kind,
+                probe.fields,
+                probe.payloads,
+                probe.offsets,
+                probe.times,
+                np.array([added for *_, added in batch], dtype=np.bool_),
+            )
+            expected = _found(await _run(memory, probe, now))
+            assert _found(await _run(in_redis, probe, now)) == expected
+            assert _found(await _run(workers[step % 2], probe, now)) == expected
+    finally:
+        for store in (in_redis, *workers):
+            await store.release()
 
 
 def test_a_kind_is_probed_once_and_a_read_only_merge_writes_nothing() -> None:

@@ -1,0 +1,316 @@
+"""Inline tables replicated in every worker from a log in Redis: probes without Redis's CPU.
+
+An inline table in Redis (``scripts/probe_add_buckets.lua``) costs the single-threaded server
+~40 us a listing: every listing reads and rewrites one bucket per LSH band. That caps one
+Redis at ~25,000 listings/s whatever the workers do. Here Redis keeps, per time slot, only an
+append-only log of what each batch added (one record per batch and slot: the rows' bucket keys
+and entries, ``state._replica_kernels``), and every worker replays the log into a table of its
+own, in compiled arrays, before it probes:
+
+- a batch's fetch sends one ``log_sync`` call per table (``scripts/log_sync.lua``, a part of
+  the fetch's bundle): it returns the bytes other workers appended since this replica's
+  cursor and appends the batch's records after them, atomically. The replica replays those
+  bytes, probes the batch, then replays its own records: the probe sees the table exactly as
+  Redis's order had it when the batch was added, as the in-Redis script does, and every
+  worker replays the same bytes in the same order, so their tables agree;
+- Redis's work per batch is a few string commands whatever its size (the log holds each entry
+  once, not once per band); the worker replays ~0.5 us and probes ~1 us a listing;
+- a replica that starts (or fell far behind) reads the log in answers of at most
+  ``READ_LIMIT`` bytes a slot before its batch's records join it; a log that is reset or lost
+  (a new epoch, or no key) is read again from the start; slots that left the window are
+  dropped.
+
+The cost is memory: each worker holds the whole window of its tables (about 40 bytes of
+arrays per band and listing plus the payloads; see docs/capacity.md), as each held its
+offender copy (``state.offender_copy``). ``state.inline_tables: redis`` in the config keeps the
+tables in Redis instead.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from state import _replica_kernels as k
+from state.buckets import BucketPolicy, Buckets
+from state.errors import StateCorrupt
+from state.inline import MAX_TIME, InlineHits, ProbeAdd, bucket_keys, probe_slots
+from state.inline_codec import add_slots, slot_ttl
+
+HEAD = 16
+"""Bytes of a log's epoch token (the records follow it)."""
+READ_LIMIT = 8 << 20
+"""Bytes of one slot's log a sync answers at most (a replica catching up calls again)."""
+
+
+_PARALLEL = threading.Lock()
+"""Held while a kernel runs its parts in threads: Numba's default threading layer is not safe
+for two such launches at once (a process serving the stream and the HTTP API from two threads
+holds two replicas); a launch that finds it taken runs its parts one after another."""
+
+
+def _grown(array: npt.NDArray[Any], used: int, needed: int) -> npt.NDArray[Any]:
+    """``array`` with room for ``needed`` rows (its first ``used`` kept), doubling."""
+    if needed <= array.shape[0]:
+        return array
+    size = max(needed, 2 * array.shape[0])
+    out = np.empty((size, *array.shape[1:]), dtype=array.dtype)
+    out[:used] = array[:used]
+    return out
+
+
+class SlotTable:
+    """One time slot of a replicated table: its log's epoch, how much of it has been
+    replayed, and the buckets (arrays laid out in ``state._replica_kernels``)."""
+
+    def __init__(self, epoch: bytes) -> None:
+        self.epoch = epoch
+        self.cursor = HEAD
+        self.tt = np.full((0, 1024, 4), -1, dtype=np.int32)
+        self.na = np.empty((0, 4096), dtype=np.int32)
+        self.used = np.zeros(0, dtype=np.int64)
+        self.filled = np.zeros(0, dtype=np.int64)
+
+    @property
+    def parts(self) -> int:
+        return int(self.tt.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return self.tt.nbytes + self.na.nbytes
+
+    def _make_room(self, parts: int, rows: int, words: int) -> None:
+        """Room for ``parts`` parts, ``rows`` more buckets and ``words`` more node words in
+        each (a node may open a bucket; tables at most half full)."""
+        if parts > self.parts:
+            more = parts - self.parts
+            self.tt = np.concatenate(
+                [self.tt, np.full((more, *self.tt.shape[1:]), -1, dtype=np.int32)]
+            )
+            self.na = np.concatenate([self.na, np.empty((more, self.na.shape[1]), np.int32)])
+            self.used = np.concatenate([self.used, np.zeros(more, dtype=np.int64)])
+            self.filled = np.concatenate([self.filled, np.zeros(more, dtype=np.int64)])
+        need = int(self.used.max()) + words
+        if need > self.na.shape[1]:
+            grown = np.empty((self.parts, max(need, 2 * self.na.shape[1])), dtype=np.int32)
+            top = int(self.used.max())
+            grown[:, :top] = self.na[:, :top]
+            self.na = grown
+        buckets = int(self.filled.max()) + rows
+        if 2 * buckets > self.tt.shape[1]:
+            size = self.tt.shape[1]
+            while 2 * buckets > size:
+                size *= 2
+            self.tt = k.rehash(self.tt, size)
+
+    def replay(self, data: npt.NDArray[np.uint8], start: int, cap: int) -> int:
+        """Replay the whole records of ``data[start:]``; returns where they end."""
+        records, rows, words, parts, end = k.measure_records(data, start).tolist()
+        if records < 0:
+            raise StateCorrupt("an inline table's log holds bytes that are not records")
+        if records == 0:
+            return int(end)
+        self._make_room(parts, rows, words)
+        starts = k.record_starts(data, start, end)
+        args = (data, starts, self.tt, self.na, self.na.view(np.uint8), self.used, self.filled)
+        if rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
+            try:
+                k.replay_parallel(*args, cap)
+            finally:
+                _PARALLEL.release()
+        else:
+            k.replay_serial(*args, cap)
+        return int(end)
+
+
+@dataclass(slots=True)
+class SyncPlan:
+    """One table's ``log_sync`` call of a fetch: its slots and each probe's records."""
+
+    kind: Buckets
+    first_slot: int
+    last_slot: int
+    records: list[dict[int, bytes]]
+    """Per probe of the fetch (in order), the record it adds to each slot."""
+    positions: dict[int, tuple[bytes, int]]
+    """Where the batch's records start in each slot's log (its epoch, offset), once
+    appended."""
+    pending: set[int]
+    """Slots not read to the end yet (their records, if any, not appended): the replica was
+    further behind than ``READ_LIMIT``."""
+
+
+class LogReplica:
+    """A worker's replica of one inline table: every slot of the window it has read."""
+
+    def __init__(self, kind: Buckets, base: str, policy: BucketPolicy) -> None:
+        self.kind = kind
+        self.base = base
+        self.policy = policy
+        self.slots: dict[int, SlotTable] = {}
+        self.full_reads = 0
+        """Slots read from the start of their log (a new replica, or a reset log)."""
+
+    @property
+    def nbytes(self) -> int:
+        return sum(table.nbytes for table in self.slots.values())
+
+    def plan(self, probes: Sequence[ProbeAdd], now: float) -> SyncPlan:
+        lo, hi = probe_slots(self.policy, now)
+        records = [self.records(probe, now) for probe in probes]
+        return SyncPlan(self.kind, lo, hi, records, {}, set(range(lo, hi + 1)))
+
+    def records(self, probe: ProbeAdd, now: float) -> dict[int, bytes]:
+        """The record ``probe`` adds to each slot (rows too old, or not asked, add nothing)."""
+        slots = add_slots(probe, self.policy, now)
+        filed = slots[slots >= 0]
+        if not len(filed):
+            return {}
+        keys = bucket_keys(probe.fields)
+        payloads = np.frombuffer(probe.payloads, dtype=np.uint8)
+        seconds = np.clip(np.floor(probe.times), 0, MAX_TIME).astype(np.int64)
+        found: dict[int, bytes] = {}
+        for slot in np.unique(filed).tolist():
+            rows = np.flatnonzero(slots == slot).astype(np.int64)
+            found[slot] = k.build_record(keys, payloads, probe.offsets, seconds, rows).tobytes()
+        return found
+
+    def sync_args(self, plan: SyncPlan, now: float) -> list[Any]:
+        """ARGV for ``log_sync.lua``: the slots' cursors and the records still to append."""
+        args: list[Any] = [
+            self.base, plan.first_slot, plan.last_slot, secrets.token_hex(8), READ_LIMIT
+        ]  # fmt: skip
+        for slot in range(plan.first_slot, plan.last_slot + 1):
+            table = self.slots.get(slot)
+            if slot not in plan.pending:  # read to its end (and added to) by an earlier call
+                args += [b"", -1, 0, b""]
+                continue
+            add = b"".join(found.get(slot, b"") for found in plan.records)
+            args += [
+                table.epoch if table is not None else b"",
+                table.cursor if table is not None else HEAD,
+                slot_ttl(self.policy, slot, now),
+                add,
+            ]
+        return args
+
+    def take(self, plan: SyncPlan, reply: Sequence[Any]) -> None:
+        """Replay what the sync answered; note where the batch's records went."""
+        lo, hi = plan.first_slot, plan.last_slot
+        for slot in [s for s in self.slots if s < lo or s > hi]:
+            del self.slots[slot]
+        if len(reply) != hi - lo + 1:
+            raise StateCorrupt(f"log_sync answered {len(reply)} slots for {hi - lo + 1}")
+        cap = self.policy.max_entries
+        for slot, (epoch, start, data, done) in zip(range(lo, hi + 1), reply, strict=True):
+            if slot not in plan.pending:
+                continue
+            start = int(start)
+            table = self.slots.get(slot)
+            if not epoch:  # no log (expired, or never written): nothing to hold
+                self.slots.pop(slot, None)
+                table = None
+            elif table is None or table.epoch != epoch:
+                if start == HEAD:
+                    table = self.slots[slot] = SlotTable(bytes(epoch))
+                    self.full_reads += 1
+                else:  # an answer meant for an older copy of the log
+                    table = None
+            if table is not None:
+                stop = start + len(data)
+                if start <= table.cursor < stop:
+                    buffer = np.frombuffer(data, dtype=np.uint8)
+                    table.cursor = start + table.replay(buffer, table.cursor - start, cap)
+                elif table.cursor < start:  # cannot happen with one log; read it again
+                    del self.slots[slot]
+            if int(done) and slot in plan.pending:
+                plan.pending.discard(slot)
+                if any(slot in found for found in plan.records):
+                    plan.positions[slot] = (bytes(epoch), start + len(data))
+
+    def probe(self, probe: ProbeAdd, now: float) -> InlineHits:
+        """What the replica's buckets hold for ``probe``'s rows, inside the window (slot
+        after slot, part after part, rows in order, each bucket oldest first)."""
+        lo, hi = probe_slots(self.policy, now)
+        oldest = math.floor(now - self.policy.window_s)
+        keys = bucket_keys(probe.fields)
+        found = []
+        for slot in range(lo, hi + 1):
+            t = self.slots.get(slot)
+            if t is None or not t.parts:
+                continue
+            mine = keys if keys.shape[1] <= t.parts else np.ascontiguousarray(keys[:, : t.parts])
+            args = (mine, t.tt, t.na, t.na.view(np.uint8), oldest)
+            if len(keys) >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
+                try:
+                    hits, data = k.probe_parallel(*args)
+                finally:
+                    _PARALLEL.release()
+            else:
+                hits, data = k.probe_serial(*args)
+            if len(hits):
+                found.append((hits, data))
+        if not found:
+            return InlineHits()
+        if len(found) == 1:
+            hits, data = found[0]
+        else:
+            shift = np.cumsum([0] + [len(data) for _, data in found[:-1]])
+            for (hits, _), by in zip(found, shift.tolist(), strict=True):
+                hits[:, 2] += by
+            hits = np.concatenate([hits for hits, _ in found])
+            data = np.concatenate([data for _, data in found])
+        columns = np.ascontiguousarray(hits.T)  # row, part, start, length, time
+        return InlineHits(
+            data.tobytes(), columns[0], columns[1], columns[2], columns[3], columns[4]
+        )
+
+    def add_own(self, plan: SyncPlan, index: int) -> None:
+        """Replay probe ``index``'s records where the sync appended them (skipped when the
+        replica already replayed them as another call's answer, or lost the slot)."""
+        cap = self.policy.max_entries
+        for slot, record in plan.records[index].items():
+            placed = plan.positions.get(slot)
+            if placed is None:
+                continue
+            epoch, at = placed
+            plan.positions[slot] = (epoch, at + len(record))
+            table = self.slots.get(slot)
+            if table is not None and table.epoch == epoch and table.cursor == at:
+                buffer = np.frombuffer(record, dtype=np.uint8)
+                table.cursor = at + table.replay(buffer, 0, cap)
+
+
+def replicas_for(
+    policies: Mapping[Buckets, BucketPolicy], prefix: str, kinds: Sequence[Buckets]
+) -> dict[Buckets, LogReplica]:
+    from state.keys import kind_base
+
+    return {kind: LogReplica(kind, kind_base(prefix, kind), policies[kind]) for kind in kinds}
+
+
+def warm() -> None:
+    """Compile (or load cached) the kernels, serial and parallel, before a batch needs them."""
+    policy = BucketPolicy(window_s=100.0, max_entries=2)
+    replica = LogReplica(Buckets.LSH, "warm", policy)
+    for rows in (1, k.PARALLEL_ROWS):
+        probe = ProbeAdd(
+            Buckets.LSH,
+            np.zeros((rows, 2), dtype=np.uint64),
+            b"xy" * rows,
+            np.arange(0, 2 * rows + 1, 2, dtype=np.int64),
+            np.full(rows, 50.0),
+            np.ones(rows, dtype=np.bool_),
+        )
+        plan = replica.plan([probe], 60.0)
+        table = replica.slots[0] = SlotTable(b"0" * HEAD)
+        for record in plan.records[0].values():
+            table.replay(np.frombuffer(record, dtype=np.uint8), 0, policy.max_entries)
+        replica.probe(probe, 60.0)
