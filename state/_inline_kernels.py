@@ -24,21 +24,28 @@ def frame_entries(
     out = np.empty(int(offsets[n] - offsets[0]) + 6 * n, dtype=np.uint8)
     at = 0
     for i in range(n):
-        lo, hi = offsets[i], offsets[i + 1]
-        size = hi - lo
-        out[at] = (size >> 8) & 0xFF
-        out[at + 1] = size & 0xFF
-        at += 2
-        for j in range(lo, hi):
-            out[at] = payloads[j]
-            at += 1
-        t = seconds[i]
-        out[at] = (t >> 24) & 0xFF
-        out[at + 1] = (t >> 16) & 0xFF
-        out[at + 2] = (t >> 8) & 0xFF
-        out[at + 3] = t & 0xFF
-        at += 4
+        at = put_entry(out, at, payloads, offsets[i], offsets[i + 1], seconds[i])
     return out
+
+
+@njit(cache=True, inline="always")
+def put_entry(
+    out: npt.NDArray[np.uint8], at: int, payloads: npt.NDArray[np.uint8], lo: int, hi: int, t: int
+) -> int:
+    """Frame the entry ``payloads[lo:hi]`` of time ``t`` at ``out[at:]``; returns where it
+    ends (also the framing of ``state._replica_kernels``' records)."""
+    size = hi - lo
+    out[at] = (size >> 8) & 0xFF
+    out[at + 1] = size & 0xFF
+    at += 2
+    for j in range(lo, hi):
+        out[at] = payloads[j]
+        at += 1
+    out[at] = (t >> 24) & 0xFF
+    out[at + 1] = (t >> 16) & 0xFF
+    out[at + 2] = (t >> 8) & 0xFF
+    out[at + 3] = t & 0xFF
+    return at + 4
 
 
 @njit(cache=True, inline="always")

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from state._inline_kernels import put_entry
+
 HEADER = 12
 """Bytes of a record's header."""
 
@@ -106,20 +108,7 @@ def build_record(
             _put_le32(out, at, int(keys[i, p]))
             at += 4
     for i in rows:
-        lo, hi = offsets[i], offsets[i + 1]
-        length = hi - lo
-        out[at] = (length >> 8) & 0xFF
-        out[at + 1] = length & 0xFF
-        at += 2
-        for j in range(lo, hi):
-            out[at] = payloads[j]
-            at += 1
-        t = seconds[i]
-        out[at] = (t >> 24) & 0xFF
-        out[at + 1] = (t >> 16) & 0xFF
-        out[at + 2] = (t >> 8) & 0xFF
-        out[at + 3] = t & 0xFF
-        at += 4
+        at = put_entry(out, at, payloads, offsets[i], offsets[i + 1], seconds[i])
     return out
 
 
