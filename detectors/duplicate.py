@@ -20,6 +20,7 @@ signal value or digest.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -129,19 +130,19 @@ class DuplicateDetector(Detector):
             every = len(rows) == len(listings)
             chosen = listings if every else [listings[i] for i in rows.tolist()]
             sketches = titles.sketch if every else titles.sketch[rows]
+            store_ids = [x.store_id for x in listings]
             payloads, offsets = title_payloads(
-                sketches, [x.store_id for x in chosen], [x.listing_id for x in chosen]
+                sketches,
+                store_ids if every else [x.store_id for x in chosen],
+                [x.listing_id for x in chosen],
             )
-            codes: dict[str, int] = {}
-            store_codes = (
-                _ONE_STORE
-                if len(listings) == 1
-                else np.fromiter(
-                    (codes.setdefault(x.store_id, len(codes)) for x in listings),
-                    dtype=np.int64,
-                    count=len(listings),
+            if len(listings) == 1:
+                store_codes = _ONE_STORE
+            else:  # each store numbered in order of first appearance
+                codes = dict(zip(dict.fromkeys(store_ids), itertools.count()))
+                store_codes = np.fromiter(
+                    map(codes.__getitem__, store_ids), dtype=np.int64, count=len(store_ids)
                 )
-            )
             signals = SignalIndex(listings, self.config.link_signals)
             return _Prepared(
                 titles,
@@ -251,12 +252,16 @@ class DuplicateDetector(Detector):
         )
         bursts = linkage.bursts(self._burst_window_s, config.burst_min_stores)
         stores = {x.store_id for x in listings} | set(titles.ref_store) | set(images.ref_store)
-        banned_stores = {s for s in stores if state.store(s).banned}
+        banned_stores = state.banned_among(stores)
         banned_titles = titles.best(titles.stores_where(banned_stores))
         banned_images = images.best(images.stores_where(banned_stores))
         title_stores = titles.best_per_store()
         # only listings with something to say are looked at one by one
-        flagged = {i for i, x in enumerate(listings) if x.store_id in banned_stores}
+        flagged = (
+            {i for i, x in enumerate(listings) if x.store_id in banned_stores}
+            if banned_stores
+            else set()
+        )
         flagged.update(banned_titles, banned_images)
         flagged.update(i for i, burst in enumerate(bursts) if burst is not None)
         flagged.update(

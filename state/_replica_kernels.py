@@ -14,8 +14,9 @@ bucket or entry), one table per part (band) so that parts are replayed and probe
 threads, laid out for one cache miss per bucket and one per entry:
 
 - ``tt[p, i]``: part ``p``'s open-addressing hash table, whose rows are the buckets: key (the
-  32-bit bucket key), first (oldest) node, last node, node count (first -1: an empty row);
-  its size is a power of two, at most half full;
+  32-bit bucket key), first (oldest) node, last node, node count (0: an empty row, so a new
+  table is zeros, which the kernel maps lazily); its size is a power of two, at most half
+  full;
 - ``na[p]``: part ``p``'s nodes, in 32-bit words: the next (newer) node of its bucket (-1
   last), its time (seconds), its payload's hash and length, then the payload itself (padded to
   8 bytes): an entry is copied into the node of every part, as Redis copied it into every
@@ -177,7 +178,7 @@ def _row(tt: npt.NDArray[np.int32], p: int, key: int, bits: int) -> int:
     row where it would go."""
     mask = tt.shape[1] - 1
     i = _slot_of(np.uint64(key & 0xFFFFFFFF), bits)
-    while tt[p, i, T_FIRST] >= 0:
+    while tt[p, i, T_COUNT] > 0:
         if tt[p, i, T_KEY] == key:
             return i
         i = (i + 1) & mask
@@ -188,11 +189,11 @@ def _row(tt: npt.NDArray[np.int32], p: int, key: int, bits: int) -> int:
 def rehash(tt: npt.NDArray[np.int32], size: int) -> npt.NDArray[np.int32]:
     """The buckets of ``tt`` in tables of ``size`` rows (a power of two)."""
     parts = tt.shape[0]
-    out = np.full((parts, size, 4), -1, dtype=np.int32)
+    out = np.zeros((parts, size, 4), dtype=np.int32)
     bits = _bits(size)
     for p in range(parts):
         for i in range(tt.shape[1]):
-            if tt[p, i, T_FIRST] >= 0:
+            if tt[p, i, T_COUNT] > 0:
                 j = _row(out, p, tt[p, i, T_KEY], bits)
                 out[p, j, :] = tt[p, i, :]
     return out
@@ -238,7 +239,7 @@ def _replay_part(
             key = _as_i32(_le32(buf, keys_at + 4 * r))
             i = _row(tt, p, key, bits)
             when = t
-            if tt[p, i, T_FIRST] < 0:
+            if tt[p, i, T_COUNT] == 0:
                 filled[p] += 1
                 tt[p, i, T_KEY] = key
                 tt[p, i, T_LAST] = -1
@@ -354,6 +355,8 @@ def _probe_part(
     bits = _bits(tt.shape[1])
     for r in range(keys.shape[0]):
         i = _row(tt, p, _as_i32(int(np.int64(keys[r, p]))), bits)
+        if tt[p, i, T_COUNT] == 0:
+            continue
         node = tt[p, i, T_FIRST]
         while node >= 0:
             when = int(na[p, node + N_TIME]) & 0xFFFFFFFF

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
@@ -160,6 +160,20 @@ class StateSnapshot:
         if status is None:
             status = self.offenders.get(store_id)
         return _NO_STATUS if status is None else status
+
+    def banned_among(self, store_ids: Collection[str]) -> set[str]:
+        """The stores of ``store_ids`` that :meth:`store` reads as banned, walking whichever
+        is smaller: the ids, or the statuses known (a batch meets thousands of stores in its
+        buckets; a marketplace bans few)."""
+        known = len(self.stores) + len(self.offenders)
+        if known >= len(store_ids):
+            return {s for s in store_ids if self.store(s).banned}
+        stores = self.stores
+        banned = {s for s, status in stores.items() if status.banned}
+        banned.update(
+            s for s, status in self.offenders.items() if status.banned and s not in stores
+        )
+        return banned.intersection(store_ids)
 
     def bucket(self, kind: Buckets, part: int, value: int) -> list[BucketEntry]:
         """Entries of one bucket (empty when it was not asked for or is empty)."""

@@ -48,6 +48,12 @@ HEAD = 16
 """Bytes of a log's epoch token (the records follow it)."""
 READ_LIMIT = 8 << 20
 """Bytes of one slot's log a sync answers at most (a replica catching up calls again)."""
+TABLE_ROWS = 1 << 18
+"""Rows of a new slot table's hash table per part (131,072 buckets before it grows)."""
+NODE_WORDS = 1 << 22
+"""32-bit words of a new slot table's nodes per part (16 MB: ~230,000 entries of ~50 bytes).
+Both are reserved, not written: the kernel maps a page when it is first touched, so a table
+costs memory for what it holds, and reserving generously spares copies while it grows."""
 
 
 _PARALLEL = threading.Lock()
@@ -73,8 +79,8 @@ class SlotTable:
     def __init__(self, epoch: bytes) -> None:
         self.epoch = epoch
         self.cursor = HEAD
-        self.tt = np.full((0, 1024, 4), -1, dtype=np.int32)
-        self.na = np.empty((0, 4096), dtype=np.int32)
+        self.tt = np.zeros((0, TABLE_ROWS, 4), dtype=np.int32)
+        self.na = np.empty((0, NODE_WORDS), dtype=np.int32)
         self.used = np.zeros(0, dtype=np.int64)
         self.filled = np.zeros(0, dtype=np.int64)
 
@@ -84,31 +90,33 @@ class SlotTable:
 
     @property
     def nbytes(self) -> int:
-        return self.tt.nbytes + self.na.nbytes
+        """Bytes the table holds (what it has reserved beyond that is not mapped)."""
+        return int(self.filled.sum()) * 16 * 2 + int(self.used.sum()) * 4
 
     def _make_room(self, parts: int, rows: int, words: int) -> None:
         """Room for ``parts`` parts, ``rows`` more buckets and ``words`` more node words in
-        each (a node may open a bucket; tables at most half full)."""
+        each (a node may open a bucket; tables at most half full). New arrays are reserved
+        (zeros or empty), so only the parts copied into them are written."""
+        top = int(self.used.max(initial=0))
+        size, width = self.tt.shape[1], self.na.shape[1]
+        buckets = int(self.filled.max(initial=0)) + rows
+        while 2 * buckets > size:
+            size *= 2
+        while top + words > width:
+            width *= 2
+        if parts > self.parts or width > self.na.shape[1]:
+            na = np.empty((max(parts, self.parts), width), dtype=np.int32)
+            na[: self.parts, :top] = self.na[:, :top]
+            self.na = na
+        if size > self.tt.shape[1]:
+            self.tt = k.rehash(self.tt, size)
         if parts > self.parts:
-            more = parts - self.parts
-            self.tt = np.concatenate(
-                [self.tt, np.full((more, *self.tt.shape[1:]), -1, dtype=np.int32)]
-            )
-            self.na = np.concatenate([self.na, np.empty((more, self.na.shape[1]), np.int32)])
+            tt = np.zeros((parts, size, 4), dtype=np.int32)
+            tt[: self.parts] = self.tt
+            self.tt = tt
+            more = parts - len(self.used)
             self.used = np.concatenate([self.used, np.zeros(more, dtype=np.int64)])
             self.filled = np.concatenate([self.filled, np.zeros(more, dtype=np.int64)])
-        need = int(self.used.max()) + words
-        if need > self.na.shape[1]:
-            grown = np.empty((self.parts, max(need, 2 * self.na.shape[1])), dtype=np.int32)
-            top = int(self.used.max())
-            grown[:, :top] = self.na[:, :top]
-            self.na = grown
-        buckets = int(self.filled.max()) + rows
-        if 2 * buckets > self.tt.shape[1]:
-            size = self.tt.shape[1]
-            while 2 * buckets > size:
-                size *= 2
-            self.tt = k.rehash(self.tt, size)
 
     def replay(self, data: npt.NDArray[np.uint8], start: int, cap: int) -> int:
         """Replay the whole records of ``data[start:]``; returns where they end."""
