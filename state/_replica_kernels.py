@@ -210,6 +210,7 @@ def _as_i32(value: int) -> int:
 def _replay_part(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.int64],
     p: int,
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
@@ -218,10 +219,14 @@ def _replay_part(
     filled: npt.NDArray[np.int64],
     cap: int,
 ) -> None:
-    """Replay part ``p`` of the records starting at ``starts`` (in order) into its table."""
+    """Replay part ``p`` of the records starting at ``starts`` (in order) into its table;
+    ``hashes`` are their rows' payload hashes (:func:`row_hashes`), record after record."""
     bits = _bits(tt.shape[1])
+    base = 0
     for pos in starts:
         rows = _le32(buf, pos + 4)
+        first = base
+        base += rows
         parts = _byte(buf, pos + 8) | (_byte(buf, pos + 9) << 8)
         if p >= parts:
             continue
@@ -232,10 +237,7 @@ def _replay_part(
             p0 = q + 2
             t = _be32(buf, p0 + length)
             q = p0 + length + 4
-            h = _FNV_OFFSET
-            for j in range(p0, p0 + length):
-                h = ((h ^ _byte(buf, j)) * _FNV_PRIME) & 0xFFFFFFFF
-            hashed = _as_i32(h)
+            hashed = hashes[first + r]
             key = _as_i32(_le32(buf, keys_at + 4 * r))
             i = _row(tt, p, key, bits)
             when = t
@@ -304,9 +306,34 @@ def record_starts(buf: npt.NDArray[np.uint8], start: int, stop: int) -> npt.NDAr
 
 
 @njit(cache=True, nogil=True)
+def row_hashes(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The 32-bit FNV-1a hash of every row's payload (as stored: signed), record after
+    record: computed once, shared by the parts."""
+    n = 0
+    for pos in starts:
+        n += _le32(buf, pos + 4)
+    out = np.empty(n, dtype=np.int64)
+    at = 0
+    for pos in starts:
+        rows = _le32(buf, pos + 4)
+        parts = _byte(buf, pos + 8) | (_byte(buf, pos + 9) << 8)
+        q = pos + HEADER + 4 * rows * parts
+        for _ in range(rows):
+            length = (_byte(buf, q) << 8) | _byte(buf, q + 1)
+            h = _FNV_OFFSET
+            for j in range(q + 2, q + 2 + length):
+                h = ((h ^ _byte(buf, j)) * _FNV_PRIME) & 0xFFFFFFFF
+            out[at] = _as_i32(h)
+            at += 1
+            q += 6 + length
+    return out
+
+
+@njit(cache=True, nogil=True)
 def replay_serial(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.int64],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
     nb: npt.NDArray[np.uint8],
@@ -318,13 +345,14 @@ def replay_serial(
     order, as ``probe_add_buckets.lua`` adds entries: a repeat of an entry already in the
     bucket moves to the end and keeps the newer time; past ``cap`` the oldest go."""
     for p in range(tt.shape[0]):
-        _replay_part(buf, starts, p, tt, na, nb, used, filled, cap)
+        _replay_part(buf, starts, hashes, p, tt, na, nb, used, filled, cap)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def replay_parallel(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.int64],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
     nb: npt.NDArray[np.uint8],
@@ -334,7 +362,7 @@ def replay_parallel(
 ) -> None:
     """:func:`replay_serial`, a thread per part (parts share no memory they write)."""
     for p in prange(tt.shape[0]):
-        _replay_part(buf, starts, p, tt, na, nb, used, filled, cap)
+        _replay_part(buf, starts, hashes, p, tt, na, nb, used, filled, cap)
 
 
 @njit(cache=True, nogil=True)
@@ -346,17 +374,26 @@ def _probe_part(
     nb: npt.NDArray[np.uint8],
     oldest: int,
     fill: bool,
+    where: npt.NDArray[np.int64],
     total: int,
     used: int,
     hits: npt.NDArray[np.int64],
     data: npt.NDArray[np.uint8],
 ) -> tuple[int, int]:
-    """Part ``p``'s hits, counted (or written from ``total``/``used`` on, with ``fill``)."""
+    """Part ``p``'s hits, counted, noting each row's bucket in ``where`` (-1: none), or, with
+    ``fill``, written from ``total``/``used`` on (the buckets as noted)."""
     bits = _bits(tt.shape[1])
     for r in range(keys.shape[0]):
-        i = _row(tt, p, _as_i32(int(np.int64(keys[r, p]))), bits)
-        if tt[p, i, T_COUNT] == 0:
-            continue
+        if fill:
+            i = where[p, r]
+            if i < 0:
+                continue
+        else:
+            i = _row(tt, p, _as_i32(int(np.int64(keys[r, p]))), bits)
+            if tt[p, i, T_COUNT] == 0:
+                where[p, r] = -1
+                continue
+            where[p, r] = i
         node = tt[p, i, T_FIRST]
         while node >= 0:
             when = int(na[p, node + N_TIME]) & 0xFFFFFFFF
@@ -384,11 +421,12 @@ def _probe_counts(
     nb: npt.NDArray[np.uint8],
     oldest: int,
     counts: npt.NDArray[np.int64],
+    where: npt.NDArray[np.int64],
 ) -> None:
     empty_h = np.empty((0, 5), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.uint8)
     for p in prange(keys.shape[1]):
-        total, used = _probe_part(keys, p, tt, na, nb, oldest, False, 0, 0, empty_h, empty_d)
+        total, used = _probe_part(keys, p, tt, na, nb, oldest, False, where, 0, 0, empty_h, empty_d)
         counts[p, 0] = total
         counts[p, 1] = used
 
@@ -400,12 +438,14 @@ def _probe_fill(
     na: npt.NDArray[np.int32],
     nb: npt.NDArray[np.uint8],
     oldest: int,
+    where: npt.NDArray[np.int64],
     starts: npt.NDArray[np.int64],
     hits: npt.NDArray[np.int64],
     data: npt.NDArray[np.uint8],
 ) -> None:
     for p in prange(keys.shape[1]):
-        _probe_part(keys, p, tt, na, nb, oldest, True, starts[p, 0], starts[p, 1], hits, data)
+        at, size = starts[p, 0], starts[p, 1]
+        _probe_part(keys, p, tt, na, nb, oldest, True, where, at, size, hits, data)
 
 
 @njit(cache=True, nogil=True)
@@ -421,14 +461,17 @@ def probe_serial(
     (row, part, payload start in the returned data, length, time)."""
     empty_h = np.empty((0, 5), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.uint8)
+    where = np.empty((keys.shape[1], keys.shape[0]), dtype=np.int64)
     total, used = 0, 0
     for p in range(keys.shape[1]):
-        total, used = _probe_part(keys, p, tt, na, nb, oldest, False, total, used, empty_h, empty_d)
+        total, used = _probe_part(
+            keys, p, tt, na, nb, oldest, False, where, total, used, empty_h, empty_d
+        )
     hits = np.empty((total, 5), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
     total, used = 0, 0
     for p in range(keys.shape[1]):
-        total, used = _probe_part(keys, p, tt, na, nb, oldest, True, total, used, hits, data)
+        total, used = _probe_part(keys, p, tt, na, nb, oldest, True, where, total, used, hits, data)
     return hits, data
 
 
@@ -442,11 +485,12 @@ def probe_parallel(
     """:func:`probe_serial`, a thread per part: count, then fill at each part's offsets."""
     parts = keys.shape[1]
     counts = np.zeros((parts, 2), dtype=np.int64)
-    _probe_counts(keys, tt, na, nb, oldest, counts)
+    where = np.empty((parts, keys.shape[0]), dtype=np.int64)
+    _probe_counts(keys, tt, na, nb, oldest, counts, where)
     starts = np.zeros((parts, 2), dtype=np.int64)
     np.cumsum(counts[:-1], axis=0, out=starts[1:])
     total, used = counts.sum(axis=0).tolist()
     hits = np.empty((total, 5), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
-    _probe_fill(keys, tt, na, nb, oldest, starts, hits, data)
+    _probe_fill(keys, tt, na, nb, oldest, where, starts, hits, data)
     return hits, data

@@ -127,7 +127,9 @@ class SlotTable:
             return int(end)
         self._make_room(parts, rows, words)
         starts = k.record_starts(data, start, end)
-        args = (data, starts, self.tt, self.na, self.na.view(np.uint8), self.used, self.filled)
+        hashes = k.row_hashes(data, starts)
+        args = (data, starts, hashes, self.tt, self.na, self.na.view(np.uint8), self.used)
+        args += (self.filled,)
         if rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
             try:
                 k.replay_parallel(*args, cap)
