@@ -128,15 +128,16 @@ class SlotTable:
         self._make_room(parts, rows, words)
         starts = k.record_starts(data, start, end)
         hashes = k.row_hashes(data, starts)
-        args = (data, starts, hashes, self.tt, self.na, self.na.view(np.uint8), self.used)
-        args += (self.filled,)
-        if rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
-            try:
-                k.replay_parallel(*args, cap)
-            finally:
+        replay = k.replay_serial
+        parallel = rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False)
+        if parallel:
+            replay = k.replay_parallel
+        try:
+            replay(data, starts, hashes, self.tt, self.na, self.na.view(np.uint8), self.used,
+                   self.filled, cap)  # fmt: skip
+        finally:
+            if parallel:
                 _PARALLEL.release()
-        else:
-            k.replay_serial(*args, cap)
         return int(end)
 
 
