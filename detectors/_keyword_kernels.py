@@ -389,7 +389,7 @@ HIT_SRC_END = 5
 """Rows of :func:`find_terms`'s match array."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def find_terms(
     text: np.ndarray,
     kinds: np.ndarray,

@@ -288,7 +288,7 @@ def _soften(
             softened[k] = n_terms + best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def judge_batch(
     hits: np.ndarray,
     group_starts: np.ndarray,

@@ -471,7 +471,7 @@ def _fast_field(
     return o
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def normalize_batch(
     cps: np.ndarray,
     field_off: np.ndarray,
@@ -552,7 +552,7 @@ def normalize_batch(
     return out_cp[:o], out_kind[:o], out_pos[:o], out_off
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def field_terminators(cps: np.ndarray, n_fields: int) -> tuple[np.ndarray, int]:
     """Field offsets from the terminators of a joined buffer (field ``f`` is
     ``cps[offsets[f]:offsets[f + 1] - 1]``) and how many terminators it holds, up to
