@@ -7,7 +7,9 @@ import importlib
 import importlib.util
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -107,6 +109,28 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_CHILD = """
+import sys, orjson, importlib
+result = importlib.import_module("bench." + sys.argv[1]).run()
+open(sys.argv[2], "wb").write(orjson.dumps(result))
+"""
+
+
+def run_isolated(name: str) -> dict[str, Any]:
+    """``bench.<name>.run()`` in an interpreter of its own: one benchmark's leftovers (its
+    heap, threads, the runtimes its libraries loaded) must not slow the next. In one process,
+    the duplicate benchmark after stream, keyword and price measured its LSH rate ~35% lower
+    (its parallel kernels ran on about one thread), as pyperf isolates its runs for the same
+    reason."""
+    with tempfile.TemporaryDirectory(prefix="haze-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        done = subprocess.run([sys.executable, "-c", _CHILD, name, str(out)], check=False)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"bench.{name} exited with {done.returncode} (its output above)")
+        result: dict[str, Any] = orjson.loads(out.read_bytes())
+        return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
@@ -125,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
-            result = importlib.import_module(f"bench.{name}").run()
+            result = run_isolated(name)
         except Exception as exc:  # report and keep the other benchmarks' results
             print(f"[bench] {name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append(name)
