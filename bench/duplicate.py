@@ -6,7 +6,9 @@ Measured in one run on the same titles and the same shingles:
   batches of the stream's batch size; ``datasketch_minhash_bulk``: signatures/s of
   ``MinHash.bulk`` given the same shingles already tokenised (its tokenising is not timed).
 - ``haze_lsh_redis``: listings/s through a real Redis started here, each listing both queried
-  and inserted, with the detector's whole path per batch (read, detect, write);
+  and inserted, with the detector's whole path per batch (read, detect, write), the LSH
+  buckets replicated from Redis's log (the default); ``haze_lsh_redis_buckets``: the same with
+  the buckets kept in Redis (``state.inline_tables: redis``);
   ``datasketch_lsh_insert`` / ``datasketch_lsh_query``: ``MinHashLSH`` in memory, same bands
   and rows.
 - ``haze_recall``: share of edited copies of banned stores' listings that the detector flags
@@ -173,7 +175,7 @@ async def _field_write_us(state: RedisStateStore, pid: int | None) -> float:
 
 
 async def bench_redis(
-    detector: DuplicateDetector, data: dict[str, Any], size: int
+    detector: DuplicateDetector, data: dict[str, Any], size: int, inline_tables: str = "replica"
 ) -> dict[str, Any]:
     config, _ = load_screen_config()
     with tempfile.TemporaryDirectory(prefix="haze-bench-") as tmp:
@@ -185,6 +187,7 @@ async def bench_redis(
                 series_policies(config),
                 store_policy=store_policy(config),
                 bucket_policies=bucket_policies(config),
+                inline_tables=inline_tables,
             )
             before = (await state.client.info("memory"))["used_memory"]
             cpu = _cpu_seconds(service.pid())
@@ -252,6 +255,7 @@ def run() -> dict[str, Any]:
         params = (duplicate.bands, duplicate.rows)
         peer = bench_datasketch(stored_tokens, copy_tokens, duplicate.num_perm, params)
         redis = asyncio.run(bench_redis(detector, data, size))
+        in_redis = asyncio.run(bench_redis(detector, data, size, "redis"))
     finally:
         gc.unfreeze()
     position = {x.listing_id: i for i, x in enumerate(data["stored"])}
@@ -261,6 +265,7 @@ def run() -> dict[str, Any]:
     ratios = {
         "minhash_vs_datasketch": haze_minhash / peer["bulk"],
         "lsh_redis_vs_datasketch_query": redis["rate"] / peer["query"],
+        "lsh_replica_vs_redis_buckets": redis["rate"] / in_redis["rate"],
         "recall_minus_datasketch": redis["recall"] - datasketch_recall,
     }
     met = {
@@ -284,6 +289,10 @@ def run() -> dict[str, Any]:
         "python_cpu_us_per_listing": redis["python_cpu_us"],
         "haze_elapsed_us_per_listing": redis["elapsed_us"],
         "redis_field_write_us": redis["field_write_us"],
+        "haze_lsh_redis_buckets": in_redis["rate"],
+        "redis_buckets_recall": in_redis["recall"],
+        "redis_buckets_cpu_us_per_listing": in_redis["redis_cpu_us"],
+        "redis_buckets_bytes_per_listing": in_redis["bytes_per_listing"],
         "ratios": ratios,
         "targets": {
             "signatures/s at least 20x datasketch MinHash.bulk": _verdict(met["signatures"]),
@@ -300,16 +309,19 @@ def run() -> dict[str, Any]:
             "datasketch's recall counts unverified candidates. Haze's LSH rate runs the "
             "detector's whole path per batch of "
             f"{size} (fetch, detect, commit) one batch after another on one connection, with "
-            "Redis on the same 2-vCPU machine; datasketch's rates are in memory. Each batch "
-            "is one script call that reads its titles' 12 band buckets and adds the titles to "
-            "them (inline buckets: the entries travel inside, a 4-bit sketch and the ids; "
-            "the commit has nothing left to write). haze_lsh_redis_second_phase: the 10,000 "
-            "queries against the full table. redis_bytes_per_listing is Redis memory growth "
-            "per stored listing; redis_cpu_us_per_listing the Redis server's CPU time per "
-            "listing, python_cpu_us_per_listing the worker's. About half of the Redis time is "
-            "the 12 bucket writes of each listing (redis_field_write_us, this server's price "
-            "of one new hash field from a script, measured after the run, is their floor), "
-            "the rest the 12 reads and the buckets sent back. gc.freeze() after preparing "
+            "Redis on the same 2-vCPU machine; datasketch's rates are in memory. The LSH "
+            "buckets are replicated (state.inline_tables: replica, the default): each batch "
+            "is one bundle call that returns what other writers appended to the slot's log "
+            "and appends the batch's record (its titles' 12 band keys and entries: a 4-bit "
+            "sketch and the ids); the worker replays the log into per-band tables of its own "
+            "and probes there (Numba, a thread per band). haze_lsh_redis_second_phase: the "
+            "10,000 queries against the full table. redis_bytes_per_listing is Redis memory "
+            "growth per stored listing; redis_cpu_us_per_listing the Redis server's CPU time "
+            "per listing, python_cpu_us_per_listing the worker's (both its threads). "
+            "haze_lsh_redis_buckets and redis_buckets_*: the same run with the buckets kept "
+            "in Redis (inline_tables: redis, one script reading and rewriting the 12 bands of "
+            "every title; redis_field_write_us, this server's price of one new hash field "
+            "from a script, is the floor of its writes). gc.freeze() after preparing "
             "the corpus and the peer's tokens."
         ),
     }
