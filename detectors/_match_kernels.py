@@ -143,9 +143,11 @@ def verify_hits(
     rows: int,
     chance: float,
     threshold: float,
+    digest: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The hits that verify, one per probing row and distinct stored entry, with their
-    estimated Jaccard similarity.
+    estimated Jaccard similarity. ``digest``: each hit's 64-bit payload hash when the backend
+    gave it (else empty: the payloads are hashed here).
 
     Hits of one row with the same payload (an entry met through several bands or slots) are
     one candidate, verified once without the rows of the lowest band it was met through.
@@ -155,11 +157,16 @@ def verify_hits(
     n = start.shape[0]
     width = sketches.shape[1]
     keys = np.empty(n, dtype=np.uint64)
-    for k in range(n):
-        h = _FNV_OFFSET ^ (np.uint64(row[k]) * np.uint64(0x9E3779B97F4A7C15))
-        for j in range(start[k], start[k] + length[k]):
-            h = (h ^ np.uint64(buffer[j])) * _FNV_PRIME
-        keys[k] = h
+    if digest.shape[0] == n:  # one key per (row, entry), as below, without the bytes
+        for k in range(n):
+            mixed = np.uint64(digest[k]) ^ (np.uint64(row[k]) * np.uint64(0x9E3779B97F4A7C15))
+            keys[k] = mixed * _FNV_PRIME
+    else:
+        for k in range(n):
+            h = _FNV_OFFSET ^ (np.uint64(row[k]) * np.uint64(0x9E3779B97F4A7C15))
+            for j in range(start[k], start[k] + length[k]):
+                h = (h ^ np.uint64(buffer[j])) * _FNV_PRIME
+            keys[k] = h
     order = np.argsort(keys)
     chosen = np.empty(n, dtype=np.int64)
     similarity = np.empty(n, dtype=np.float64)

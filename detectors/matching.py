@@ -285,6 +285,7 @@ def title_matches(
             rows_per_band,
             CHANCE,
             threshold,
+            hits.digest,
         )
         if len(found):
             width = sketches.shape[1]

@@ -18,9 +18,10 @@ threads, laid out for one cache miss per bucket and one per entry:
   table is zeros, which the kernel maps lazily); its size is a power of two, at most half
   full;
 - ``na[p]``: part ``p``'s nodes, in 32-bit words: the next (newer) node of its bucket (-1
-  last), its time (seconds), its payload's hash and length, then the payload itself (padded to
-  8 bytes): an entry is copied into the node of every part, as Redis copied it into every
-  band's bucket, so reading a bucket never leaves its nodes;
+  last), its time (seconds), its payload's 64-bit hash and length, then the payload itself
+  (padded to 8 bytes; the hash also names the entry to the detector, :func:`probe_serial`):
+  an entry is copied into the node of every part, as Redis copied it into every band's
+  bucket, so reading a bucket never leaves its nodes;
 - ``used[p]``: words of ``na[p]`` in use; ``filled[p]``: buckets of ``tt[p]``.
 
 Nodes a bucket drops (a repeat, or the oldest past the cap) are not reused, so a table grows
@@ -40,13 +41,16 @@ HEADER = 12
 """Bytes of a record's header."""
 
 T_KEY, T_FIRST, T_LAST, T_COUNT = 0, 1, 2, 3
-N_NEXT, N_TIME, N_HASH, N_LENGTH, N_PAYLOAD = 0, 1, 2, 3, 4
+N_NEXT, N_TIME, N_HASH, N_LENGTH, N_HASH_HIGH, N_PAYLOAD = 0, 1, 2, 3, 4, 6
+"""Node words: next, time, the payload's 64-bit hash (low and high halves), its length, then
+the payload from word 6 on (8-byte aligned)."""
 PARALLEL_ROWS = 64
 """From this many rows a replay or probe runs its parts in parallel threads."""
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_FNV_OFFSET = 0x811C9DC5  # FNV-1a, 32 bits (int64 arithmetic: no unsigned mixing)
-_FNV_PRIME = 0x01000193
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a, 64 bits
+_FNV_PRIME = np.uint64(0x100000001B3)
+_LOW = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, inline="always")
@@ -238,6 +242,8 @@ def _replay_part(
             t = _be32(buf, p0 + length)
             q = p0 + length + 4
             hashed = hashes[first + r]
+            low = _as_i32(int(np.int64(np.uint64(hashed) & _LOW)))
+            high = _as_i32(int(np.int64(np.uint64(hashed) >> np.uint64(32))))
             key = _as_i32(_le32(buf, keys_at + 4 * r))
             i = _row(tt, p, key, bits)
             when = t
@@ -249,7 +255,11 @@ def _replay_part(
             else:
                 prev, node = -1, tt[p, i, T_FIRST]
                 while node >= 0:
-                    if na[p, node + N_HASH] == hashed and na[p, node + N_LENGTH] == length:
+                    if (
+                        na[p, node + N_HASH] == low
+                        and na[p, node + N_HASH_HIGH] == high
+                        and na[p, node + N_LENGTH] == length
+                    ):
                         at = 4 * (node + N_PAYLOAD)
                         same = True
                         for j in range(length):
@@ -277,7 +287,8 @@ def _replay_part(
             used[p] = n + node_words(length)
             na[p, n + N_NEXT] = -1
             na[p, n + N_TIME] = _as_i32(when)
-            na[p, n + N_HASH] = hashed
+            na[p, n + N_HASH] = low
+            na[p, n + N_HASH_HIGH] = high
             na[p, n + N_LENGTH] = length
             at = 4 * (n + N_PAYLOAD)
             nb[p, at : at + length] = buf[p0 : p0 + length]
@@ -307,8 +318,8 @@ def record_starts(buf: npt.NDArray[np.uint8], start: int, stop: int) -> npt.NDAr
 
 @njit(cache=True, nogil=True)
 def row_hashes(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The 32-bit FNV-1a hash of every row's payload (as stored: signed), record after
-    record: computed once, shared by the parts."""
+    """The 64-bit FNV-1a hash of every row's payload (its bits as a signed integer), record
+    after record: computed once, shared by the parts."""
     n = 0
     for pos in starts:
         n += _le32(buf, pos + 4)
@@ -322,8 +333,8 @@ def row_hashes(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64]) -> npt
             length = (_byte(buf, q) << 8) | _byte(buf, q + 1)
             h = _FNV_OFFSET
             for j in range(q + 2, q + 2 + length):
-                h = ((h ^ _byte(buf, j)) * _FNV_PRIME) & 0xFFFFFFFF
-            out[at] = _as_i32(h)
+                h = (h ^ np.uint64(buf[j])) * _FNV_PRIME
+            out[at] = np.int64(h)
             at += 1
             q += 6 + length
     return out
@@ -407,6 +418,9 @@ def _probe_part(
                     hits[total, 2] = used
                     hits[total, 3] = length
                     hits[total, 4] = when
+                    hits[total, 5] = (int(na[p, node + N_HASH_HIGH]) << 32) | (
+                        int(na[p, node + N_HASH]) & 0xFFFFFFFF
+                    )
                 total += 1
                 used += length
             node = na[p, node + N_NEXT]
@@ -423,7 +437,7 @@ def _probe_counts(
     counts: npt.NDArray[np.int64],
     where: npt.NDArray[np.int64],
 ) -> None:
-    empty_h = np.empty((0, 5), dtype=np.int64)
+    empty_h = np.empty((0, 6), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.uint8)
     for p in prange(keys.shape[1]):
         total, used = _probe_part(keys, p, tt, na, nb, oldest, False, where, 0, 0, empty_h, empty_d)
@@ -458,8 +472,9 @@ def probe_serial(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """The entries no older than ``oldest`` in bucket ``keys[r, p]`` of part ``p``, for every
     part and row (part after part, rows in order, each bucket oldest first): ``hits[k]`` is
-    (row, part, payload start in the returned data, length, time)."""
-    empty_h = np.empty((0, 5), dtype=np.int64)
+    (row, part, payload start in the returned data, length, time, the payload's 64-bit
+    hash)."""
+    empty_h = np.empty((0, 6), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.uint8)
     where = np.empty((keys.shape[1], keys.shape[0]), dtype=np.int64)
     total, used = 0, 0
@@ -467,7 +482,7 @@ def probe_serial(
         total, used = _probe_part(
             keys, p, tt, na, nb, oldest, False, where, total, used, empty_h, empty_d
         )
-    hits = np.empty((total, 5), dtype=np.int64)
+    hits = np.empty((total, 6), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
     total, used = 0, 0
     for p in range(keys.shape[1]):
@@ -490,7 +505,7 @@ def probe_parallel(
     starts = np.zeros((parts, 2), dtype=np.int64)
     np.cumsum(counts[:-1], axis=0, out=starts[1:])
     total, used = counts.sum(axis=0).tolist()
-    hits = np.empty((total, 5), dtype=np.int64)
+    hits = np.empty((total, 6), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
     _probe_fill(keys, tt, na, nb, oldest, where, starts, hits, data)
     return hits, data

@@ -101,7 +101,11 @@ class ProbeAdd:
 class InlineHits:
     """What a probe found, as arrays: hit ``k`` is an entry of bucket ``part[k]`` of probe row
     ``row[k]``, with payload ``data[start[k]:start[k] + length[k]]`` and event time
-    ``time[k]`` (whole seconds). An entry comes once per part and slot holding it."""
+    ``time[k]`` (whole seconds). An entry comes once per part and slot holding it.
+
+    ``digest``, when the backend knows it (the replicated tables do; it is empty otherwise),
+    is each hit's 64-bit payload hash (FNV-1a): equal payloads, equal digests, so a caller
+    that groups hits by entry need not hash the payloads again."""
 
     data: bytes = b""
     row: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
@@ -109,6 +113,7 @@ class InlineHits:
     start: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
     length: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
     time: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
+    digest: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY_I)
     buffer: npt.NDArray[np.uint8] = field(init=False)
     """``data`` as an array (no copy), for kernels."""
 
@@ -144,6 +149,7 @@ class InlineHits:
             self.start[keep],
             self.length[keep],
             self.time[keep],
+            self.digest[keep] if len(self.digest) == len(self.row) else _EMPTY_I,
         )
 
 

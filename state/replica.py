@@ -278,10 +278,8 @@ class LogReplica:
                 hits[:, 2] += by
             hits = np.concatenate([hits for hits, _ in found])
             data = np.concatenate([data for _, data in found])
-        columns = np.ascontiguousarray(hits.T)  # row, part, start, length, time
-        return InlineHits(
-            data.tobytes(), columns[0], columns[1], columns[2], columns[3], columns[4]
-        )
+        row, part, start, length, time, digest = np.ascontiguousarray(hits.T)
+        return InlineHits(data.tobytes(), row, part, start, length, time, digest)
 
     def add_own(self, plan: SyncPlan, index: int) -> None:
         """Replay probe ``index``'s records where the sync appended them (skipped when the

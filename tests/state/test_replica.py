@@ -136,4 +136,29 @@ def test_a_record_cut_short_waits_for_the_rest() -> None:
     slot = replica.SlotTable(b"e" * replica.HEAD)
     data = np.frombuffer(record + record[:7], dtype=np.uint8)
     assert slot.replay(data, 0, policy.max_entries) == len(record)  # the partial one waits
-    assert slot.used.tolist() == [2 * 6, 2 * 6]  # two nodes of 6 words in each part
+    assert slot.used.tolist() == [2 * 8, 2 * 8]  # two nodes of 8 words in each part
+
+
+def _fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & (2**64 - 1)
+    return h - 2**64 if h >= 2**63 else h
+
+
+def test_hits_name_their_entries_by_the_payloads_hash() -> None:
+    """The replica's digests are the payloads' FNV-1a (what the detector would compute)."""
+    policy = BUCKETS[Buckets.LSH]
+    table = replica.LogReplica(Buckets.LSH, "t", policy)
+    first = _probe(
+        [([_value(0, 1), _value(1, 2)], b"abc", NOW), ([_value(0, 1)] * 2, b"xyz!", NOW)]
+    )
+    slot, record = next(iter(table.records(first, NOW).items()))
+    table.slots[slot] = replica.SlotTable(b"e" * replica.HEAD)
+    table.slots[slot].replay(np.frombuffer(record, dtype=np.uint8), 0, policy.max_entries)
+    hits = table.probe(_probe([([_value(0, 1), _value(1, 2)], b"q", NOW)], add=False), NOW)
+    assert len(hits) == 3 and len(hits.digest) == 3
+    for k in range(len(hits)):
+        assert int(hits.digest[k]) == _fnv1a64(hits.payload(k))
+    kept = hits.renumbered(np.array([0], dtype=np.int64))  # the digests follow their hits
+    assert kept.digest.tolist() == hits.digest.tolist()
