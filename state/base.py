@@ -268,5 +268,10 @@ class StateStore(ABC):
     @abstractmethod
     async def ping(self) -> bool: ...
 
+    async def catch_up(self, now: float) -> None:  # noqa: B027 - optional hook
+        """Bring what this store holds of the shared state up to date before it is needed
+        (a worker's replicated tables read the logs they have not read yet); a no-op where
+        nothing is held."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

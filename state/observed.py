@@ -71,6 +71,9 @@ class ObservedStateStore(StateStore):
         self._observe("ping", time.perf_counter() - started, ok)
         return ok
 
+    async def catch_up(self, now: float) -> None:
+        await self.inner.catch_up(now)
+
     async def close(self) -> None:
         await self.inner.close()
 

@@ -352,6 +352,18 @@ class RedisStateStore(StateStore):
         except StateUnavailable:
             return False
 
+    async def catch_up(self, now: float) -> None:
+        """Read every replicated table's logs to their end (several answers of at most
+        ``replica.READ_LIMIT`` bytes a slot each), so that a worker that just started probes
+        its first batch without reading the whole window then: the inline path's first
+        requests would otherwise spend their Redis budget catching up."""
+        for table in (self.replicas or {}).values():
+            sync = table.plan([], now)
+            while sync.pending:
+                call = ("log_sync", table.sync_args(sync, now))
+                reply = await self._call(lambda call=call: self._eval_together(call))  # type: ignore[misc]
+                table.take(sync, reply[0])
+
     async def release(self) -> None:
         """Hand the connections this store keeps back to its client's pool (the client stays
         open: several stores may share it)."""

@@ -25,6 +25,13 @@ from streams.service import ScreenService, build_state_store
 log = logging.getLogger(__name__)
 
 
+def _report_catch_up(task: asyncio.Task[None]) -> None:
+    """A catch-up that failed (Redis away) is only a slower start: requests sync as they go."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("inline state catch-up stopped: %s (requests catch up as they go)",
+                    task.exception())  # fmt: skip
+
+
 @dataclass
 class InlineResources:
     state: StateStore
@@ -38,6 +45,7 @@ class InlineContext:
         self.service = service
         self._resources: InlineResources | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._catching_up: asyncio.Task[None] | None = None
 
     @property
     def depth(self) -> int:
@@ -68,6 +76,11 @@ class InlineContext:
             )
             outbox.start()
             self._loop = asyncio.get_running_loop()
+            # the replicated tables read the window's logs now, not in the first requests'
+            # Redis budget (requests meanwhile read what has been read: all concurrent syncs
+            # take their answers in log order)
+            self._catching_up = self._loop.create_task(state.catch_up(time.time()))
+            self._catching_up.add_done_callback(_report_catch_up)
             self._resources = InlineResources(
                 state,
                 Screener(
@@ -86,6 +99,8 @@ class InlineContext:
         return resources
 
     async def _close(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
         if self._resources is not None:
             await self._resources.outbox.stop()
             await self._resources.publisher.stop()

@@ -162,3 +162,28 @@ def test_hits_name_their_entries_by_the_payloads_hash() -> None:
         assert int(hits.digest[k]) == _fnv1a64(hits.payload(k))
     kept = hits.renumbered(np.array([0], dtype=np.int64))  # the digests follow their hits
     assert kept.digest.tolist() == hits.digest.tolist()
+
+
+async def test_catching_up_reads_every_log_before_the_first_batch(
+    redis_client: aioredis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _worker(redis_client, key_prefix)
+    for i in range(6):
+        await _run(writer, _probe([([_value(0, i)], f"entry{i}".encode(), NOW - 10 + i)]))
+    monkeypatch.setattr(replica, "READ_LIMIT", 50)  # several answers
+    late = _worker(redis_client, key_prefix)
+    await late.catch_up(NOW)
+    caught = {slot: table.cursor for slot, table in _table(late).slots.items()}
+    assert caught == {slot: table.cursor for slot, table in _table(writer).slots.items()}
+    calls = 0
+    send = late._eval_together
+
+    async def counted(*parts: tuple[str, list[object]]) -> list[object]:
+        nonlocal calls
+        calls += 1
+        return await send(*parts)
+
+    monkeypatch.setattr(late, "_eval_together", counted)
+    hits = await _run(late, _probe([([_value(0, 3)], b"ask", NOW)], add=False))
+    assert [payload for _, _, payload, _ in _found(hits)] == [b"entry3"]
+    assert calls == 1  # nothing left to read: the batch's own round trip only
