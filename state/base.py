@@ -268,6 +268,12 @@ class StateStore(ABC):
     @abstractmethod
     async def ping(self) -> bool: ...
 
+    @property
+    def held_bytes(self) -> int:
+        """Memory this store holds of the shared state (a worker's replicated tables): 0 for
+        a store that holds nothing of its own."""
+        return 0
+
     async def catch_up(self, now: float) -> None:  # noqa: B027 - optional hook
         """Bring what this store holds of the shared state up to date before it is needed
         (a worker's replicated tables read the logs they have not read yet); a no-op where

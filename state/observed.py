@@ -71,6 +71,10 @@ class ObservedStateStore(StateStore):
         self._observe("ping", time.perf_counter() - started, ok)
         return ok
 
+    @property
+    def held_bytes(self) -> int:
+        return self.inner.held_bytes
+
     async def catch_up(self, now: float) -> None:
         await self.inner.catch_up(now)
 

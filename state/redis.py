@@ -352,6 +352,13 @@ class RedisStateStore(StateStore):
         except StateUnavailable:
             return False
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of the replicated tables' arrays in use (read from any thread: a snapshot of
+        the slots, which the store's own loop may change meanwhile)."""
+        tables = list((self.replicas or {}).values())
+        return sum(table.nbytes for table in tables)
+
     async def catch_up(self, now: float) -> None:
         """Read every replicated table's logs to their end (several answers of at most
         ``replica.READ_LIMIT`` bytes a slot each), so that a worker that just started probes

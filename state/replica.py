@@ -171,7 +171,7 @@ class LogReplica:
 
     @property
     def nbytes(self) -> int:
-        return sum(table.nbytes for table in self.slots.values())
+        return sum(table.nbytes for table in list(self.slots.values()))
 
     def plan(self, probes: Sequence[ProbeAdd], now: float) -> SyncPlan:
         lo, hi = probe_slots(self.policy, now)

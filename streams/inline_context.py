@@ -61,6 +61,7 @@ class InlineContext:
             settings = self.service.settings
             live, metrics = self.service.screener, self.service.metrics
             state = build_state_store(settings, live.runtime.config, metrics.state_observer("http"))
+            metrics.watch_state("http", state)
             publisher = ObservedPublisher(
                 KafkaPublisher(settings.kafka_bootstrap_servers), metrics.produce_observer("http")
             )

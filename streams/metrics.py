@@ -20,6 +20,7 @@ from contract.verdict import Reason
 
 if TYPE_CHECKING:
     from haze.engine import Screened
+    from state.base import StateStore
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _HTTP_BUCKETS = (
@@ -193,6 +194,17 @@ class ScreenMetrics:
             "Inline-path records spilled to the on-disk spool, awaiting Kafka",
             registry=r,
         )
+        self.state_held_bytes = Gauge(
+            "haze_state_held_bytes",
+            "Memory a path's state store holds of the shared state (the replicated LSH "
+            "tables, state.inline_tables: replica), read at scrape time",
+            ["path"],
+            registry=r,
+        )
+
+    def watch_state(self, path: str, state: StateStore) -> None:
+        """Export what ``state`` holds, read from it at every scrape."""
+        self.state_held_bytes.labels(path=path).set_function(lambda: state.held_bytes)
 
     def observer(self, path: str) -> BatchObserver:
         """The engine's per-batch observer for one path (``stream`` or ``http``)."""

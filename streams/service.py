@@ -43,6 +43,7 @@ class ScreenService:
         metrics = ScreenMetrics()
         metrics.set_config_version(runtime.config_version)
         state = build_state_store(settings, runtime.config, metrics.state_observer("stream"))
+        metrics.watch_state("stream", state)
         return cls(
             settings,
             Screener(runtime, state, shadow=shadow, observer=metrics.observer("stream")),

@@ -109,7 +109,7 @@ async def test_slots_that_left_the_window_are_dropped(
     await _run(store, _probe([([_value(0, 1)], b"old", NOW - 60)]), now=NOW - 60)
     table = _table(store)
     held = set(table.slots)
-    assert held and table.nbytes > 0
+    assert held and table.nbytes > 0 and store.held_bytes == table.nbytes
     await _run(store, _probe([([_value(0, 1)], b"ask", NOW + 300)], add=False), now=NOW + 300)
     assert not held & set(table.slots)
 
