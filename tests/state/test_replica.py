@@ -20,6 +20,19 @@ def _worker(client: aioredis.Redis, prefix: str) -> RedisStateStore:
     return RedisStateStore(client, SERIES, prefix=prefix, bucket_policies=BUCKETS)
 
 
+def _counted(store: RedisStateStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count ``store``'s round trips from now on (in the returned list's one item)."""
+    calls = [0]
+    send = store._eval_together
+
+    async def counted(*parts: tuple[str, list[object]]) -> list[object]:
+        calls[0] += 1
+        return await send(*parts)
+
+    monkeypatch.setattr(store, "_eval_together", counted)
+    return calls
+
+
 def _table(store: RedisStateStore) -> replica.LogReplica:
     assert store.replicas is not None
     return store.replicas[Buckets.LSH]
@@ -53,19 +66,11 @@ async def test_a_replica_far_behind_catches_up_in_several_answers(
         await _run(writer, probe)
         await _run(memory, probe)
     late = _worker(redis_client, key_prefix)
-    calls = 0
-    send = late._eval_together
-
-    async def counted(*parts: tuple[str, list[object]]) -> list[object]:
-        nonlocal calls
-        calls += 1
-        return await send(*parts)
-
-    monkeypatch.setattr(late, "_eval_together", counted)
+    calls = _counted(late, monkeypatch)
     ask = _probe([([_value(0, 1), _value(1, 5)], b"new", NOW)])
     expected = _found(await _run(memory, ask))
     assert _found(await _run(late, ask)) == expected
-    assert calls > 5  # one answer could not hold the log
+    assert calls[0] > 5  # one answer could not hold the log
     # its own entry went in after the whole log: everyone agrees on what follows
     again = _probe([([_value(0, 1), _value(1, 5)], b"x", NOW)], add=False)
     assert _found(await _run(writer, again)) == _found(await _run(memory, again))
@@ -175,15 +180,7 @@ async def test_catching_up_reads_every_log_before_the_first_batch(
     await late.catch_up(NOW)
     caught = {slot: table.cursor for slot, table in _table(late).slots.items()}
     assert caught == {slot: table.cursor for slot, table in _table(writer).slots.items()}
-    calls = 0
-    send = late._eval_together
-
-    async def counted(*parts: tuple[str, list[object]]) -> list[object]:
-        nonlocal calls
-        calls += 1
-        return await send(*parts)
-
-    monkeypatch.setattr(late, "_eval_together", counted)
+    calls = _counted(late, monkeypatch)
     hits = await _run(late, _probe([([_value(0, 3)], b"ask", NOW)], add=False))
     assert [payload for _, _, payload, _ in _found(hits)] == [b"entry3"]
-    assert calls == 1  # nothing left to read: the batch's own round trip only
+    assert calls[0] == 1  # nothing left to read: the batch's own round trip only
