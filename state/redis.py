@@ -13,6 +13,7 @@ interleave whole batches, never half of one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
@@ -242,10 +243,7 @@ class RedisStateStore(StateStore):
                 snapshot.inline[kind] = hits
         for (table, sync, probes), reply in zip(syncs, replies[at + len(plans) :], strict=True):
             table.take(sync, reply)
-            while sync.pending:  # a replica catching up: the rest of the log, then the records
-                call = ("log_sync", table.sync_args(sync, now))
-                more = await self._call(lambda call=call: self._eval_together(call))  # type: ignore[misc]
-                table.take(sync, more[0])
+            await self._sync_to_end(table, sync, now)
             for index, probe in enumerate(probes):
                 hits = table.probe(probe, now)
                 if len(hits):
@@ -365,11 +363,17 @@ class RedisStateStore(StateStore):
         its first batch without reading the whole window then: the inline path's first
         requests would otherwise spend their Redis budget catching up."""
         for table in (self.replicas or {}).values():
-            sync = table.plan([], now)
-            while sync.pending:
-                call = ("log_sync", table.sync_args(sync, now))
-                reply = await self._call(lambda call=call: self._eval_together(call))  # type: ignore[misc]
-                table.take(sync, reply[0])
+            await self._sync_to_end(table, table.plan([], now), now)
+
+    async def _sync_to_end(
+        self, table: replica.LogReplica, sync: replica.SyncPlan, now: float
+    ) -> None:
+        """Call ``log_sync`` until every slot of ``sync`` is read to its end (and its records,
+        if any, appended): a replica further behind than ``READ_LIMIT`` needs several."""
+        while sync.pending:
+            call = ("log_sync", table.sync_args(sync, now))
+            reply = await self._call(functools.partial(self._eval_together, call))
+            table.take(sync, reply[0])
 
     async def release(self) -> None:
         """Hand the connections this store keeps back to its client's pool (the client stays

@@ -14,14 +14,15 @@ own, in compiled arrays, before it probes:
   Redis's order had it when the batch was added, as the in-Redis script does, and every
   worker replays the same bytes in the same order, so their tables agree;
 - Redis's work per batch is a few string commands whatever its size (the log holds each entry
-  once, not once per band); the worker replays ~0.5 us and probes ~1 us a listing;
+  once, not once per band); the worker replays ~2-4 us and probes ~3 us a listing
+  (docs/performance.md);
 - a replica that starts (or fell far behind) reads the log in answers of at most
   ``READ_LIMIT`` bytes a slot before its batch's records join it; a log that is reset or lost
   (a new epoch, or no key) is read again from the start; slots that left the window are
   dropped.
 
-The cost is memory: each worker holds the whole window of its tables (about 40 bytes of
-arrays per band and listing plus the payloads; see docs/capacity.md), as each held its
+The cost is memory: each worker holds the whole window of its tables (~1.4 kB a listing at 12
+bands: every band's node holds a copy of the entry; see docs/capacity.md), as each held its
 offender copy (``state.offender_copy``). ``state.inline_tables: redis`` in the config keeps the
 tables in Redis instead.
 """
@@ -43,6 +44,7 @@ from state.buckets import BucketPolicy, Buckets
 from state.errors import StateCorrupt
 from state.inline import MAX_TIME, InlineHits, ProbeAdd, bucket_keys, probe_slots
 from state.inline_codec import add_slots, slot_ttl
+from state.keys import kind_base
 
 HEAD = 16
 """Bytes of a log's epoch token (the records follow it)."""
@@ -62,14 +64,15 @@ for two such launches at once (a process serving the stream and the HTTP API fro
 holds two replicas); a launch that finds it taken runs its parts one after another."""
 
 
-def _grown(array: npt.NDArray[Any], used: int, needed: int) -> npt.NDArray[Any]:
-    """``array`` with room for ``needed`` rows (its first ``used`` kept), doubling."""
-    if needed <= array.shape[0]:
-        return array
-    size = max(needed, 2 * array.shape[0])
-    out = np.empty((size, *array.shape[1:]), dtype=array.dtype)
-    out[:used] = array[:used]
-    return out
+def _threaded(parallel: Any, serial: Any, rows: int, *args: Any) -> Any:
+    """``parallel(*args)`` for ``rows`` >= ``PARALLEL_ROWS`` when no other launch holds the
+    threads, else ``serial(*args)`` (the same kernel, one part after another)."""
+    if rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
+        try:
+            return parallel(*args)
+        finally:
+            _PARALLEL.release()
+    return serial(*args)
 
 
 class SlotTable:
@@ -128,16 +131,9 @@ class SlotTable:
         self._make_room(parts, rows, words)
         starts = k.record_starts(data, start, end)
         hashes = k.row_hashes(data, starts)
-        replay = k.replay_serial
-        parallel = rows >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False)
-        if parallel:
-            replay = k.replay_parallel
-        try:
-            replay(data, starts, hashes, self.tt, self.na, self.na.view(np.uint8), self.used,
-                   self.filled, cap)  # fmt: skip
-        finally:
-            if parallel:
-                _PARALLEL.release()
+        nb = self.na.view(np.uint8)
+        args = (data, starts, hashes, self.tt, self.na, nb, self.used, self.filled, cap)
+        _threaded(k.replay_parallel, k.replay_serial, rows, *args)
         return int(end)
 
 
@@ -145,7 +141,6 @@ class SlotTable:
 class SyncPlan:
     """One table's ``log_sync`` call of a fetch: its slots and each probe's records."""
 
-    kind: Buckets
     first_slot: int
     last_slot: int
     records: list[dict[int, bytes]]
@@ -176,7 +171,7 @@ class LogReplica:
     def plan(self, probes: Sequence[ProbeAdd], now: float) -> SyncPlan:
         lo, hi = probe_slots(self.policy, now)
         records = [self.records(probe, now) for probe in probes]
-        return SyncPlan(self.kind, lo, hi, records, {}, set(range(lo, hi + 1)))
+        return SyncPlan(lo, hi, records, {}, set(range(lo, hi + 1)))
 
     def records(self, probe: ProbeAdd, now: float) -> dict[int, bytes]:
         """The record ``probe`` adds to each slot (rows too old, or not asked, add nothing)."""
@@ -241,7 +236,7 @@ class LogReplica:
                     table.cursor = start + table.replay(buffer, table.cursor - start, cap)
                 elif table.cursor < start:  # cannot happen with one log; read it again
                     del self.slots[slot]
-            if int(done) and slot in plan.pending:
+            if int(done):
                 plan.pending.discard(slot)
                 if any(slot in found for found in plan.records):
                     plan.positions[slot] = (bytes(epoch), start + len(data))
@@ -259,13 +254,7 @@ class LogReplica:
                 continue
             mine = keys if keys.shape[1] <= t.parts else np.ascontiguousarray(keys[:, : t.parts])
             args = (mine, t.tt, t.na, t.na.view(np.uint8), oldest)
-            if len(keys) >= k.PARALLEL_ROWS and _PARALLEL.acquire(blocking=False):
-                try:
-                    hits, data = k.probe_parallel(*args)
-                finally:
-                    _PARALLEL.release()
-            else:
-                hits, data = k.probe_serial(*args)
+            hits, data = _threaded(k.probe_parallel, k.probe_serial, len(keys), *args)
             if len(hits):
                 found.append((hits, data))
         if not found:
@@ -300,8 +289,6 @@ class LogReplica:
 def replicas_for(
     policies: Mapping[Buckets, BucketPolicy], prefix: str, kinds: Sequence[Buckets]
 ) -> dict[Buckets, LogReplica]:
-    from state.keys import kind_base
-
     return {kind: LogReplica(kind, kind_base(prefix, kind), policies[kind]) for kind in kinds}
 
 
