@@ -20,6 +20,7 @@ from detectors._duplicate_kernels import bucket_pairs
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+_FEW_HITS = 48
 
 
 @njit(cache=True)
@@ -131,6 +132,40 @@ def _other_store(
 
 
 @njit(cache=True)
+def _by_row_then_key(
+    row: npt.NDArray[np.int64], keys: npt.NDArray[np.uint64], n_rows: int
+) -> npt.NDArray[np.int64]:
+    """The hits in order of row, each row's by key: a counting sort by row (the rows are the
+    batch's, few hits each), then an insertion sort of each row's hits, twice as fast as
+    sorting every key of the batch (about 20 hits a row)."""
+    n = row.shape[0]
+    first = np.zeros(n_rows + 1, dtype=np.int64)
+    for k in range(n):
+        first[row[k] + 1] += 1
+    for r in range(n_rows):
+        first[r + 1] += first[r]
+    order = np.empty(n, dtype=np.int64)
+    fill = first[:-1].copy()
+    for k in range(n):
+        order[fill[row[k]]] = k
+        fill[row[k]] += 1
+    for r in range(n_rows):
+        lo, hi = first[r], first[r + 1]
+        if hi - lo > _FEW_HITS:  # a row in full buckets: no quadratic sort
+            mine = order[lo:hi].copy()
+            order[lo:hi] = mine[np.argsort(keys[mine], kind="mergesort")]
+            continue
+        for i in range(lo + 1, hi):
+            k = order[i]
+            j = i - 1
+            while j >= lo and keys[order[j]] > keys[k]:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = k
+    return order
+
+
+@njit(cache=True)
 def verify_hits(
     buffer: npt.NDArray[np.uint8],
     start: npt.NDArray[np.int64],
@@ -167,7 +202,7 @@ def verify_hits(
             for j in range(start[k], start[k] + length[k]):
                 h = (h ^ np.uint64(buffer[j])) * _FNV_PRIME
             keys[k] = h
-    order = np.argsort(keys)
+    order = _by_row_then_key(row, keys, sketches.shape[0])
     chosen = np.empty(n, dtype=np.int64)
     similarity = np.empty(n, dtype=np.float64)
     found = 0
@@ -175,7 +210,7 @@ def verify_hits(
     while a < n:
         b = a
         best = order[a]
-        while b < n and keys[order[b]] == keys[order[a]]:
+        while b < n and keys[order[b]] == keys[order[a]] and row[order[b]] == row[order[a]]:
             k = order[b]
             if part[k] < part[best]:
                 best = k
@@ -191,9 +226,7 @@ def verify_hits(
             chosen[found] = best
             similarity[found] = estimate
             found += 1
-    chosen, similarity = chosen[:found], similarity[:found]
-    by_row = np.argsort(row[chosen], kind="mergesort")
-    return chosen[by_row], similarity[by_row]
+    return chosen[:found].copy(), similarity[:found].copy()
 
 
 @njit(cache=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors._duplicate_kernels import bucket_pairs
-from detectors._match_kernels import pair_similarity
+from detectors._match_kernels import pair_similarity, verify_hits
 from detectors.fingerprints import (
     CHANCE,
     TitleHasher,
@@ -150,3 +151,85 @@ def test_image_hashes_within_three_bits_share_a_chunk(value: int, flips: set[int
 @given(st.text(alphabet=st.sampled_from("ab 1-耐克跑鞋\u200bÅｘ\x00,"), max_size=40))
 def test_the_kernel_shingles_like_the_reference(text: str) -> None:
     assert HASHER.fingerprint([text]).features[0] == len(reference_shingles(text, 2))
+
+
+def _reference_verify(
+    data: bytes,
+    hits: list[tuple[int, int, int, int]],
+    sketches: np.ndarray,
+    own: list[bytes],
+    rows: int,
+    threshold: float,
+) -> list[tuple[int, float]]:
+    """verify_hits in plain Python: per row, each distinct payload once, through its lowest
+    part, other stores only, at or above the threshold; rows in order, a row's candidates in
+    the kernel's key order (which the caller does not rely on: compared as sets per row)."""
+    width = sketches.shape[1]
+    best: dict[tuple[int, bytes], tuple[int, int]] = {}
+    for k, (row, part, start, length) in enumerate(hits):
+        payload = data[start : start + length]
+        seen = best.get((row, payload))
+        if seen is None or part < seen[0]:
+            best[(row, payload)] = (part, k)
+    out = []
+    for (row, payload), (part, k) in best.items():
+        store = payload[width : width + 2 + int.from_bytes(payload[width : width + 2], "big")]
+        mine = own[row][width : width + 2 + int.from_bytes(own[row][width : width + 2], "big")]
+        if len(payload) < width + 2 or store == mine:
+            continue
+        values = [(b >> s) & 15 for b in payload[:width] for s in (0, 4)]
+        ours = [(b >> s) & 15 for b in sketches[row].tolist() for s in (0, 4)]
+        kept = [j for j in range(2 * width) if not part * rows <= j < (part + 1) * rows]
+        agree = sum(values[j] == ours[j] for j in kept) / len(kept)
+        estimate = min(max((agree - CHANCE) / (1 - CHANCE), 0.0), 1.0)
+        if estimate >= threshold:
+            out.append((row, k, estimate))
+    return sorted(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_rows=st.integers(1, 6), crowded=st.booleans())
+def test_verify_hits_keeps_one_candidate_per_row_and_entry(
+    seed: int, n_rows: int, crowded: bool
+) -> None:
+    """Candidates met through several parts or slots verify once, through the lowest part;
+    a row's own store never matches; digests given or hashed here agree; rows with more hits
+    than the insertion sort takes (a title in full buckets) come out alike."""
+    rng = random.Random(seed)
+    width, rows = 32, 5
+    sketches = np.frombuffer(rng.randbytes(n_rows * width), dtype=np.uint8).reshape(n_rows, width)
+    pool = []
+    for i in range(12):
+        near = bytearray(sketches[i % n_rows].tobytes())
+        for _ in range(rng.randrange(0, 12)):
+            near[rng.randrange(width)] = rng.randrange(256)
+        store = f"s{rng.randrange(3)}".encode()
+        pool.append(bytes(near) + len(store).to_bytes(2, "big") + store + f"l{i}".encode())
+    own = []
+    for r in range(n_rows):
+        store = f"s{r % 3}".encode()
+        own.append(bytes(width) + len(store).to_bytes(2, "big") + store + b"me")
+    data = b"".join(pool)
+    at = [0, *itertools.accumulate(len(p) for p in pool)]
+    hits = []
+    for _ in range(rng.randrange(1, 400 if crowded else 40)):
+        entry = rng.randrange(len(pool))
+        hits.append((rng.randrange(n_rows), rng.randrange(12), at[entry], len(pool[entry])))
+    digests = np.array(
+        [int.from_bytes(hashlib.blake2b(data[s : s + n], digest_size=8).digest(), "little",
+                        signed=True) for _, _, s, n in hits],
+        dtype=np.int64,
+    )  # fmt: skip
+    columns = [np.array(c, dtype=np.int64) for c in zip(*hits, strict=True)]
+    row, part, start, length = columns
+    own_at = np.array([0, *itertools.accumulate(len(p) for p in own)], dtype=np.int64)
+    expected = _reference_verify(data, hits, sketches, own, rows, 0.3)
+    for digest in (digests, np.zeros(0, dtype=np.int64)):
+        chosen, similarity = verify_hits(
+            np.frombuffer(data, dtype=np.uint8), start, length, row, part, sketches,
+            np.frombuffer(b"".join(own), dtype=np.uint8), own_at, rows, CHANCE, 0.3, digest,
+        )  # fmt: skip
+        assert (np.diff(row[chosen]) >= 0).all()  # in order of row
+        found = sorted(zip(row[chosen].tolist(), chosen.tolist(), similarity.tolist(), strict=True))
+        assert [(r, k) for r, k, _ in found] == [(r, k) for r, k, _ in expected]
+        assert np.allclose([s for *_, s in found], [s for *_, s in expected])
