@@ -11,18 +11,21 @@ The entries are framed as in ``state._inline_kernels`` (and ``probe_add_buckets.
 
 A *slot table* is one slot's buckets in a worker's memory, as arrays (no Python object per
 bucket or entry), one table per part (band) so that parts are replayed and probed in parallel
-threads, laid out for one cache miss per bucket and one per entry:
+threads, over one arena of entries that every part shares:
 
 - ``tt[p, i]``: part ``p``'s open-addressing hash table, whose rows are the buckets: key (the
   32-bit bucket key), first (oldest) node, last node, node count (0: an empty row, so a new
   table is zeros, which the kernel maps lazily); its size is a power of two, at most half
   full;
-- ``na[p]``: part ``p``'s nodes, in 32-bit words: the next (newer) node of its bucket (-1
-  last), its time (seconds), its payload's 64-bit hash and length, then the payload itself
-  (padded to 8 bytes; the hash also names the entry to the detector, :func:`probe_serial`):
-  an entry is copied into the node of every part, as Redis copied it into every band's
-  bucket, so reading a bucket never leaves its nodes;
-- ``used[p]``: words of ``na[p]`` in use; ``filled[p]``: buckets of ``tt[p]``.
+- ``na[p]``: part ``p``'s nodes, six 32-bit words each: the next (newer) node of its bucket
+  (-1 last), its time (seconds), its payload's 64-bit hash (low half), length, hash (high
+  half) and where the payload starts in the arena (the hash also names the entry to the
+  detector, :func:`probe_serial`);
+- ``eb``: the arena, every payload of the slot's records once, in log order (Redis copies an
+  entry into every band's bucket; here the parts point at one copy, which halves what a
+  replica holds and writes);
+- ``used[p]``: words of ``na[p]`` in use; ``filled[p]``: buckets of ``tt[p]``; ``ends[0]``:
+  bytes of ``eb`` in use.
 
 Nodes a bucket drops (a repeat, or the oldest past the cap) are not reused, so a table grows
 with what was added to its slot, as the slot's log in Redis does, and is dropped whole when
@@ -41,9 +44,10 @@ HEADER = 12
 """Bytes of a record's header."""
 
 T_KEY, T_FIRST, T_LAST, T_COUNT = 0, 1, 2, 3
-N_NEXT, N_TIME, N_HASH, N_LENGTH, N_HASH_HIGH, N_PAYLOAD = 0, 1, 2, 3, 4, 6
-"""Node words: next, time, the payload's 64-bit hash (low and high halves), its length, then
-the payload from word 6 on (8-byte aligned)."""
+N_NEXT, N_TIME, N_HASH, N_LENGTH, N_HASH_HIGH, N_ENTRY = 0, 1, 2, 3, 4, 5
+NODE_WORDS = 6
+"""Node words: next, time, the payload's 64-bit hash (low half), its length, the hash's high
+half and the payload's offset in the arena."""
 PARALLEL_ROWS = 64
 """From this many rows a replay or probe runs its parts in parallel threads."""
 
@@ -117,16 +121,10 @@ def build_record(
     return out
 
 
-@njit(cache=True, inline="always")
-def node_words(length: int) -> int:
-    """32-bit words of a node holding a payload of ``length`` bytes (8-byte aligned)."""
-    return N_PAYLOAD + 2 * ((length + 7) // 8)
-
-
 @njit(cache=True, nogil=True)
 def measure_records(buf: npt.NDArray[np.uint8], start: int) -> npt.NDArray[np.int64]:
     """What replaying the whole records of ``buf[start:]`` adds at most: [records, nodes
-    (rows) per part, node words per part, the most parts of a record, where they end]. A
+    (rows) per part, payload bytes to the arena, the most parts of a record, where they end]. A
     record cut short at the end (an answer that stopped at its byte limit) is left for the
     next read; records -1: the bytes are not well-formed records."""
     out = np.zeros(5, dtype=np.int64)
@@ -149,7 +147,7 @@ def measure_records(buf: npt.NDArray[np.uint8], start: int) -> npt.NDArray[np.in
                 return out
             length = (_byte(buf, q) << 8) | _byte(buf, q + 1)
             q += 6 + length
-            payload += node_words(length)
+            payload += length
         if q != end:
             out[0] = -1
             return out
@@ -215,16 +213,18 @@ def _replay_part(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     hashes: npt.NDArray[np.int64],
+    entries: npt.NDArray[np.int64],
     p: int,
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     used: npt.NDArray[np.int64],
     filled: npt.NDArray[np.int64],
     cap: int,
 ) -> None:
     """Replay part ``p`` of the records starting at ``starts`` (in order) into its table;
-    ``hashes`` are their rows' payload hashes (:func:`row_hashes`), record after record."""
+    ``hashes`` and ``entries`` are their rows' payload hashes and arena offsets
+    (:func:`store_entries`), record after record."""
     bits = _bits(tt.shape[1])
     base = 0
     for pos in starts:
@@ -260,10 +260,10 @@ def _replay_part(
                         and na[p, node + N_HASH_HIGH] == high
                         and na[p, node + N_LENGTH] == length
                     ):
-                        at = 4 * (node + N_PAYLOAD)
+                        at = na[p, node + N_ENTRY]
                         same = True
                         for j in range(length):
-                            if nb[p, at + j] != buf[p0 + j]:
+                            if eb[at + j] != buf[p0 + j]:
                                 same = False
                                 break
                         if same:
@@ -284,14 +284,13 @@ def _replay_part(
                         tt[p, i, T_LAST] = -1
                     tt[p, i, T_COUNT] -= 1
             n = used[p]
-            used[p] = n + node_words(length)
+            used[p] = n + NODE_WORDS
             na[p, n + N_NEXT] = -1
             na[p, n + N_TIME] = _as_i32(when)
             na[p, n + N_HASH] = low
             na[p, n + N_HASH_HIGH] = high
             na[p, n + N_LENGTH] = length
-            at = 4 * (n + N_PAYLOAD)
-            nb[p, at : at + length] = buf[p0 : p0 + length]
+            na[p, n + N_ENTRY] = entries[first + r]
             last = tt[p, i, T_LAST]
             if last < 0:
                 tt[p, i, T_FIRST] = n
@@ -317,14 +316,22 @@ def record_starts(buf: npt.NDArray[np.uint8], start: int, stop: int) -> npt.NDAr
 
 
 @njit(cache=True, nogil=True)
-def row_hashes(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The 64-bit FNV-1a hash of every row's payload (its bits as a signed integer), record
-    after record: computed once, shared by the parts."""
+def store_entries(
+    buf: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    eb: npt.NDArray[np.uint8],
+    ends: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Copy every row's payload into the arena after ``ends[0]`` (room made for them), record
+    after record, and return each row's 64-bit FNV-1a hash (its bits as a signed integer) and
+    offset in the arena: done once, shared by the parts."""
     n = 0
     for pos in starts:
         n += _le32(buf, pos + 4)
-    out = np.empty(n, dtype=np.int64)
+    hashes = np.empty(n, dtype=np.int64)
+    entries = np.empty(n, dtype=np.int64)
     at = 0
+    e = ends[0]
     for pos in starts:
         rows = _le32(buf, pos + 4)
         parts = _byte(buf, pos + 8) | (_byte(buf, pos + 9) << 8)
@@ -334,10 +341,14 @@ def row_hashes(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64]) -> npt
             h = _FNV_OFFSET
             for j in range(q + 2, q + 2 + length):
                 h = (h ^ np.uint64(buf[j])) * _FNV_PRIME
-            out[at] = np.int64(h)
+            hashes[at] = np.int64(h)
+            entries[at] = e
+            eb[e : e + length] = buf[q + 2 : q + 2 + length]
+            e += length
             at += 1
             q += 6 + length
-    return out
+    ends[0] = e
+    return hashes, entries
 
 
 @njit(cache=True, nogil=True)
@@ -345,9 +356,10 @@ def replay_serial(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     hashes: npt.NDArray[np.int64],
+    entries: npt.NDArray[np.int64],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     used: npt.NDArray[np.int64],
     filled: npt.NDArray[np.int64],
     cap: int,
@@ -356,7 +368,7 @@ def replay_serial(
     order, as ``probe_add_buckets.lua`` adds entries: a repeat of an entry already in the
     bucket moves to the end and keeps the newer time; past ``cap`` the oldest go."""
     for p in range(tt.shape[0]):
-        _replay_part(buf, starts, hashes, p, tt, na, nb, used, filled, cap)
+        _replay_part(buf, starts, hashes, entries, p, tt, na, eb, used, filled, cap)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -364,16 +376,17 @@ def replay_parallel(
     buf: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     hashes: npt.NDArray[np.int64],
+    entries: npt.NDArray[np.int64],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     used: npt.NDArray[np.int64],
     filled: npt.NDArray[np.int64],
     cap: int,
 ) -> None:
     """:func:`replay_serial`, a thread per part (parts share no memory they write)."""
     for p in prange(tt.shape[0]):
-        _replay_part(buf, starts, hashes, p, tt, na, nb, used, filled, cap)
+        _replay_part(buf, starts, hashes, entries, p, tt, na, eb, used, filled, cap)
 
 
 @njit(cache=True, nogil=True)
@@ -382,7 +395,7 @@ def _probe_part(
     p: int,
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     oldest: int,
     fill: bool,
     where: npt.NDArray[np.int64],
@@ -411,8 +424,8 @@ def _probe_part(
             if when >= oldest:
                 length = int(na[p, node + N_LENGTH])
                 if fill:
-                    at = 4 * (node + N_PAYLOAD)
-                    data[used : used + length] = nb[p, at : at + length]
+                    at = na[p, node + N_ENTRY]
+                    data[used : used + length] = eb[at : at + length]
                     hits[total, 0] = r
                     hits[total, 1] = p
                     hits[total, 2] = used
@@ -432,7 +445,7 @@ def _probe_counts(
     keys: npt.NDArray[np.uint32],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     oldest: int,
     counts: npt.NDArray[np.int64],
     where: npt.NDArray[np.int64],
@@ -440,7 +453,7 @@ def _probe_counts(
     empty_h = np.empty((0, 6), dtype=np.int64)
     empty_d = np.empty(0, dtype=np.uint8)
     for p in prange(keys.shape[1]):
-        total, used = _probe_part(keys, p, tt, na, nb, oldest, False, where, 0, 0, empty_h, empty_d)
+        total, used = _probe_part(keys, p, tt, na, eb, oldest, False, where, 0, 0, empty_h, empty_d)
         counts[p, 0] = total
         counts[p, 1] = used
 
@@ -450,7 +463,7 @@ def _probe_fill(
     keys: npt.NDArray[np.uint32],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     oldest: int,
     where: npt.NDArray[np.int64],
     starts: npt.NDArray[np.int64],
@@ -459,7 +472,7 @@ def _probe_fill(
 ) -> None:
     for p in prange(keys.shape[1]):
         at, size = starts[p, 0], starts[p, 1]
-        _probe_part(keys, p, tt, na, nb, oldest, True, where, at, size, hits, data)
+        _probe_part(keys, p, tt, na, eb, oldest, True, where, at, size, hits, data)
 
 
 @njit(cache=True, nogil=True)
@@ -467,7 +480,7 @@ def probe_serial(
     keys: npt.NDArray[np.uint32],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     oldest: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """The entries no older than ``oldest`` in bucket ``keys[r, p]`` of part ``p``, for every
@@ -480,13 +493,13 @@ def probe_serial(
     total, used = 0, 0
     for p in range(keys.shape[1]):
         total, used = _probe_part(
-            keys, p, tt, na, nb, oldest, False, where, total, used, empty_h, empty_d
+            keys, p, tt, na, eb, oldest, False, where, total, used, empty_h, empty_d
         )
     hits = np.empty((total, 6), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
     total, used = 0, 0
     for p in range(keys.shape[1]):
-        total, used = _probe_part(keys, p, tt, na, nb, oldest, True, where, total, used, hits, data)
+        total, used = _probe_part(keys, p, tt, na, eb, oldest, True, where, total, used, hits, data)
     return hits, data
 
 
@@ -494,18 +507,18 @@ def probe_parallel(
     keys: npt.NDArray[np.uint32],
     tt: npt.NDArray[np.int32],
     na: npt.NDArray[np.int32],
-    nb: npt.NDArray[np.uint8],
+    eb: npt.NDArray[np.uint8],
     oldest: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """:func:`probe_serial`, a thread per part: count, then fill at each part's offsets."""
     parts = keys.shape[1]
     counts = np.zeros((parts, 2), dtype=np.int64)
     where = np.empty((parts, keys.shape[0]), dtype=np.int64)
-    _probe_counts(keys, tt, na, nb, oldest, counts, where)
+    _probe_counts(keys, tt, na, eb, oldest, counts, where)
     starts = np.zeros((parts, 2), dtype=np.int64)
     np.cumsum(counts[:-1], axis=0, out=starts[1:])
     total, used = counts.sum(axis=0).tolist()
     hits = np.empty((total, 6), dtype=np.int64)
     data = np.empty(used, dtype=np.uint8)
-    _probe_fill(keys, tt, na, nb, oldest, where, starts, hits, data)
+    _probe_fill(keys, tt, na, eb, oldest, where, starts, hits, data)
     return hits, data

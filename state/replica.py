@@ -21,8 +21,8 @@ own, in compiled arrays, before it probes:
   (a new epoch, or no key) is read again from the start; slots that left the window are
   dropped.
 
-The cost is memory: each worker holds the whole window of its tables (~1.4 kB a listing at 12
-bands: every band's node holds a copy of the entry; see docs/capacity.md), as each held its
+The cost is memory: each worker holds the whole window of its tables (~0.6 kB a listing at 12
+bands: a node per band, the entry once; see docs/capacity.md), as each held its
 offender copy (``state.offender_copy``). ``state.inline_tables: redis`` in the config keeps the
 tables in Redis instead.
 """
@@ -52,10 +52,14 @@ READ_LIMIT = 8 << 20
 """Bytes of one slot's log a sync answers at most (a replica catching up calls again)."""
 TABLE_ROWS = 1 << 18
 """Rows of a new slot table's hash table per part (131,072 buckets before it grows)."""
-NODE_WORDS = 1 << 22
-"""32-bit words of a new slot table's nodes per part (16 MB: ~230,000 entries of ~50 bytes).
-Both are reserved, not written: the kernel maps a page when it is first touched, so a table
-costs memory for what it holds, and reserving generously spares copies while it grows."""
+NODE_WORDS = 1 << 21
+"""32-bit words of a new slot table's nodes per part (8 MB: ~350,000 nodes of 24 bytes)."""
+ARENA_BYTES = 1 << 25
+"""Bytes of a new slot table's entry arena (32 MB: ~600,000 entries of ~50 bytes). All three
+are reserved, not written: the kernel maps a page when it is first touched, so a table costs
+memory for what it holds, and reserving generously spares copies while it grows."""
+ARENA_LIMIT = (1 << 31) - 1
+"""Nodes name their entry's offset in 32 bits: a slot's arena stays below 2 GB."""
 
 
 _PARALLEL = threading.Lock()
@@ -84,8 +88,10 @@ class SlotTable:
         self.cursor = HEAD
         self.tt = np.zeros((0, TABLE_ROWS, 4), dtype=np.int32)
         self.na = np.empty((0, NODE_WORDS), dtype=np.int32)
+        self.eb = np.empty(ARENA_BYTES, dtype=np.uint8)
         self.used = np.zeros(0, dtype=np.int64)
         self.filled = np.zeros(0, dtype=np.int64)
+        self.ends = np.zeros(1, dtype=np.int64)
 
     @property
     def parts(self) -> int:
@@ -94,23 +100,30 @@ class SlotTable:
     @property
     def nbytes(self) -> int:
         """Bytes the table holds (what it has reserved beyond that is not mapped)."""
-        return int(self.filled.sum()) * 16 * 2 + int(self.used.sum()) * 4
+        return int(self.filled.sum()) * 16 * 2 + int(self.used.sum()) * 4 + int(self.ends[0])
 
-    def _make_room(self, parts: int, rows: int, words: int) -> None:
-        """Room for ``parts`` parts, ``rows`` more buckets and ``words`` more node words in
-        each (a node may open a bucket; tables at most half full). New arrays are reserved
-        (zeros or empty), so only the parts copied into them are written."""
+    def _make_room(self, parts: int, rows: int, payload: int) -> None:
+        """Room for ``parts`` parts, ``rows`` more buckets and nodes in each (a node may open
+        a bucket; tables at most half full) and ``payload`` more bytes of entries. New arrays
+        are reserved (zeros or empty), so only the parts copied into them are written."""
         top = int(self.used.max(initial=0))
         size, width = self.tt.shape[1], self.na.shape[1]
         buckets = int(self.filled.max(initial=0)) + rows
         while 2 * buckets > size:
             size *= 2
-        while top + words > width:
+        while top + rows * k.NODE_WORDS > width:
             width *= 2
         if parts > self.parts or width > self.na.shape[1]:
             na = np.empty((max(parts, self.parts), width), dtype=np.int32)
             na[: self.parts, :top] = self.na[:, :top]
             self.na = na
+        end = int(self.ends[0])
+        if end + payload > len(self.eb):
+            if end + payload > ARENA_LIMIT:
+                raise StateCorrupt("an inline table's slot holds more than 2 GB of entries")
+            eb = np.empty(min(max(2 * len(self.eb), end + payload), ARENA_LIMIT), np.uint8)
+            eb[:end] = self.eb[:end]
+            self.eb = eb
         if size > self.tt.shape[1]:
             self.tt = k.rehash(self.tt, size)
         if parts > self.parts:
@@ -123,16 +136,26 @@ class SlotTable:
 
     def replay(self, data: npt.NDArray[np.uint8], start: int, cap: int) -> int:
         """Replay the whole records of ``data[start:]``; returns where they end."""
-        records, rows, words, parts, end = k.measure_records(data, start).tolist()
+        records, rows, payload, parts, end = k.measure_records(data, start).tolist()
         if records < 0:
             raise StateCorrupt("an inline table's log holds bytes that are not records")
         if records == 0:
             return int(end)
-        self._make_room(parts, rows, words)
+        self._make_room(parts, rows, payload)
         starts = k.record_starts(data, start, end)
-        hashes = k.row_hashes(data, starts)
-        nb = self.na.view(np.uint8)
-        args = (data, starts, hashes, self.tt, self.na, nb, self.used, self.filled, cap)
+        hashes, entries = k.store_entries(data, starts, self.eb, self.ends)
+        args = (
+            data,
+            starts,
+            hashes,
+            entries,
+            self.tt,
+            self.na,
+            self.eb,
+            self.used,
+            self.filled,
+            cap,
+        )
         _threaded(k.replay_parallel, k.replay_serial, rows, *args)
         return int(end)
 
@@ -253,7 +276,7 @@ class LogReplica:
             if t is None or not t.parts:
                 continue
             mine = keys if keys.shape[1] <= t.parts else np.ascontiguousarray(keys[:, : t.parts])
-            args = (mine, t.tt, t.na, t.na.view(np.uint8), oldest)
+            args = (mine, t.tt, t.na, t.eb, oldest)
             hits, data = _threaded(k.probe_parallel, k.probe_serial, len(keys), *args)
             if len(hits):
                 found.append((hits, data))

@@ -141,7 +141,8 @@ def test_a_record_cut_short_waits_for_the_rest() -> None:
     slot = replica.SlotTable(b"e" * replica.HEAD)
     data = np.frombuffer(record + record[:7], dtype=np.uint8)
     assert slot.replay(data, 0, policy.max_entries) == len(record)  # the partial one waits
-    assert slot.used.tolist() == [2 * 8, 2 * 8]  # two nodes of 8 words in each part
+    assert slot.used.tolist() == [2 * 6, 2 * 6]  # two nodes of 6 words in each part
+    assert slot.ends.tolist() == [5]  # their payloads once in the arena: abc, de
 
 
 def _fnv1a64(data: bytes) -> int:
