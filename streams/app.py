@@ -38,7 +38,12 @@ def build_app(
     service = service or ScreenService.create(settings)
     stream_config = service.runtime.config.stream
     faust_fastpath.install()
-    faust_fastpath.tune_fetch(stream_config.fetch_min_bytes, stream_config.fetch_max_wait_ms)
+    faust_fastpath.tune_fetch(
+        stream_config.fetch_min_bytes,
+        stream_config.fetch_max_wait_ms,
+        stream_config.fetch_busy_min_bytes,
+        stream_config.fetch_busy_wait_ms,
+    )
     app = faust.App(
         settings.app_id if role == "all" else f"{settings.app_id}-inline",
         broker=settings.kafka_broker_url,

@@ -186,14 +186,21 @@ def install() -> bool:
     return True
 
 
-def tune_fetch(min_bytes: int, max_wait_ms: int) -> None:
+def tune_fetch(
+    min_bytes: int, max_wait_ms: int, busy_min_bytes: int = 0, busy_wait_ms: int = 0
+) -> None:
     """Have Faust's worker consumer ask the broker to wait for ``min_bytes`` (at most
     ``max_wait_ms``) per fetch. Faust 0.15 hard-codes ``fetch_max_wait_ms=1500`` and leaves
     ``fetch_min_bytes`` at aiokafka's 1, so every fetch returned as soon as one record was
     there: at a steady 1,000 listings/s that is a fetch, a thread hop and a loop turn per
-    listing or two. The consumer is adjusted after Faust builds it and before it starts."""
+    listing or two. The consumer is adjusted after Faust builds it and before it starts.
+
+    With ``busy_min_bytes`` (> 0) the fetches adapt: after a fetch that brought records the
+    next asks for ``busy_min_bytes`` within ``busy_wait_ms`` (fewer, fuller fetches while
+    traffic flows); after one that brought none, ``min_bytes`` within ``max_wait_ms`` again
+    (a long poll while idle, instead of a poll every ``busy_wait_ms``)."""
     global _fetch
-    _fetch = (min_bytes, max_wait_ms)
+    _fetch = (min_bytes, max_wait_ms, busy_min_bytes, busy_wait_ms)
     driver = faust_aiokafka.AIOKafkaConsumerThread
     if getattr(driver._create_worker_consumer, "_haze_tuned", False):
         return
@@ -201,11 +208,45 @@ def tune_fetch(min_bytes: int, max_wait_ms: int) -> None:
 
     def create(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = _fetch
+        idle_min, idle_wait, busy_min, busy_wait = _fetch
+        consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = idle_min, idle_wait
+        if busy_min > 0:
+            start = consumer.start
+
+            async def start_adaptive() -> None:
+                await start()
+                fetcher = consumer._fetcher
+                fetcher._haze_adaptive = (idle_min, idle_wait, busy_min, busy_wait)
+                _adapt_fetches(type(fetcher))
+
+            consumer.start = start_adaptive
         return consumer
 
     create._haze_tuned = True  # type: ignore[attr-defined]
     driver._create_worker_consumer = create  # type: ignore[method-assign]
 
 
-_fetch = (1, 1500)
+def _adapt_fetches(fetcher_class: Any) -> None:
+    """Wrap the fetcher's request handler (once per class): a fetcher marked by
+    :func:`tune_fetch` sets the next request's wait from whether this one brought records
+    (the next request is built from the fetcher's attributes after this one is handled)."""
+    if getattr(fetcher_class._proc_fetch_request, "_haze_adaptive", False):
+        return
+    original = fetcher_class._proc_fetch_request
+
+    async def proc_fetch_request(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
+        brought = await original(self, assignment, node_id, request)
+        adaptive = getattr(self, "_haze_adaptive", None)
+        if adaptive is not None:
+            idle_min, idle_wait, busy_min, busy_wait = adaptive
+            if brought:
+                self._fetch_min_bytes, self._fetch_max_wait_ms = busy_min, busy_wait
+            else:
+                self._fetch_min_bytes, self._fetch_max_wait_ms = idle_min, idle_wait
+        return brought
+
+    proc_fetch_request._haze_adaptive = True  # type: ignore[attr-defined]
+    fetcher_class._proc_fetch_request = proc_fetch_request
+
+
+_fetch = (1, 1500, 0, 0)

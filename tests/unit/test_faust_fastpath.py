@@ -101,3 +101,44 @@ async def test_the_worker_consumer_asks_the_broker_to_gather_a_few_records() -> 
     assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == (4096, 7)
     faust_fastpath.tune_fetch(1, 1500)  # idempotent: one wrapper, the newest values
     assert thread._create_worker_consumer(app.transport)._fetch_min_bytes == 1
+
+
+class _Fetcher:
+    """Just what the adaptive wrapper touches of aiokafka's fetcher."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+        self._fetch_min_bytes, self._fetch_max_wait_ms = 1, 1500
+
+    async def _proc_fetch_request(self, assignment: Any, node_id: Any, request: Any) -> bool:
+        return self.answers.pop(0)
+
+
+async def test_fetches_gather_while_records_flow_and_long_poll_when_idle() -> None:
+    faust_fastpath._adapt_fetches(_Fetcher)
+    faust_fastpath._adapt_fetches(_Fetcher)  # once per class
+    fetcher = _Fetcher([True, True, False, True])
+    fetcher._haze_adaptive = (1, 1500, 16384, 10)  # type: ignore[attr-defined]
+    seen = []
+    for _ in range(4):
+        assert await fetcher._proc_fetch_request(None, 0, None) in (True, False)
+        seen.append((fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms))
+    assert seen == [(16384, 10), (16384, 10), (1, 1500), (16384, 10)]
+    unmarked = _Fetcher([True])  # another consumer's fetcher keeps its own settings
+    await unmarked._proc_fetch_request(None, 0, None)
+    assert (unmarked._fetch_min_bytes, unmarked._fetch_max_wait_ms) == (1, 1500)
+
+
+async def test_an_adaptive_worker_consumer_is_marked_when_it_starts() -> None:
+    from faust.transport.drivers import aiokafka as driver
+
+    faust_fastpath.tune_fetch(1, 1500, 16384, 10)
+    try:
+        app = faust.App("haze-test-adapt", broker="kafka://127.0.0.1:1", autodiscover=False)
+        thread = driver.AIOKafkaConsumerThread(app.consumer)
+        consumer = thread._create_worker_consumer(app.transport)
+        assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == (1, 1500)
+        assert consumer.start.__name__ == "start_adaptive"
+    finally:
+        faust_fastpath.tune_fetch(1, 1500)
+    assert thread._create_worker_consumer(app.transport).start.__name__ == "start"
