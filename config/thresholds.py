@@ -63,7 +63,7 @@ class StreamConfig(_Strict):
     ``fetch_max_wait_ms``. The defaults (Faust's) answer at the first record and long-poll when
     idle. Read at start-up."""
     fetch_busy_min_bytes: int = Field(16384, ge=0, le=64 * 1024 * 1024)
-    fetch_busy_wait_ms: int = Field(3, ge=0, le=10_000)
+    fetch_busy_wait_ms: int = Field(10, ge=0, le=10_000)
     """While fetches bring records, the next one asks for ``fetch_busy_min_bytes`` within
     ``fetch_busy_wait_ms`` instead; a fetch that brings none goes back to the two above (a
     long poll while idle). Fewer, fuller fetches under steady traffic: at 1,000 listings/s a
