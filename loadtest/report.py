@@ -285,7 +285,8 @@ def chart(path: Path, run: LoadRun) -> None:
         title="Inline: client latency (locust, rolling 10 s)", xlabel="seconds", ylabel="ms"
     )
     for ax in (stream_lat, http_lat):
-        if ax.lines:
+        # a log axis needs a positive value to scale to (a short run may have none yet)
+        if any(np.any(np.asarray(line.get_ydata()) > 0) for line in ax.lines):
             ax.set_yscale("log")
     for ax in axes.flat:
         if ax.lines:
