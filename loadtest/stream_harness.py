@@ -92,11 +92,6 @@ async def run_stream_load(
     """
     report = StreamReport()
     labels = {doc["listing_id"]: doc.get("label", "unlabelled") for doc in docs}
-    # The prepared listings live for the whole run: keep the collector off them. Otherwise
-    # its full collections walk tens of thousands of dicts (~130 ms each, measured), pausing
-    # the producer in the middle of the paced run.
-    gc.collect()
-    gc.freeze()
     sent_at: dict[str, float] = {}
     expected_dead = len(extra_values)
     consumer = AIOKafkaConsumer(
@@ -106,6 +101,11 @@ async def run_stream_load(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks="all")
     await producer.start()
     seen: set[str] = set()
+    # The prepared listings live for the whole run: keep the collector off them. Otherwise
+    # its full collections walk tens of thousands of dicts (~130 ms each, measured), pausing
+    # the producer in the middle of the paced run.
+    gc.collect()
+    gc.freeze()
     try:
         await _assign_at_end(consumer, [topics.verdicts, topics.deadletter, topics.complaints])
         started = time.perf_counter()
