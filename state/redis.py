@@ -47,8 +47,23 @@ from state.transport import Lane
 T = TypeVar("T")
 
 
+_INCLUDE = "--@include "
+
+
 def _script(name: str) -> str:
-    return resources.files("state").joinpath("scripts", name).read_text("utf-8")
+    """A script's source, each ``--@include <file>`` line replaced by that file of
+    ``scripts/`` (Redis runs each script alone: a helper two scripts share is written once
+    and pasted into both here). Included files are not expanded further."""
+    source = resources.files("state").joinpath("scripts", name).read_text("utf-8")
+    if _INCLUDE not in source:
+        return source
+    lines = []
+    for line in source.splitlines(keepends=True):
+        if line.startswith(_INCLUDE):
+            included = line[len(_INCLUDE) :].strip()
+            line = resources.files("state").joinpath("scripts", included).read_text("utf-8")
+        lines.append(line)
+    return "".join(lines)
 
 
 def _sha1(source: str) -> str:

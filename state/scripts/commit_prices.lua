@@ -16,14 +16,7 @@ local p, ttl = q.p, q.ttl
 local HEADER, DIGEST, RECORD = 32, 8, 16
 local sub, find = string.sub, string.find
 
-local function mget(keys)
-  local out = {}
-  for a = 1, #keys, 1000 do
-    local part = redis.call('MGET', unpack(keys, a, math.min(a + 999, #keys)))
-    for j = 1, #part do out[#out + 1] = part[j] end
-  end
-  return out
-end
+--@include _mget_chunked.lua
 
 local function header(n, cap)
   return string.format('%016d%016d', n, cap)

@@ -8,14 +8,7 @@ local q = cjson.decode(ARGV[1])
 local p, now, specs, groups = q.p, q.now, q.specs, q.groups
 local HEADER, DIGEST, RECORD = 32, 8, 16
 
-local function mget(keys)
-  local out = {}
-  for a = 1, #keys, 1000 do
-    local part = redis.call('MGET', unpack(keys, a, math.min(a + 999, #keys)))
-    for j = 1, #part do out[#out + 1] = part[j] end
-  end
-  return out
-end
+--@include _mget_chunked.lua
 
 local baseline_keys = {}
 for i, g in ipairs(groups) do
