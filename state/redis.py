@@ -50,20 +50,18 @@ T = TypeVar("T")
 _INCLUDE = "--@include "
 
 
+def _source(name: str) -> str:
+    return resources.files("state").joinpath("scripts", name).read_text("utf-8")
+
+
 def _script(name: str) -> str:
     """A script's source, each ``--@include <file>`` line replaced by that file of
     ``scripts/`` (Redis runs each script alone: a helper two scripts share is written once
     and pasted into both here). Included files are not expanded further."""
-    source = resources.files("state").joinpath("scripts", name).read_text("utf-8")
-    if _INCLUDE not in source:
-        return source
-    lines = []
-    for line in source.splitlines(keepends=True):
-        if line.startswith(_INCLUDE):
-            included = line[len(_INCLUDE) :].strip()
-            line = resources.files("state").joinpath("scripts", included).read_text("utf-8")
-        lines.append(line)
-    return "".join(lines)
+    return "".join(
+        _source(line[len(_INCLUDE) :].strip()) if line.startswith(_INCLUDE) else line
+        for line in _source(name).splitlines(keepends=True)
+    )
 
 
 def _sha1(source: str) -> str:

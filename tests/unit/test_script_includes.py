@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from state.redis import _script
+from state.redis import _script, _source
 
 SCRIPTS = sorted(
     entry.name
@@ -22,10 +22,11 @@ def test_every_include_is_expanded(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["fetch_prices.lua", "commit_prices.lua"])
 def test_the_price_scripts_get_the_chunked_mget_once(name: str) -> None:
-    raw = resources.files("state").joinpath("scripts", name).read_text("utf-8")
-    assert "local function mget" not in raw  # written once, in _mget_chunked.lua
+    assert "local function mget" not in _source(name)  # written once, in _mget_chunked.lua
     expanded = _script(name)
-    assert expanded.count("local function mget(keys)") == 1
+    definition = "local function mget(keys)"
+    assert expanded.count(definition) == 1
     # defined before the script's first call of it
-    first_call = expanded.index("mget(", expanded.index("local function mget") + 20)
-    assert expanded.index("local function mget") < first_call
+    defined_at = expanded.index(definition)
+    first_call = expanded.index("mget(", defined_at + len(definition))
+    assert defined_at < first_call
