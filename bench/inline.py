@@ -4,7 +4,8 @@ against an inline-only worker beside the stream worker, then against the stream 
 API, side by side.
 
 Everything runs on this machine: the workers, their own Kafka and Redis, locust (a subprocess,
-its users paced at one request per second each) and the stream producer.
+its users paced at one request per second each, on random phases: ``loadtest/pacing.py``) and
+the stream producer.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def run() -> dict[str, Any]:
         },
         "notes": (
             f"locust: {RATE} users at one request/s each for {SECONDS}s against POST /v1/screen "
+            "(each user on a timetable of its own with a random phase, loadtest/pacing.py: "
+            "arrivals spread over the second) "
             f"while a stream worker consumed a {STREAM_RATE:.0f} listings/s stream. rps, p50_ms, "
             "p99_ms, errors: the API served by an inline-only worker (haze run --role inline) "
             "beside the stream worker; shared_*: the same load against the stream worker's own "

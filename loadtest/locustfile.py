@@ -5,8 +5,10 @@ Run headless against a running worker (loopback by default), e.g.::
     .venv/bin/locust -f loadtest/locustfile.py --headless -u 200 -r 100 -t 30s \\
         --host http://127.0.0.1:6066 --json-file results/inline
 
-Each user sends one request per second (``constant_throughput(1)``), so ``-u`` is the target
-rate in requests per second. ``LOADTEST_MIX`` (``class=weight,...``; ``HAZE_LOAD_MIX`` is read
+Each user sends one request per second on a timetable of its own with a random phase
+(``loadtest/pacing.py``: locust's ``constant_throughput`` let users that started together stay
+together, a burst each second), so ``-u`` is the target rate in requests per second, spread
+evenly over the second. ``LOADTEST_MIX`` (``class=weight,...``; ``HAZE_LOAD_MIX`` is read
 too) changes the mix of listing classes (see ``loadtest/generator.py``, ``loadtest/mix.py``);
 ``SCREEN_API_TOKEN`` is sent when set. Users are ``FastHttpUser`` (geventhttpclient): the load
 generator shares the machine's cores with the worker, so its own cost per request matters.
@@ -23,12 +25,13 @@ import os
 import uuid
 
 import orjson
-from locust import FastHttpUser, constant_throughput, task
+from locust import FastHttpUser, task
 
 from config.registry import load_registry
 from loadtest.generator import ListingGenerator
 from loadtest.mix import parse_mix
 from loadtest.offenders import OffenderEpisodes
+from loadtest.pacing import timetabled
 
 _MIX = parse_mix(os.environ.get("LOADTEST_MIX") or os.environ.get("HAZE_LOAD_MIX"))
 
@@ -43,7 +46,7 @@ _RUN = uuid.uuid4().hex[:6]
 
 
 class ScreeningUser(FastHttpUser):
-    wait_time = constant_throughput(1)
+    wait_time = timetabled(1.0)
 
     def on_start(self) -> None:
         user = next(_SEQUENCE)
@@ -55,6 +58,7 @@ class ScreeningUser(FastHttpUser):
         self.headers = {"Content-Type": "application/json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
+        self.wait()  # the first request on this user's phase too, not with the spawn's burst
 
     def _post(self, path: str, doc: dict[str, object], expected: int) -> None:
         with self.client.post(
