@@ -2,10 +2,11 @@
 
 Locust runs as a subprocess (importing it patches sockets with gevent, which must not happen in
 the orchestrator or in pytest). Each step is bounded by its duration (``-t``) and a stop
-timeout; its user count is the target rate, since every user sends one request per second
-(``loadtest/locustfile.py``). Server-side percentiles come from the worker's own
-``haze_http_request_seconds`` histogram, scraped before and after the step; client-side ones
-from locust's JSON totals, and the per-second history from its ``_stats_history.csv``.
+timeout; its user count is the target rate, since every user sends one request per second on a
+random phase of its own (``loadtest/locustfile.py``, ``loadtest/pacing.py``). Server-side
+percentiles come from the worker's own ``haze_http_request_seconds`` histogram, scraped before
+and after the step; client-side ones from locust's JSON totals, and the per-second history from
+its ``_stats_history.csv``.
 """
 
 from __future__ import annotations

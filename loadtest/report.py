@@ -405,7 +405,9 @@ def render_section(doc: dict[str, Any], results_name: str) -> str:
         "timestamp minus the moment it was handed to the producer); the sustained rate is the "
         "highest paced rate whose latency stayed flat (last quarter's median at most twice the "
         "first quarter's). Inline: one headless locust "
-        "run per target rate (one request per user per second, FastHttpUser), server-side "
+        "run per target rate (one request per user per second, each user on a timetable with a "
+        "random phase so that arrivals spread over the second: `loadtest/pacing.py`; "
+        "FastHttpUser), server-side "
         "percentiles from the worker's `haze_http_request_seconds` histogram (interpolated "
         "within its buckets), client ones from locust.",
         "",
