@@ -1,7 +1,8 @@
 """Inline-path benchmark: locust at a fixed rate against ``POST /v1/screen`` while a stream
 worker consumes a stream load, with latency read from the service's own histogram: first
 against an inline-only worker beside the stream worker, then against the stream worker's own
-API, side by side.
+API, then against an inline-only worker again with the stream worker, the broker and locust at
+the lowest CPU priority (``prioritised``), side by side.
 
 Everything runs on this machine: the workers, their own Kafka and Redis, locust (a subprocess,
 its users paced at one request per second each, on random phases: ``loadtest/pacing.py``) and
@@ -11,6 +12,8 @@ the stream producer.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import subprocess
 import sys
 import urllib.request
@@ -21,6 +24,8 @@ import orjson
 
 from bench._stack import BenchStack
 from config.registry import load_registry
+from config.settings import Topics
+from haze.priority import lower_priority
 from haze.services import ROOT, free_port
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
@@ -31,6 +36,9 @@ RATE = 200
 SECONDS = 30
 WARMUP_SECONDS = 15
 STREAM_RATE = 500.0
+LOWEST = 19
+"""The nice value of the throughput work in the ``prioritised`` layout: the stream worker, the
+broker and the load generators (locust, the stream producer)."""
 
 
 def _metrics(port: int) -> str:
@@ -40,10 +48,18 @@ def _metrics(port: int) -> str:
 
 
 def _load(
-    stack: BenchStack, port: int, docs: list[dict[str, Any]], seconds: int, out: Path
+    stack: BenchStack,
+    port: int,
+    docs: list[dict[str, Any]],
+    seconds: int,
+    out: Path,
+    *,
+    lowered: list[str] | None = None,
 ) -> tuple[StreamReport, subprocess.CompletedProcess[bytes]]:
     """Locust at ``RATE`` against ``POST /v1/screen`` on ``port`` and ``docs`` produced at
-    ``STREAM_RATE`` for ``seconds``, together; locust's summary in ``out.json``."""
+    ``STREAM_RATE`` for ``seconds``, together; locust's summary in ``out.json``. With
+    ``lowered`` (a list that collects what was set), locust and the stream producer run in
+    sessions of their own at the lowest CPU priority."""
     locust = subprocess.Popen(
         [
             sys.executable,
@@ -70,27 +86,89 @@ def _load(
         env={**stack.env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=lowered is not None,
     )
-    stream = asyncio.run(
-        run_stream_load(
-            stack.kafka.bootstrap, stack.topics, docs, rate=STREAM_RATE, timeout_s=seconds + 60
-        )
-    )
+    if lowered is not None:
+        lowered.append(_lower("locust", locust.pid))
+    if lowered is None:
+        stream = _stream(stack.kafka.bootstrap, stack.topics, docs, seconds)
+    else:
+        stream = _stream_lowered(stack, docs, seconds, lowered)
     _, stderr = locust.communicate(timeout=seconds + 120)
     return stream, subprocess.CompletedProcess(locust.args, locust.returncode, b"", stderr)
 
 
+def _stream(
+    bootstrap: str, topics: Topics, docs: list[dict[str, Any]], seconds: int
+) -> StreamReport:
+    return asyncio.run(
+        run_stream_load(bootstrap, topics, docs, rate=STREAM_RATE, timeout_s=seconds + 60)
+    )
+
+
+def _stream_in_own_session(
+    bootstrap: str, topics: Topics, docs: list[dict[str, Any]], seconds: int, reply: Any
+) -> None:
+    """The stream producer of the ``prioritised`` layout: a child process, a session (and so
+    an autogroup) of its own at the lowest priority; sends back what was set and the verdicts
+    it read."""
+    os.setsid()
+    note = _lower("stream producer", os.getpid())
+    reply.send((note, _stream(bootstrap, topics, docs, seconds).verdicts))
+
+
+def _stream_lowered(
+    stack: BenchStack, docs: list[dict[str, Any]], seconds: int, lowered: list[str]
+) -> StreamReport:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_stream_in_own_session,
+        args=(stack.kafka.bootstrap, stack.topics, docs, seconds, send),
+    )
+    child.start()
+    try:
+        if not receive.poll(seconds + 120):
+            raise RuntimeError("the stream producer sent nothing back")
+        note, verdicts = receive.recv()
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    lowered.append(note)
+    return StreamReport(produced=len(docs), verdicts=verdicts)
+
+
+def _lower(name: str, pid: int | None) -> str:
+    if pid is None:
+        return f"{name}: not running"
+    try:
+        return f"{name}: {lower_priority(pid, LOWEST)}"
+    except OSError as exc:
+        return f"{name}: priority not lowered ({exc})"
+
+
 def _measure(
-    stack: BenchStack, port: int, generator: ListingGenerator, workdir: Path, name: str
+    stack: BenchStack,
+    port: int,
+    generator: ListingGenerator,
+    workdir: Path,
+    name: str,
+    *,
+    lowered: list[str] | None = None,
 ) -> dict[str, Any]:
     """One layout: a warm-up run at the same rates (a fresh broker's JVM compiles its hot
     paths during its first seconds under load, and takes a core doing it), then the measured
     run, read from the histogram of the worker serving ``port``."""
     warmup = generator.take(int(STREAM_RATE * WARMUP_SECONDS))
-    _load(stack, port, warmup, WARMUP_SECONDS, workdir / f"{name}-warmup")
+    _load(stack, port, warmup, WARMUP_SECONDS, workdir / f"{name}-warmup", lowered=lowered)
     before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
     stream, locust = _load(
-        stack, port, generator.take(int(STREAM_RATE * SECONDS)), SECONDS, workdir / name
+        stack,
+        port,
+        generator.take(int(STREAM_RATE * SECONDS)),
+        SECONDS,
+        workdir / name,
+        lowered=lowered,
     )
     after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
     stats = orjson.loads((workdir / f"{name}.json").read_bytes())
@@ -119,6 +197,12 @@ def run() -> dict[str, Any]:
         "SCREEN_DATA_DIR": str(workdir / "inline-worker"),
     }
     inline_worker = WorkerProcess(inline_env, workdir / "inline-worker.log", role="inline")
+    prioritised_worker = WorkerProcess(
+        {**inline_env, "SCREEN_HTTP_PORT": str(free_port()), "SCREEN_DATA_DIR": str(workdir / "p")},
+        workdir / "prioritised-worker.log",
+        role="inline",
+    )
+    lowered: list[str] = []
     registry, _ = load_registry()
     generator = ListingGenerator(registry, seed=8, id_prefix=f"s{stack.env['SCREEN_APP_ID']}")
     try:
@@ -127,14 +211,26 @@ def run() -> dict[str, Any]:
         dedicated = _measure(stack, inline_worker.port, generator, workdir, "dedicated")
         inline_worker.stop()
         shared = _measure(stack, stream_worker.port, generator, workdir, "shared")
+        # last: the stream worker and the broker stay at the lowest priority until they stop
+        prioritised_worker.start()
+        assert stream_worker.proc is not None
+        lowered += [
+            _lower("stream worker", stream_worker.proc.pid),
+            _lower("broker", stack.kafka.pid()),
+        ]
+        prioritised = _measure(
+            stack, prioritised_worker.port, generator, workdir, "prioritised", lowered=lowered
+        )
     finally:
+        prioritised_worker.stop()
         inline_worker.stop()
         stream_worker.stop()
         stack.stop()
-    stderr = dedicated.pop("locust_stderr") + shared.pop("locust_stderr")
+    stderr = "".join(d.pop("locust_stderr") for d in (dedicated, shared, prioritised))
     return {
         **dedicated,
         **{f"shared_{key}": value for key, value in shared.items()},
+        **{f"prioritised_{key}": value for key, value in prioritised.items()},
         "targets": {
             "p50_ms": "< 2 ms server-side",
             "p99_ms": "< 10 ms server-side",
@@ -147,7 +243,11 @@ def run() -> dict[str, Any]:
             f"while a stream worker consumed a {STREAM_RATE:.0f} listings/s stream. rps, p50_ms, "
             "p99_ms, errors: the API served by an inline-only worker (haze run --role inline) "
             "beside the stream worker; shared_*: the same load against the stream worker's own "
-            "API (one process for both). p50/p99 from the serving worker's "
+            "API (one process for both); prioritised_*: the first layout again (a fresh "
+            "inline-only worker) with the throughput work and the load generators at the lowest "
+            "CPU priority, as a shared host would run them (haze/priority.py; set: "
+            + "; ".join(sorted(set(lowered)))
+            + "), the inline worker and Redis at the default. p50/p99 from the serving worker's "
             "haze_http_request_seconds histogram (interpolated within buckets); client_* from "
             "locust (includes its own scheduling on the shared 2 cores). Each measured after a "
             f"{WARMUP_SECONDS}s warm-up at the same rates (not counted)."
