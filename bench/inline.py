@@ -12,8 +12,6 @@ the stream producer.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import subprocess
 import sys
 import urllib.request
@@ -22,10 +20,10 @@ from typing import Any
 
 import orjson
 
+from bench._lowered import lower, stream_load_lowered
 from bench._stack import BenchStack
 from config.registry import load_registry
 from config.settings import Topics
-from haze.priority import lower_priority
 from haze.services import ROOT, free_port
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
@@ -36,9 +34,6 @@ RATE = 200
 SECONDS = 30
 WARMUP_SECONDS = 15
 STREAM_RATE = 500.0
-LOWEST = 19
-"""The nice value of the throughput work in the ``prioritised`` layout: the stream worker, the
-broker and the load generators (locust, the stream producer)."""
 
 
 def _metrics(port: int) -> str:
@@ -89,7 +84,7 @@ def _load(
         start_new_session=lowered is not None,
     )
     if lowered is not None:
-        lowered.append(_lower("locust", locust.pid))
+        lowered.append(lower("locust", locust.pid))
     if lowered is None:
         stream = _stream(stack.kafka.bootstrap, stack.topics, docs, seconds)
     else:
@@ -106,45 +101,14 @@ def _stream(
     )
 
 
-def _stream_in_own_session(
-    bootstrap: str, topics: Topics, docs: list[dict[str, Any]], seconds: int, reply: Any
-) -> None:
-    """The stream producer of the ``prioritised`` layout: a child process, a session (and so
-    an autogroup) of its own at the lowest priority; sends back what was set and the verdicts
-    it read."""
-    os.setsid()
-    note = _lower("stream producer", os.getpid())
-    reply.send((note, _stream(bootstrap, topics, docs, seconds).verdicts))
-
-
 def _stream_lowered(
     stack: BenchStack, docs: list[dict[str, Any]], seconds: int, lowered: list[str]
 ) -> StreamReport:
-    receive, send = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.get_context("spawn").Process(
-        target=_stream_in_own_session,
-        args=(stack.kafka.bootstrap, stack.topics, docs, seconds, send),
+    report, note = stream_load_lowered(
+        stack.kafka.bootstrap, stack.topics, docs, rate=STREAM_RATE, timeout_s=seconds + 60
     )
-    child.start()
-    try:
-        if not receive.poll(seconds + 120):
-            raise RuntimeError("the stream producer sent nothing back")
-        note, verdicts = receive.recv()
-    finally:
-        child.join(10)
-        if child.is_alive():
-            child.kill()
     lowered.append(note)
-    return StreamReport(produced=len(docs), verdicts=verdicts)
-
-
-def _lower(name: str, pid: int | None) -> str:
-    if pid is None:
-        return f"{name}: not running"
-    try:
-        return f"{name}: {lower_priority(pid, LOWEST)}"
-    except OSError as exc:
-        return f"{name}: priority not lowered ({exc})"
+    return report
 
 
 def _measure(
@@ -215,8 +179,8 @@ def run() -> dict[str, Any]:
         prioritised_worker.start()
         assert stream_worker.proc is not None
         lowered += [
-            _lower("stream worker", stream_worker.proc.pid),
-            _lower("broker", stack.kafka.pid()),
+            lower("stream worker", stream_worker.proc.pid),
+            lower("broker", stack.kafka.pid()),
         ]
         prioritised = _measure(
             stack, prioritised_worker.port, generator, workdir, "prioritised", lowered=lowered

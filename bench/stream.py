@@ -3,8 +3,9 @@ present at the time.
 
 Two measurements against a worker started here (its own broker and Redis on free ports): as
 fast as the producer can go (throughput), then a fixed 1,000 listings/s (latency from handing
-a listing to the producer to its verdict's broker timestamp). The whole thing runs ``RUNS``
-times, each on a fresh broker, Redis and worker, and each figure is the median of the runs
+a listing to the producer to its verdict's broker timestamp), and that paced load again with
+the load generator at the lowest CPU priority (``generator_lowered_*``). The whole thing runs
+``RUNS`` times, each on a fresh broker, Redis and worker, and each figure is the median of the runs
 (every run's figures are kept beside it): on the shared 2-core reference machine one run of
 unchanged code measured anywhere between 4,754 and 6,674 listings/s, and p99 between 31 and
 123 ms, within one hour.
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from bench._lowered import stream_load_lowered
 from bench._stack import BenchStack
 from config.registry import load_registry
 from config.settings import settings_from_env
@@ -47,6 +49,9 @@ def run() -> dict[str, Any]:
         "p90_ms": median("p90_ms"),
         "throughput_runs": [r["throughput_lps"] for r in runs],
         "p99_runs": [r["p99_ms"] for r in runs],
+        "generator_lowered_p50_ms": median("lowered_p50_ms"),
+        "generator_lowered_p99_ms": median("lowered_p99_ms"),
+        "generator_lowered_p99_runs": [r["lowered_p99_ms"] for r in runs],
         "listings": THROUGHPUT_COUNT,
         "latency_rate_lps": LATENCY_RATE,
         "detectors": runs[0]["detectors"],
@@ -61,7 +66,11 @@ def run() -> dict[str, Any]:
             "worker, from the broker timestamps of its first and last verdicts. p50/p90/p99: "
             "produce-to-verdict latency at a paced 1,000 listings/s. Each figure is the median "
             f"of {RUNS} runs, each on a fresh broker, Redis and worker; throughput_runs and "
-            "p99_runs are every run's, in order."
+            "p99_runs are every run's, in order. generator_lowered_*: the same paced load "
+            "right after, its generator (producer and verdict reader) a process in a session "
+            "of its own at the lowest CPU priority (bench/_lowered.py; "
+            f"{runs[0]['lowered']}): on a deployment the publishing path's producers do not "
+            "share the screener's cores."
         ),
     }
 
@@ -89,17 +98,27 @@ def _run_once() -> dict[str, Any]:
         latency = asyncio.run(
             run_stream_load(kafka.bootstrap, topics, paced, rate=LATENCY_RATE, timeout_s=120)
         )
+        time.sleep(1.0)
+        # the same paced load again, its generator a session of its own at the lowest priority
+        paced_low = ListingGenerator(registry, seed=4, id_prefix="low").take(len(paced))
+        low, lowered = stream_load_lowered(
+            kafka.bootstrap, topics, paced_low, rate=LATENCY_RATE, timeout_s=120
+        )
     finally:
         worker.stop()
         stack.stop()
-    if drained < THROUGHPUT_COUNT or latency.verdicts < len(paced):
+    if drained < THROUGHPUT_COUNT or min(latency.verdicts, low.verdicts) < len(paced):
         raise RuntimeError(
-            f"verdicts missing: {drained}/{THROUGHPUT_COUNT}, {latency.verdicts}/{len(paced)}"
+            f"verdicts missing: {drained}/{THROUGHPUT_COUNT}, {latency.verdicts}/{len(paced)}, "
+            f"{low.verdicts}/{len(paced)} (generator lowered)"
         )
     return {
         "throughput_lps": round(drained / seconds, 1),
         "p50_ms": round(latency.percentile(50), 2),
         "p99_ms": round(latency.percentile(99), 2),
         "p90_ms": round(latency.percentile(90), 2),
+        "lowered_p50_ms": round(low.percentile(50), 2),
+        "lowered_p99_ms": round(low.percentile(99), 2),
+        "lowered": lowered,
         "detectors": ", ".join(detectors.get("detectors", []) or ["none"]),  # type: ignore[arg-type]
     }
