@@ -5,6 +5,9 @@ would have on a deployment (where the publishing path's producers run elsewhere)
 ``nice`` does not lower it against the services, each a session of its own: the kernel divides
 the CPU between sessions (autogroups) first. So the load runs in a child that starts a session,
 lowers its autogroup (:func:`haze.priority.lower_priority`) and sends back what it measured.
+The child is spawned (not forked from a process that may hold threads), so it imports the
+caller's main module again: a script calling this must keep its work under
+``if __name__ == "__main__":``, as ``python -m bench`` does.
 """
 
 from __future__ import annotations
