@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,8 +46,14 @@ def _child(
 ) -> None:
     os.setsid()
     note = lower("stream load generator", os.getpid())
-    report = asyncio.run(run_stream_load(bootstrap, topics, docs, rate=rate, timeout_s=timeout_s))
-    reply.send((note, report))
+    try:
+        report = asyncio.run(
+            run_stream_load(bootstrap, topics, docs, rate=rate, timeout_s=timeout_s)
+        )
+    except Exception as exc:
+        reply.send((note, None, f"{type(exc).__name__}: {exc}"))
+        raise
+    reply.send((note, report, None))
 
 
 def stream_load_lowered(
@@ -64,12 +71,19 @@ def stream_load_lowered(
         target=_child, args=(bootstrap, topics, list(docs), rate, timeout_s, send)
     )
     child.start()
+    deadline = time.monotonic() + timeout_s + 60
     try:
-        if not receive.poll(timeout_s + 60):
-            raise RuntimeError("the lowered stream load sent nothing back")
-        note, report = receive.recv()
+        while not receive.poll(1.0):
+            if not child.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the lowered stream load sent nothing back (exit code {child.exitcode})"
+                )
+        note, report, error = receive.recv()
+        if report is None:
+            raise RuntimeError(f"the lowered stream load failed: {error}")
     finally:
         child.join(10)
         if child.is_alive():
             child.kill()
+    assert isinstance(report, StreamReport)
     return report, note

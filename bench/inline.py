@@ -83,11 +83,10 @@ def _load(
         stderr=subprocess.PIPE,
         start_new_session=lowered is not None,
     )
-    if lowered is not None:
-        lowered.append(lower("locust", locust.pid))
     if lowered is None:
         stream = _stream(stack.kafka.bootstrap, stack.topics, docs, seconds)
     else:
+        lowered.append(lower("locust", locust.pid))
         stream = _stream_lowered(stack, docs, seconds, lowered)
     _, stderr = locust.communicate(timeout=seconds + 120)
     return stream, subprocess.CompletedProcess(locust.args, locust.returncode, b"", stderr)
