@@ -30,8 +30,8 @@ def lower_priority(pid: int, nice: int) -> str:
     0-19 and ``OSError`` when the process is gone or not ours."""
     if not 0 <= nice <= MAX_NICE:
         raise ValueError(f"nice must be within 0-{MAX_NICE} (lowering only), not {nice!r}")
-    autogroup = Path(f"/proc/{pid}/autogroup")
-    if _autogrouping() and autogroup.exists():
+    autogroup = _autogroup(pid)
+    if autogroup is not None:
         autogroup.write_text(str(nice))
         return f"autogroup nice {nice}"
     threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
@@ -42,11 +42,15 @@ def lower_priority(pid: int, nice: int) -> str:
 
 def autogroup_nice(pid: int) -> int | None:
     """The nice value of ``pid``'s autogroup (``None`` without autogrouping)."""
-    path = Path(f"/proc/{pid}/autogroup")
-    if not (_autogrouping() and path.exists()):
-        return None
+    autogroup = _autogroup(pid)
     # "/autogroup-123 nice 5"
-    return int(path.read_text().split()[-1])
+    return None if autogroup is None else int(autogroup.read_text().split()[-1])
+
+
+def _autogroup(pid: int) -> Path | None:
+    """``pid``'s autogroup file when the kernel groups sessions (else ``None``)."""
+    path = Path(f"/proc/{pid}/autogroup")
+    return path if _autogrouping() and path.exists() else None
 
 
 def _autogrouping() -> bool:

@@ -1,4 +1,4 @@
-"""Open-model pacing for locust users: each user on a fixed timetable with a random phase.
+"""Fixed-rate pacing for locust users: each user on a fixed timetable with a random phase.
 
 A fixed request rate from many users means arrivals spread evenly over each second. Locust's
 ``constant_throughput`` keeps each user's period but not the users' phases apart: users whose
@@ -58,11 +58,10 @@ def timetabled(requests_per_second: float) -> Callable[[Any], float]:
     period = 1.0 / requests_per_second
 
     def wait_time(user: Any) -> float:
-        table = getattr(user, "_haze_timetable", None)
+        table: Timetable | None = getattr(user, "_haze_timetable", None)
         if table is None:
             table = Timetable(period)
             user._haze_timetable = table
-        wait: float = table.wait()
-        return wait
+        return table.wait()
 
     return wait_time
