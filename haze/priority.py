@@ -18,9 +18,12 @@ processes, and nothing here needs privileges.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 MAX_NICE = 19
+PROC = Path("/proc")
+_AUTOGROUP_LINE = re.compile(r"/autogroup-\d+\s+nice\s+(-?\d+)\s*$")
 
 
 def lower_priority(pid: int, nice: int) -> str:
@@ -32,30 +35,48 @@ def lower_priority(pid: int, nice: int) -> str:
         raise ValueError(f"nice must be within 0-{MAX_NICE} (lowering only), not {nice!r}")
     autogroup = _autogroup(pid)
     if autogroup is not None:
-        autogroup.write_text(str(nice))
-        return f"autogroup nice {nice}"
-    threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        try:
+            autogroup.write_text(str(nice))
+            kept = _autogroup_nice_of(autogroup) == nice
+        except PermissionError:
+            kept = False
+        if kept:
+            return f"autogroup nice {nice}"
+        # refused, or taken but not kept (a sandboxed /proc): the threads' nice is what is left
+    threads = [int(tid) for tid in os.listdir(PROC / str(pid) / "task")]
     for tid in threads:
         os.setpriority(os.PRIO_PROCESS, tid, nice)
     return f"nice {nice} on {len(threads)} threads"
 
 
 def autogroup_nice(pid: int) -> int | None:
-    """The nice value of ``pid``'s autogroup (``None`` without autogrouping)."""
+    """The nice value of ``pid``'s autogroup (``None`` without working autogrouping)."""
     autogroup = _autogroup(pid)
-    # "/autogroup-123 nice 5"
-    return None if autogroup is None else int(autogroup.read_text().split()[-1])
+    return None if autogroup is None else _autogroup_nice_of(autogroup)
 
 
 def _autogroup(pid: int) -> Path | None:
-    """``pid``'s autogroup file when the kernel groups sessions (else ``None``)."""
-    path = Path(f"/proc/{pid}/autogroup")
-    return path if _autogrouping() and path.exists() else None
+    """``pid``'s autogroup file when the kernel groups sessions and reports the group in its
+    own format (else ``None``). Some sandboxed kernels (gVisor, some container runtimes) show
+    the sysctl and the file but leave the file empty: there, nothing is grouped by session."""
+    path = PROC / str(pid) / "autogroup"
+    if not _autogrouping():
+        return None
+    try:
+        return path if _autogroup_nice_of(path) is not None else None
+    except FileNotFoundError:
+        return None
+
+
+def _autogroup_nice_of(path: Path) -> int | None:
+    """The nice value in an autogroup file ("/autogroup-123 nice 5"), ``None`` if it is not in
+    that format; ``OSError`` when the process is gone."""
+    match = _AUTOGROUP_LINE.match(path.read_text())
+    return None if match is None else int(match.group(1))
 
 
 def _autogrouping() -> bool:
-    flag = Path("/proc/sys/kernel/sched_autogroup_enabled")
     try:
-        return flag.read_text().strip() == "1"
+        return (PROC / "sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
     except OSError:
         return False
