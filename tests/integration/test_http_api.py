@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -136,8 +137,20 @@ def test_redis_outage_degrades_then_recovers(worker_env: dict[str, str], tmp_pat
             assert status == 200 and verdict["reasons"][0]["code"] == "DEGRADED"
         assert call(worker.port, "/healthz")[1]["status"] == "degraded"
         redis.start()
-        status, verdict = call(worker.port, "/v1/screen", dict(LISTING, listing_id="after"))
-        assert status == 200 and verdict["reasons"] == []
+        # Recovery is the promise, not that the very first call lands: a request already
+        # retrying when Redis came back may spend its budget on a socket of the old one.
+        answers = []
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            status, verdict = call(
+                worker.port, "/v1/screen", dict(LISTING, listing_id=f"after-{len(answers)}")
+            )
+            answers.append((status, verdict["reasons"]))
+            if status == 200 and verdict["reasons"] == []:
+                break
+            time.sleep(0.1)
+        assert answers[-1] == (200, []), f"not recovered within 5 s: {answers}"
+        assert len(answers) <= 3, f"recovered only after {len(answers)} requests: {answers}"
         assert call(worker.port, "/healthz")[1]["redis"] == "ok"
     finally:
         worker.stop()
