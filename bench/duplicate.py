@@ -51,6 +51,9 @@ COPIES = 5_000
 UNRELATED = 5_000
 NOW = 1_800_000_000.0
 SEED = 20261123
+REDIS_PASSES = 3
+"""Passes of the Redis-backed LSH run: one pass (~2 s) measured 44,600 to 64,300 listings/s
+on unchanged code within two hours; the median of three is steadier than any one."""
 
 
 def _listing(listing_id: str, store_id: str, text: str, at: float) -> Listing:
@@ -254,7 +257,9 @@ def run() -> dict[str, Any]:
         haze_minhash = bench_minhash(detector, stored_titles, size)
         params = (duplicate.bands, duplicate.rows)
         peer = bench_datasketch(stored_tokens, copy_tokens, duplicate.num_perm, params)
-        redis = asyncio.run(bench_redis(detector, data, size))
+        # each pass on a fresh Redis and a fresh replica; the recorded one is the median pass
+        passes = [asyncio.run(bench_redis(detector, data, size)) for _ in range(REDIS_PASSES)]
+        redis = sorted(passes, key=lambda found: found["rate"])[REDIS_PASSES // 2]
         in_redis = asyncio.run(bench_redis(detector, data, size, "redis"))
     finally:
         gc.unfreeze()
@@ -277,6 +282,7 @@ def run() -> dict[str, Any]:
         "haze_minhash": haze_minhash,
         "datasketch_minhash_bulk": peer["bulk"],
         "haze_lsh_redis": redis["rate"],
+        "haze_lsh_redis_runs": [round(found["rate"]) for found in passes],
         "datasketch_lsh_insert": peer["insert"],
         "datasketch_lsh_query": peer["query"],
         "haze_recall": redis["recall"],
@@ -307,7 +313,8 @@ def run() -> dict[str, Any]:
             f"{duplicate.num_perm}, {duplicate.bands} bands x {duplicate.rows} rows for both; "
             f"Haze verifies candidates at estimated Jaccard >= {duplicate.jaccard_threshold}, "
             "datasketch's recall counts unverified candidates. Haze's LSH rate runs the "
-            "detector's whole path per batch of "
+            f"detector's whole path (the median of {REDIS_PASSES} passes, each on a fresh "
+            "Redis and replica; haze_lsh_redis_runs: every pass) per batch of "
             f"{size} (fetch, detect, commit) one batch after another on one connection, with "
             "Redis on the same 2-vCPU machine; datasketch's rates are in memory. The LSH "
             "buckets are replicated (state.inline_tables: replica, the default): each batch "
