@@ -129,7 +129,7 @@ def _run_once() -> dict[str, Any]:
     if (
         drained < THROUGHPUT_COUNT
         or min(latency.verdicts, low.verdicts) < len(paced)
-        or (warmup.verdicts < len(warm))
+        or warmup.verdicts < len(warm)
     ):
         raise RuntimeError(
             f"verdicts missing: {drained}/{THROUGHPUT_COUNT}, {latency.verdicts}/{len(paced)}, "

@@ -57,8 +57,8 @@ def autogroup_nice(pid: int) -> int | None:
 
 def _autogroup(pid: int) -> Path | None:
     """``pid``'s autogroup file when the kernel groups sessions and reports the group in its
-    own format (else ``None``). Some sandboxed kernels (gVisor, some container runtimes) show
-    the sysctl and the file but leave the file empty: there, nothing is grouped by session."""
+    own format (else ``None``). A sandboxed kernel (the CI machine's) may show the sysctl on
+    and the file present but empty: there, nothing is grouped by session."""
     path = PROC / str(pid) / "autogroup"
     if not _autogrouping():
         return None

@@ -138,7 +138,7 @@ def test_redis_outage_degrades_then_recovers(worker_env: dict[str, str], tmp_pat
         assert call(worker.port, "/healthz")[1]["status"] == "degraded"
         redis.start()
         # Recovery is the promise, not that the very first call lands: a request already
-        # retrying when Redis came back may spend its budget on a socket of the old one.
+        # retrying when Redis came back may have spent its budget (seen 1 in ~7 full runs).
         answers = []
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline:
