@@ -33,7 +33,7 @@ from config.settings import settings_from_env
 from haze.workerproc import WorkerProcess
 from loadtest.generator import ListingGenerator
 from loadtest.kafka_io import produce
-from loadtest.stream_harness import measure_drain, run_stream_load
+from loadtest.stream_harness import StreamReport, measure_drain, run_stream_load
 from streams.topics import ensure_topics
 
 THROUGHPUT_COUNT = 30_000
@@ -103,23 +103,26 @@ def _run_once() -> dict[str, Any]:
             measure_drain(kafka.bootstrap, topics, {d["listing_id"] for d in docs})
         )
         time.sleep(1.0)
+
+        def listings(seed: int, prefix: str, seconds: int) -> list[dict[str, Any]]:
+            return ListingGenerator(registry, seed=seed, id_prefix=prefix).take(
+                int(LATENCY_RATE * seconds)
+            )
+
+        def paced_run(load: list[dict[str, Any]]) -> StreamReport:
+            report = asyncio.run(
+                run_stream_load(kafka.bootstrap, topics, load, rate=LATENCY_RATE, timeout_s=120)
+            )
+            time.sleep(1.0)
+            return report
+
         # the paced load's own warm-up, measured but kept out of the percentiles
-        warm = ListingGenerator(registry, seed=5, id_prefix="warm").take(
-            int(LATENCY_RATE * WARMUP_SECONDS)
-        )
-        warmup = asyncio.run(
-            run_stream_load(kafka.bootstrap, topics, warm, rate=LATENCY_RATE, timeout_s=120)
-        )
-        time.sleep(1.0)
-        paced = ListingGenerator(registry, seed=3, id_prefix="lat").take(
-            int(LATENCY_RATE * LATENCY_SECONDS)
-        )
-        latency = asyncio.run(
-            run_stream_load(kafka.bootstrap, topics, paced, rate=LATENCY_RATE, timeout_s=120)
-        )
-        time.sleep(1.0)
+        warm = listings(5, "warm", WARMUP_SECONDS)
+        warmup = paced_run(warm)
+        paced = listings(3, "lat", LATENCY_SECONDS)
+        latency = paced_run(paced)
         # the same paced load again, its generator a session of its own at the lowest priority
-        paced_low = ListingGenerator(registry, seed=4, id_prefix="low").take(len(paced))
+        paced_low = listings(4, "low", LATENCY_SECONDS)
         low, lowered = stream_load_lowered(
             kafka.bootstrap, topics, paced_low, rate=LATENCY_RATE, timeout_s=120
         )

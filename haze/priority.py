@@ -35,9 +35,10 @@ def lower_priority(pid: int, nice: int) -> str:
         raise ValueError(f"nice must be within 0-{MAX_NICE} (lowering only), not {nice!r}")
     autogroup = _autogroup(pid)
     if autogroup is not None:
+        path, _ = autogroup
         try:
-            autogroup.write_text(str(nice))
-            kept = _autogroup_nice_of(autogroup) == nice
+            path.write_text(str(nice))
+            kept = _autogroup_nice_of(path) == nice
         except PermissionError:
             kept = False
         if kept:
@@ -52,20 +53,22 @@ def lower_priority(pid: int, nice: int) -> str:
 def autogroup_nice(pid: int) -> int | None:
     """The nice value of ``pid``'s autogroup (``None`` without working autogrouping)."""
     autogroup = _autogroup(pid)
-    return None if autogroup is None else _autogroup_nice_of(autogroup)
+    return None if autogroup is None else autogroup[1]
 
 
-def _autogroup(pid: int) -> Path | None:
-    """``pid``'s autogroup file when the kernel groups sessions and reports the group in its
-    own format (else ``None``). A sandboxed kernel (the CI machine's) may show the sysctl on
-    and the file present but empty: there, nothing is grouped by session."""
+def _autogroup(pid: int) -> tuple[Path, int] | None:
+    """``pid``'s autogroup file and the nice value it reads, when the kernel groups sessions
+    and reports the group in its own format (else ``None``). A sandboxed kernel (the CI
+    machine's) may show the sysctl on and the file present but empty: there, nothing is
+    grouped by session."""
     path = PROC / str(pid) / "autogroup"
     if not _autogrouping():
         return None
     try:
-        return path if _autogroup_nice_of(path) is not None else None
+        nice = _autogroup_nice_of(path)
     except FileNotFoundError:
         return None
+    return None if nice is None else (path, nice)
 
 
 def _autogroup_nice_of(path: Path) -> int | None:
