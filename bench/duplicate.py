@@ -52,9 +52,9 @@ UNRELATED = 5_000
 NOW = 1_800_000_000.0
 SEED = 20261123
 REDIS_PASSES = 3
-"""Passes of the Redis-backed LSH run: one pass (~2 s) measured 48,000 to 88,000 listings/s
-on unchanged code within ten minutes (no trend from pass to pass); the median of three is
-steadier than any one."""
+"""Passes of the Redis-backed LSH run: one pass (~2 s) measured 34,000 to 88,000 listings/s
+on unchanged code within the hour (48,000 to 88,000 within ten minutes, no trend from pass to
+pass); the median of three is steadier than any one."""
 
 
 def _listing(listing_id: str, store_id: str, text: str, at: float) -> Listing:
