@@ -246,14 +246,18 @@ class Screener:
         runtime, shadow, batch, needs = plan.runtime, plan.shadow, plan.batch, plan.needs
         keys, prints, now, started = plan.keys, plan.prints, plan.now, plan.started
         observer = self.observer
+        # written by this screener, not yet landed in the state: taken before the read too,
+        # since a commit that lands while the read is in flight leaves memory, and the read
+        # may have been answered before it landed
+        before = {key: self._uncommitted[key] for key in keys if key in self._uncommitted}
         try:
             snapshot = await _within(budget_s, self.state.fetch(needs, sorted(set(keys)), now))
         except StateUnavailable as exc:
             if not degrade:
                 raise
             return self._degraded(runtime, listings, str(exc), started), None
-        for key in keys:  # written by this screener, not yet landed in the state
-            uncommitted = self._uncommitted.get(key)
+        for key in keys:
+            uncommitted = self._uncommitted.get(key) or before.get(key)
             if uncommitted is not None:
                 snapshot.ledger[key] = uncommitted
 

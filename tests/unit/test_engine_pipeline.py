@@ -360,6 +360,35 @@ async def test_a_deferred_commit_is_answered_from_memory_until_it_lands() -> Non
     assert screener._uncommitted == {}
 
 
+class SlowReadState(MemoryStateStore):
+    """Reads the state when asked, then answers only when ``release`` is set: a read that was
+    sent before a commit landed and comes back after it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release: asyncio.Event | None = None
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> StateSnapshot:
+        snapshot = await super().fetch(*args, **kwargs)
+        if self.release is not None:
+            await self.release.wait()
+        return snapshot
+
+
+async def test_a_commit_landing_while_a_read_is_in_flight_still_answers_the_repeat() -> None:
+    state = SlowReadState(series_policies(CONFIG))
+    screener = Screener(_runtime(WordDetector("fake", 0.9)), state)
+    first, pending = await screener.screen_deferred([_listing("a", "fake bag")])
+    assert pending is not None
+    state.release = asyncio.Event()
+    repeat = asyncio.create_task(screener.screen_deferred([_listing("a", "fake bag")]))
+    await asyncio.sleep(0.01)  # the repeat's read saw no ledger entry
+    await pending.apply()  # the commit lands and leaves memory meanwhile
+    state.release.set()
+    again, none = await repeat
+    assert none is None and not again[0].fresh and again[0].verdict == first[0].verdict
+
+
 async def test_an_abandoned_commit_is_forgotten() -> None:
     screener = Screener(
         _runtime(WordDetector("fake", 0.9)), MemoryStateStore(series_policies(CONFIG))
