@@ -140,7 +140,10 @@ async def _within(budget_s: float | None, call: Awaitable[T]) -> T:
     if budget_s is None:
         return await call
     try:
-        return await asyncio.wait_for(call, budget_s)
+        # a timeout scope, not wait_for: wait_for runs the call as a task of its own, two more
+        # turns of a busy event loop on the inline path's critical read
+        async with asyncio.timeout(budget_s):
+            return await call
     except TimeoutError as exc:
         raise StateUnavailable(f"state did not answer within {budget_s * 1000:.0f} ms") from exc
 
