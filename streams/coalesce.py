@@ -49,7 +49,7 @@ class Coalescer(Generic[In, Out]):
 
     def _take(self) -> list[tuple[Sequence[In], asyncio.Future[list[Out]]]]:
         """The next batch: waiting requests in arrival order, up to ``max_batch`` items (a
-        larger request alone)."""
+        request larger than that, when first in line, alone)."""
         taken: list[tuple[Sequence[In], asyncio.Future[list[Out]]]] = []
         size = 0
         while self._waiting and (not taken or size + len(self._waiting[0][0]) <= self._max_batch):
@@ -63,8 +63,6 @@ class Coalescer(Generic[In, Out]):
         flat = [item for items, _ in taken for item in items]
         try:
             results = await self._handle(flat)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             for _, future in taken:
                 if not future.done():
