@@ -43,7 +43,7 @@ from state import _replica_kernels as k
 from state.buckets import BucketPolicy, Buckets
 from state.errors import StateCorrupt
 from state.inline import MAX_TIME, InlineHits, ProbeAdd, bucket_keys, probe_slots
-from state.inline_codec import add_slots, slot_ttl
+from state.inline_codec import slot_ttl
 from state.keys import kind_base
 
 HEAD = 16
@@ -198,18 +198,23 @@ class LogReplica:
 
     def records(self, probe: ProbeAdd, now: float) -> dict[int, bytes]:
         """The record ``probe`` adds to each slot (rows too old, or not asked, add nothing)."""
-        slots = add_slots(probe, self.policy, now)
-        filed = slots[slots >= 0]
-        if not len(filed):
-            return {}
-        keys = bucket_keys(probe.fields)
-        payloads = np.frombuffer(probe.payloads, dtype=np.uint8)
-        seconds = np.clip(np.floor(probe.times), 0, MAX_TIME).astype(np.int64)
-        found: dict[int, bytes] = {}
-        for slot in np.unique(filed).tolist():
-            rows = np.flatnonzero(slots == slot).astype(np.int64)
-            found[slot] = k.build_record(keys, payloads, probe.offsets, seconds, rows).tobytes()
-        return found
+        policy = self.policy
+        slots, bounds, out = k.build_records(
+            probe.fields,
+            np.frombuffer(probe.payloads, dtype=np.uint8),
+            probe.offsets,
+            probe.times,
+            probe.add,
+            now,
+            policy.slot_s,
+            policy.window_s,
+            MAX_TIME,
+        )
+        if len(slots) == 1:  # the common batch: every row filed in the current slot
+            return {int(slots[0]): out.tobytes()}
+        data = out.tobytes()
+        at = bounds.tolist()
+        return {slot: data[at[j] : at[j + 1]] for j, slot in enumerate(slots.tolist())}
 
     def sync_args(self, plan: SyncPlan, now: float) -> list[Any]:
         """ARGV for ``log_sync.lua``: the slots' cursors and the records still to append."""
