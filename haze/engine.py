@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import orjson
 
@@ -34,6 +34,7 @@ from contract.verdict import (
     is_hit,
     utc_now_iso,
 )
+from detectors.base import Detector
 from detectors.batch import ListingBatch
 from detectors.decision import Outcome
 from haze.runtime import Runtime
@@ -112,6 +113,40 @@ class Plan:
     prints: list[str]
     now: float
     started: float
+
+
+class _DeferredUpdates:
+    """A batch's state updates, computed once, when first asked for: at the end of screening,
+    or (``defer_updates``) when the commit is applied. The detectors' ``updates`` are pure
+    functions of the batch, its snapshot and the decisions, and the inline path's answer does
+    not wait for its state write, so it need not wait for what goes into it either (~50-100 us
+    of a request)."""
+
+    __slots__ = ("_args", "_done")
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        batch: ListingBatch,
+        snapshot: StateSnapshot,
+        decisions: list[Decision],
+        observer: ScreenObserver | None,
+    ) -> None:
+        self._args: tuple[Any, ...] | None = (detectors, batch, snapshot, decisions, observer)
+        self._done: StateUpdates | None = None
+
+    def get(self) -> StateUpdates:
+        if self._done is None:
+            assert self._args is not None
+            detectors, batch, snapshot, decisions, observer = self._args
+            updates = StateUpdates()
+            for detector in detectors:
+                at = time.perf_counter()
+                updates.merge(detector.updates(batch, snapshot, decisions))
+                if observer is not None:
+                    observer.detector_seconds(detector.name, "updates", time.perf_counter() - at)
+            self._done, self._args = updates, None  # the batch and snapshot can go now
+        return self._done
 
 
 def fingerprint(listing: Listing) -> str:
@@ -198,6 +233,7 @@ class Screener:
         degrade: bool = False,
         budget_s: float | None = None,
         plan: Plan | None = None,
+        defer_updates: bool = False,
     ) -> tuple[list[Screened], PendingCommit | None]:
         """Screen a batch and hand back its state and ledger write instead of awaiting it.
 
@@ -206,8 +242,14 @@ class Screener:
         ledger would (a repeat gets the same verdict), and commits land in the order they were
         made. The caller must :meth:`PendingCommit.apply` it before producing the results.
         ``degrade`` and ``budget_s`` apply to the read, as in :meth:`screen`; ``plan`` is
-        :meth:`plan` of these listings, made ahead (one is made here otherwise)."""
-        return await self._screen(listings, degrade=degrade, budget_s=budget_s, plan=plan)
+        :meth:`plan` of these listings, made ahead (one is made here otherwise). With
+        ``defer_updates`` the detectors' state updates are computed when the commit is applied
+        (the inline path's answer need not wait for them); otherwise here, so that a detector
+        failing on a listing fails the screening, where the stream path refuses only that
+        listing."""
+        return await self._screen(
+            listings, degrade=degrade, budget_s=budget_s, plan=plan, defer_updates=defer_updates
+        )
 
     def plan(self, listings: Sequence[Listing]) -> Plan:
         """The state-free first half of screening a batch: what every detector needs to read
@@ -241,6 +283,7 @@ class Screener:
         degrade: bool,
         budget_s: float | None,
         plan: Plan | None = None,
+        defer_updates: bool = False,
     ) -> tuple[list[Screened], PendingCommit | None]:
         if plan is None:
             plan = self.plan(listings)
@@ -287,13 +330,8 @@ class Screener:
             verdicts = self._judge(runtime, fresh_batch, snapshot, started)
             if shadow is not None:
                 verdicts = self._with_shadow(shadow, batch.subset(fresh_index), snapshot, verdicts)
-            updates, ledger = StateUpdates(), []
+            ledger = []
             decisions = [verdict.decision for verdict in verdicts]
-            for detector in runtime.detectors:
-                at = time.perf_counter()
-                updates.merge(detector.updates(fresh_batch, snapshot, decisions))
-                if observer is not None:
-                    observer.detector_seconds(detector.name, "updates", time.perf_counter() - at)
             for i, verdict in zip(fresh_index, verdicts, strict=True):
                 doc = verdict.to_dict()
                 body = orjson.dumps(doc)
@@ -312,6 +350,11 @@ class Screener:
                     differs,
                     fingerprint=prints[i],
                 )
+            updates = _DeferredUpdates(
+                runtime.detectors, fresh_batch, snapshot, decisions, observer
+            )
+            if not defer_updates:
+                updates.get()
             pending = self._pending(updates, ledger, now)
 
         for i, key in enumerate(keys):
@@ -324,7 +367,7 @@ class Screener:
         return [result for result in results if result is not None], pending
 
     def _pending(
-        self, updates: StateUpdates, ledger: list[LedgerWrite], now: float
+        self, updates: _DeferredUpdates, ledger: list[LedgerWrite], now: float
     ) -> PendingCommit:
         entries = {w.key: LedgerEntry(w.fingerprint, w.verdict, emitted=False) for w in ledger}
         self._uncommitted.update(entries)
@@ -340,7 +383,7 @@ class Screener:
         async def apply() -> None:
             if previous is not None:
                 await previous.wait()  # commits land in the order they were made
-            await self.state.commit(updates, ledger, now)
+            await self.state.commit(updates.get(), ledger, now)
             forget()
 
         return PendingCommit(apply, forget, len(ledger))

@@ -85,10 +85,14 @@ class InlineApi:
         config = self.service.runtime.config
         started = time.perf_counter()
         resources = self.inline.get()
-        # the answer does not wait for the state write: the outbox applies it before it
-        # produces these verdicts (and journals their ledger entries meanwhile)
+        # the answer does not wait for the state write, nor for the updates that go into it:
+        # the outbox computes and applies it before it produces these verdicts (and journals
+        # their ledger entries meanwhile)
         results, pending = await resources.screener.screen_deferred(
-            listings, degrade=True, budget_s=config.state.redis_budget_ms / 1000.0
+            listings,
+            degrade=True,
+            budget_s=config.state.redis_budget_ms / 1000.0,
+            defer_updates=True,
         )
         metrics = self.service.metrics
         metrics.batch_size.labels(path="http").observe(len(listings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from detectors.base import Detector
 from detectors.batch import ListingBatch
 from haze.engine import Screener
 from haze.runtime import Runtime
-from state.base import StateSnapshot
+from state.base import Series, StateSnapshot, StateUpdates
 from state.errors import StateUnavailable
 from state.memory import MemoryStateStore
 from state.policies import series_policies
@@ -446,3 +447,46 @@ async def test_a_plan_made_ahead_is_screened_on_the_config_it_was_made_with() ->
     assert [r["code"] for r in verdict["reasons"]] == ["WORD"]
     with pytest.raises(ValueError, match="listings it was made for"):
         await screener.screen_deferred(list(listings), plan=screener.plan(listings))
+
+
+class HistoryDetector(WordDetector):
+    """Also keeps each listing in its store's history (a state update), and fails computing
+    the updates of a listing titled ``"fake poison"``."""
+
+    def __init__(self) -> None:
+        super().__init__("fake", 0.9)
+        self.computed = 0
+
+    def updates(
+        self, batch: ListingBatch, state: StateSnapshot, decisions: Sequence[str]
+    ) -> StateUpdates:
+        self.computed += 1
+        updates = StateUpdates()
+        for listing in batch.listings:
+            if listing.title == "fake poison":
+                raise ValueError("poison listing")
+            updates.add(Series.STORE_LISTINGS, listing.store_id, listing.key, time.time())
+        return updates
+
+
+async def test_deferred_updates_are_computed_when_the_commit_is_applied() -> None:
+    state = MemoryStateStore(series_policies(CONFIG))
+    detector = HistoryDetector()
+    screener = Screener(_runtime(detector), state)
+    results, pending = await screener.screen_deferred([_listing("a")], defer_updates=True)
+    assert pending is not None and results[0].decision == "allow"
+    assert detector.computed == 0  # the answer did not wait for them
+    await pending.apply()
+    await pending.apply()  # a retried commit computes them once
+    assert detector.computed == 1
+    assert list(state.series_members(Series.STORE_LISTINGS, "st")) == ["a:0"]
+    # by default they are computed while screening, so a failing detector fails the batch
+    # (where the stream path screens one by one and refuses only the culprit)
+    with pytest.raises(ValueError, match="poison"):
+        await screener.screen_deferred([_listing("b", "fake poison")])
+    answered, failing = await screener.screen_deferred(
+        [_listing("c", "fake poison")], defer_updates=True
+    )
+    assert answered[0].decision != "allow" and failing is not None
+    with pytest.raises(ValueError, match="poison"):
+        await failing.apply()
