@@ -4,11 +4,14 @@ The answers themselves are checked against the memory twin in ``test_inline_buck
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
 from state import replica
+from state.base import StateNeeds
 from state.buckets import Buckets
 from state.errors import StateUnavailable
 from state.memory import MemoryStateStore
@@ -185,3 +188,24 @@ async def test_catching_up_reads_every_log_before_the_first_batch(
     hits = await _run(late, _probe([([_value(0, 3)], b"ask", NOW)], add=False))
     assert [payload for _, _, payload, _ in _found(hits)] == [b"entry3"]
     assert calls[0] == 1  # nothing left to read: the batch's own round trip only
+
+
+async def test_a_read_sent_before_the_last_ones_own_records_were_replayed_sees_them_once(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """A read's own records reach the replica on the loop's next turn (after its caller has
+    answered). A read sent before that turn reads them back from the log; whichever replays
+    them first, the replica holds them once."""
+    store = _worker(redis_client, key_prefix)
+    needs = StateNeeds()
+    needs.probe(_probe([([_value(0, 1), _value(1, 2)], b"first", NOW)]))
+    await store.fetch(needs, [], NOW)  # no turn of the loop between this read and the next
+    again = StateNeeds()
+    again.probe(_probe([([_value(0, 1), _value(1, 2)], b"ask", NOW)], add=False))
+    hits = (await store.fetch(again, [], NOW)).inline[Buckets.LSH]
+    assert _found(hits) == [(0, 0, b"first", int(NOW)), (0, 1, b"first", int(NOW))]
+    await asyncio.sleep(0)
+    table = _table(store)
+    assert [int(t.ends[0]) for t in table.slots.values() if t.parts] == [len(b"first")]
+    hits = await _run(store, _probe([([_value(0, 1)], b"ask", NOW)], add=False))
+    assert _found(hits) == [(0, 0, b"first", int(NOW))]
