@@ -49,6 +49,9 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMEOUT_S = 5.0
+"""A call's bound for a store made from a URL without one."""
+
 
 _INCLUDE = "--@include "
 
@@ -171,10 +174,17 @@ class RedisStateStore(StateStore):
     def from_url(
         cls, url: str, policies: Mapping[Series, SeriesPolicy], **kwargs: Any
     ) -> RedisStateStore:
-        timeout = kwargs.get("timeout_s")
+        if kwargs.get("timeout_s") is None:
+            kwargs["timeout_s"] = DEFAULT_TIMEOUT_S  # the only bound on a call (below)
+        timeout = kwargs["timeout_s"]
         client = aioredis.Redis.from_url(
             url,
-            socket_connect_timeout=timeout or 5.0,
+            socket_connect_timeout=timeout,
+            # No socket timeout of the client's own (redis-py 8 sets 5 s unless told): with one
+            # it sends every command through asyncio.wait_for, a task and three more turns of
+            # the event loop before the reply is even awaited. Every call of this store runs
+            # inside _call's timeout scope instead.
+            socket_timeout=None,
             health_check_interval=30,
             retry_on_timeout=False,
         )

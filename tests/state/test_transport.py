@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from state.base import LedgerWrite, Series, SeriesPolicy, StateNeeds, StateUpdates
 from state.bundle import bundle_args, bundle_source
+from state.errors import StateUnavailable
 from state.redis import RedisStateStore
 from state.transport import Lane
 
@@ -108,3 +109,20 @@ async def test_marking_an_expired_entry_leaves_no_key_behind(
         assert await client.ttl(f"{key_prefix}:ledger:l:0") > 0
     finally:
         await store.close()
+
+
+async def test_a_store_made_from_a_url_is_bounded_by_its_own_timeout_alone() -> None:
+    """The client has no socket timeout (each command would go through asyncio.wait_for):
+    a Redis that accepts and then never answers is still given up within the store's
+    timeout, as unavailable state."""
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    store = RedisStateStore.from_url(f"redis://127.0.0.1:{port}", POLICIES, timeout_s=0.3)
+    assert store.client.connection_pool.connection_kwargs["socket_timeout"] is None
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(StateUnavailable, match="TimeoutError"):
+        await store.fetch(StateNeeds(), ["a:0"], NOW)
+    assert asyncio.get_running_loop().time() - started < 2.0
+    silent.close()
+    await store.close()
+    assert RedisStateStore.from_url(f"redis://127.0.0.1:{port}", POLICIES)._timeout == 5.0
