@@ -148,11 +148,6 @@ def build_records(
         start = at
         slots[r] = s
         bounds[r] = start
-        length = HEADER
-        for q in range(j, stop):
-            i = order[q]
-            length += 4 * parts + 6 + offsets[i + 1] - offsets[i]
-        _put_le32(out, at, length)
         _put_le32(out, at + 4, stop - j)
         out[at + 8] = parts & 0xFF
         out[at + 9] = (parts >> 8) & 0xFF
@@ -171,6 +166,7 @@ def build_records(
             else:
                 second = int(np.floor(t))
             at = put_entry(out, at, payloads, offsets[i], offsets[i + 1], second)
+        _put_le32(out, start, at - start)  # the record's length, now that it is written
         j = stop
     bounds[count] = at
     return slots, bounds, out
