@@ -42,13 +42,14 @@ def _child(
     docs: Sequence[dict[str, Any]],
     rate: float,
     timeout_s: float,
+    tick_s: float,
     reply: Any,
 ) -> None:
     os.setsid()
     note = lower("stream load generator", os.getpid())
     try:
         report = asyncio.run(
-            run_stream_load(bootstrap, topics, docs, rate=rate, timeout_s=timeout_s)
+            run_stream_load(bootstrap, topics, docs, rate=rate, timeout_s=timeout_s, tick_s=tick_s)
         )
     except Exception as exc:
         reply.send((note, None, f"{type(exc).__name__}: {exc}"))
@@ -63,12 +64,13 @@ def stream_load_lowered(
     *,
     rate: float,
     timeout_s: float,
+    tick_s: float = 0.0,
 ) -> tuple[StreamReport, str]:
     """:func:`~loadtest.stream_harness.run_stream_load` in a lowered child: its report and
     what was set."""
     receive, send = multiprocessing.Pipe(duplex=False)
     child = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(bootstrap, topics, list(docs), rate, timeout_s, send)
+        target=_child, args=(bootstrap, topics, list(docs), rate, timeout_s, tick_s, send)
     )
     child.start()
     deadline = time.monotonic() + timeout_s + 60

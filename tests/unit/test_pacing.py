@@ -7,6 +7,7 @@ import random
 import pytest
 
 from loadtest.pacing import Timetable, timetabled
+from loadtest.stream_harness import pause_before_next
 
 
 class Clock:
@@ -84,3 +85,34 @@ def test_the_locust_wait_time_keeps_one_timetable_per_user() -> None:
 def test_a_period_that_is_not_positive_is_refused(period: float) -> None:
     with pytest.raises(ValueError, match="period_s"):
         Timetable(period)
+
+
+def _sleeps(count: int, rate: float, tick_s: float, send_s: float = 0.0001) -> list[float]:
+    """The pauses a paced stream load makes, simulated: each send takes ``send_s``."""
+    elapsed, pauses = 0.0, []
+    for index in range(count):
+        elapsed += send_s
+        pause = pause_before_next(index, rate, elapsed, tick_s)
+        if pause:
+            pauses.append(pause)
+            elapsed += pause
+    return pauses
+
+
+def test_the_stream_load_sleeps_until_each_listing_is_due_without_a_tick() -> None:
+    pauses = _sleeps(500, 500.0, 0.0)
+    assert len(pauses) == 500
+    assert sum(pauses) + 500 * 0.0001 == pytest.approx(1.0)
+
+
+def test_a_tick_sends_what_is_due_within_it_at_once_and_keeps_the_rate() -> None:
+    pauses = _sleeps(500, 500.0, 0.005)
+    assert 100 <= len(pauses) <= 200  # a wake-up every 2-3 listings at 2 ms apart, not 500
+    assert all(pause > 0.005 for pause in pauses)
+    # the last one goes out within a tick of when it is due: the rate is kept
+    assert 1.0 - 0.005 <= sum(pauses) + 500 * 0.0001 <= 1.0
+
+
+def test_a_late_load_never_sleeps() -> None:
+    assert pause_before_next(10, 500.0, 1.0, 0.005) == 0.0
+    assert pause_before_next(10, 500.0, 1.0, 0.0) == 0.0
