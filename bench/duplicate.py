@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import random
 import tempfile
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
+from bench._cpu import cpu_seconds
 from bench.corpus import CATEGORIES, EDITS, edit, title
 from config.registry import Registry
 from config.thresholds import load_screen_config
@@ -84,15 +84,6 @@ def corpus() -> dict[str, Any]:
     ]
     second = [x for pair in zip(copies, unrelated, strict=True) for x in pair]
     return {"stored": stored, "second": second, "copies": copies}
-
-
-def _cpu_seconds(pid: int | None) -> float:
-    """CPU time a process has used (Linux ``/proc``); 0 where that is not available."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -169,11 +160,11 @@ async def _field_write_us(state: RedisStateStore, pid: int | None) -> float:
     rng = random.Random(SEED)
     script = state.client.register_script(_FIELD_WRITES)
     value = bytes(56)
-    cpu = _cpu_seconds(pid)
+    cpu = cpu_seconds(pid)
     for _ in range(20):
         packed = rng.randbytes(4 * 6000)
         await script(keys=["bench:calibration"], args=[packed, value])
-    spent = _cpu_seconds(pid) - cpu
+    spent = cpu_seconds(pid) - cpu
     await state.client.delete("bench:calibration")
     return spent / 120_000 * 1e6
 
@@ -194,19 +185,19 @@ async def bench_redis(
                 inline_tables=inline_tables,
             )
             before = (await state.client.info("memory"))["used_memory"]
-            cpu = _cpu_seconds(service.pid())
+            cpu = cpu_seconds(service.pid())
             _, first, own_first = await _screen_all(
                 detector, state, data["stored"], size, NOW - 1800
             )
             memory = (await state.client.info("memory"))["used_memory"] - before
             for i in range(BANNED_STORES):
                 await state.ban_store(f"banned-{i}", NOW - 900)
-            cpu_banning = _cpu_seconds(service.pid())
+            cpu_banning = cpu_seconds(service.pid())
             reasons, second, own_second = await _screen_all(
                 detector, state, data["second"], size, NOW
             )
-            cpu_query = _cpu_seconds(service.pid()) - cpu_banning
-            cpu = _cpu_seconds(service.pid()) - cpu
+            cpu_query = cpu_seconds(service.pid()) - cpu_banning
+            cpu = cpu_seconds(service.pid()) - cpu
             field_write = await _field_write_us(state, service.pid())
             await state.close()
         finally:

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from bench._cpu import busy_share, cpu_seconds, machine_ticks
 from bench._lowered import lower, stream_load_lowered
 from bench._stack import BenchStack
 from config.registry import load_registry
@@ -136,13 +137,16 @@ def _measure(
     *,
     lowered: list[str] | None = None,
     warmup_s: int = WARMUP_SECONDS,
+    pid: int | None = None,
 ) -> dict[str, Any]:
     """One layout: a warm-up run of ``warmup_s`` at the same rates (the worker's caches and
     connections; for the first layout, the fresh broker's JIT too), then the measured run,
-    read from the histogram of the worker serving ``port``."""
+    read from the histogram of the worker serving ``port`` (process ``pid``, whose CPU time is
+    reported with the machine's busy share over the same run)."""
     warmup = generator.take(int(STREAM_RATE * warmup_s))
     _load(stack, port, warmup, warmup_s, workdir / f"{name}-warmup", lowered=lowered)
     before = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
+    ticks, cpu = machine_ticks(), cpu_seconds(pid)
     stream, locust = _load(
         stack,
         port,
@@ -151,10 +155,13 @@ def _measure(
         workdir / name,
         lowered=lowered,
     )
+    cpu = cpu_seconds(pid) - cpu
+    busy, steal = busy_share(ticks, machine_ticks())
     after = histogram_buckets(_metrics(port), "haze_http_request_seconds", endpoint="screen")
     stats = orjson.loads((workdir / f"{name}.json").read_bytes())
     total = next(s for s in stats if s["name"] == "/v1/screen")
     window = difference(after, before)
+    screened = total["num_requests"]
     return {
         "rps": round(total["num_requests"] / SECONDS, 1),
         "p50_ms": round(quantile(window, 0.50) * 1000, 3),
@@ -164,6 +171,9 @@ def _measure(
         "client_p50_ms": None if not total.get("response_times") else _client_quantile(total, 0.5),
         "client_p99_ms": None if not total.get("response_times") else _client_quantile(total, 0.99),
         "stream_verdicts_during": stream.verdicts,
+        "server_cpu_ms_per_request": round(cpu * 1000 / screened, 3) if pid and screened else None,
+        "machine_busy_pct": round(busy * 100, 1),
+        "machine_steal_pct": round(steal * 100, 1),
         "locust_stderr": locust.stderr.decode()[-300:] if locust.returncode else "",
     }
 
@@ -196,9 +206,12 @@ def run() -> dict[str, Any]:
             workdir,
             "dedicated",
             warmup_s=WARMUP_SECONDS + BROKER_WARMUP_SECONDS,
+            pid=inline_worker.pid,
         )
         inline_worker.stop()
-        shared = _measure(stack, stream_worker.port, generator, workdir, "shared")
+        shared = _measure(
+            stack, stream_worker.port, generator, workdir, "shared", pid=stream_worker.pid
+        )
         # last: the stream worker and the broker stay at the lowest priority until they stop
         prioritised_worker.start()
         assert stream_worker.proc is not None
@@ -207,7 +220,13 @@ def run() -> dict[str, Any]:
             lower("broker", stack.kafka.pid()),
         ]
         prioritised = _measure(
-            stack, prioritised_worker.port, generator, workdir, "prioritised", lowered=lowered
+            stack,
+            prioritised_worker.port,
+            generator,
+            workdir,
+            "prioritised",
+            lowered=lowered,
+            pid=prioritised_worker.pid,
         )
     finally:
         prioritised_worker.stop()
@@ -238,7 +257,11 @@ def run() -> dict[str, Any]:
             + "; ".join(sorted(set(lowered)))
             + "), the inline worker and Redis at the default. p50/p99 from the serving worker's "
             "haze_http_request_seconds histogram (interpolated within buckets); client_* from "
-            "locust (includes its own scheduling on the shared 2 cores). Each measured after a "
+            "locust (includes its own scheduling on the shared 2 cores); "
+            "server_cpu_ms_per_request: the serving worker's CPU time over the measured run "
+            "per /v1/screen request (its few feedback requests included); machine_busy_pct / "
+            "machine_steal_pct: both cores' busy and stolen shares over the same run "
+            "(/proc/stat). Each measured after a "
             f"{WARMUP_SECONDS}s warm-up at the same rates (not counted), the first after "
             f"{WARMUP_SECONDS + BROKER_WARMUP_SECONDS}s (the fresh broker's JIT compiles "
             "meanwhile)." + (f" locust stderr tail: {stderr}" if stderr else "")

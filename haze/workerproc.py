@@ -24,6 +24,11 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The worker's process id once started (it may have exited since)."""
+        return self.proc.pid if self.proc is not None else None
+
+    @property
     def port(self) -> int:
         return int(self.env.get("SCREEN_HTTP_PORT", "6066"))
 
