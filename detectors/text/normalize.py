@@ -2,7 +2,7 @@
 
 What it folds (the contract's "text matching is insensitive to..."): case, width and other
 compatibility forms (NFKC), accents, look-alike letters of other scripts (Unicode confusables),
-the I/l/1/| family, leetspeak inside words (``0 1 3 4 5 7 @ $ ! |``), zero-width and format
+the I/l/1/| family, leetspeak inside words (every digit, ``@ $ ! |``), zero-width and format
 characters, and separators between spelled-out single letters (``g u c c i``, ``L.o.u.i.s``).
 Scripts written without spaces (Han, kana, Hangul, Thai...) lose the light separators between
 their characters, so their terms match as substrings. Every normalised character remembers

@@ -36,8 +36,12 @@ from detectors.text.kinds import (
 FOLD_LIMIT = 0x30000
 """Code points from here on are classified by rule in the kernel (CJK extensions, tags...)."""
 
-LEET_DIGITS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t"}
-"""Digits read as letters inside a word that has at least two letters (``gucc1``, ``l0uis``)."""
+LEET_DIGITS = {
+    "0": "o", "1": "l", "2": "z", "3": "e", "4": "a",
+    "5": "s", "6": "g", "7": "t", "8": "b", "9": "g",
+}  # fmt: skip
+"""Digits read as letters inside a word that has at least two letters (``gucc1``, ``l0uis``,
+``9ucci``, ``8urberry``); a run of two or more at either end of a word stays a number."""
 LEET_SYMBOLS = {
     "@": ("a", F_LEET_SOFT),
     "$": ("s", F_LEET_SOFT),

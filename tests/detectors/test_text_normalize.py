@@ -52,6 +52,10 @@ SAME = [
     ("l0u1s", "louis"),
     ("$upreme", "supreme"),  # leet symbol
     ("4ur0r4", "aurora"),
+    ("9ucci", "gucci"),  # every digit has a letter it stands for: 2 z, 6 g, 8 b, 9 g
+    ("6ucc1", "gucci"),
+    ("8urberry", "burberry"),
+    ("2ara", "zara"),
     ("g.u.c.c.i", "gucci"),  # spelled-out letters
     ("g u c c i", "gucci"),
     ("g-u-c-c-i", "gucci"),
@@ -84,6 +88,7 @@ DIFFERENT = [
     ("1:1", "1 1"),
     ("3m", "em"),  # a leet digit needs two letters in its word
     ("4k", "ak"),
+    ("b2", "bz"),
     ("iphone15", "iphonels"),  # numbers at either end of a word stay numbers
     ("2024gucci", "2o2agucci"),
     ("gucci", "guccibag"),
