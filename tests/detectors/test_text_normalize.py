@@ -45,6 +45,10 @@ SAME = [
     ("Ｇｕｃｃｉ", "gucci"),  # full width
     ("𝐆𝐮𝐜𝐜𝐢", "gucci"),  # mathematical bold (NFKC)
     ("ⓖⓤⓒⓒⓘ", "gucci"),  # circled letters (NFKC)
+    ("🅖🅤🅒🅒🅘", "gucci"),  # negative circled letters (by their Unicode names)
+    ("🅶🆄🅲🅲🅸", "gucci"),  # negative squared
+    ("⒢⒰⒞⒞⒤", "gucci"),  # parenthesised (NFKC makes "(g)(u)...")
+    ("ɢᴜᴄᴄɪ", "gucci"),  # small capitals
     ("Gúccì", "gucci"),  # accents
     ("Guссі", "gucci"),  # Cyrillic es and i
     ("ΑURORA", "aurora"),  # Greek capital alpha
@@ -152,6 +156,24 @@ def test_fold_table_agrees_with_unicodedata_for_letters() -> None:
         expected = unicodedata.normalize("NFKC", chr(cp)).casefold()
         expected = "l" if expected == "i" else expected
         assert [chr(c) for c, _ in fold_char(chr(cp))] == [expected]
+
+
+FRAMED = ("NEGATIVE CIRCLED ", "NEGATIVE SQUARED ", "PARENTHESIZED ")
+
+
+def test_every_framed_or_small_capital_latin_letter_folds_to_the_letter_it_is_named_after() -> None:
+    found = 0
+    for cp in range(0x30000):
+        name = unicodedata.name(chr(cp), "")
+        letter = name[-1:]
+        framed = name.startswith(FRAMED) and name[:-1].endswith("LATIN CAPITAL LETTER ")
+        framed |= name.startswith(FRAMED) and name[:-1].endswith("LATIN SMALL LETTER ")
+        if not (framed or name[:-1] == "LATIN LETTER SMALL CAPITAL "):
+            continue
+        found += 1
+        expected = "l" if letter == "I" else letter.lower()
+        assert [chr(c) for c, _ in fold_char(chr(cp))] == [expected], (hex(cp), name)
+    assert found >= 100  # the Unicode data, not a hand-typed table: 4 framings x 26, and more
 
 
 def test_confusables_come_from_the_unicode_data() -> None:
