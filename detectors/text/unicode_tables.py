@@ -179,8 +179,8 @@ def _classify(ch: str) -> int:
 
 
 _NAMED_LATIN_LETTER = re.compile(
-    r"(?:NEGATIVE )?(?:CIRCLED |SQUARED |PARENTHESIZED )?LATIN (?:CAPITAL |SMALL )?LETTER "
-    r"(?:SMALL CAPITAL )?([A-Z])|LATIN LETTER SMALL CAPITAL ([A-Z])"
+    r"(?:NEGATIVE )?(?:CIRCLED |SQUARED |PARENTHESIZED )?LATIN "
+    r"(?:(?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?|LETTER SMALL CAPITAL )([A-Z])"
 )
 """Unicode names of Latin letters in a frame or in small capitals: ``NEGATIVE CIRCLED LATIN
 CAPITAL LETTER G`` (🅖), ``LATIN LETTER SMALL CAPITAL G`` (ɢ), ``PARENTHESIZED LATIN SMALL
@@ -197,7 +197,7 @@ def named_latin_letter(ch: str) -> str | None:
     folded = _casefold(ch)
     if len(folded) == 1 and folded.isascii() and folded.isalpha():
         return None  # NFKC already reads it (circled and squared capitals, fullwidth...)
-    return (match.group(1) or match.group(2)).lower()
+    return match.group(1).lower()
 
 
 def fold_char(ch: str) -> list[tuple[int, int]]:
