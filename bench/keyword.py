@@ -22,7 +22,6 @@ normalisation alone on the same batches (one call per batch, as ``detect`` does)
 
 from __future__ import annotations
 
-import gc
 import itertools
 import random
 import time
@@ -37,6 +36,7 @@ from contract.listing import Listing
 from detectors.batch import ListingBatch
 from detectors.keyword import KeywordDetector
 from detectors.text.normalize import NormalizedBatch
+from haze.interpreter import collector_as_in_service
 from state.base import StateSnapshot
 
 SEED = 20261123
@@ -236,10 +236,9 @@ def run() -> dict[str, Any]:
             detector.detect(ListingBatch(chunk, 0.0), StateSnapshot())
 
     # The corpus is prepared data, not the detector's garbage: keep the collector off it, as
-    # a worker does with what it holds for its lifetime (gc.freeze after start-up).
-    gc.collect()
-    gc.freeze()
-    try:
+    # a worker does with what it holds for its lifetime (gc.freeze after start-up), and collect
+    # at the worker's thresholds (haze/interpreter.py).
+    with collector_as_in_service():
         scan, joined = _rates([haze_scan_run, hs_run], N_TITLES, repeats=9)
         results = {
             "haze_scan": scan,
@@ -251,8 +250,6 @@ def run() -> dict[str, Any]:
         normalize_rate = _rate(
             lambda: [detector.normalizer.normalize(chunk) for chunk in title_batches], N_TITLES, 5
         )
-    finally:
-        gc.unfreeze()
     flagged = named = 0
     quiet: list[Listing] = []  # titles that match nothing: the cost without the Python rules
     for batch in batches:
@@ -267,12 +264,8 @@ def run() -> dict[str, Any]:
         for batch in quiet_batches:
             detector.detect(ListingBatch(batch.listings, 0.0), StateSnapshot())
 
-    gc.collect()
-    gc.freeze()
-    try:
+    with collector_as_in_service():
         quiet_rate = _rate(full_quiet, len(quiet), 5)
-    finally:
-        gc.unfreeze()
     automaton = lexicon.automaton
     return {
         **results,
@@ -297,7 +290,9 @@ def run() -> dict[str, Any]:
             f"{1e6 / results['haze_full']:.2f} us per listing; on the {len(quiet):,} titles "
             f"that match nothing (no rules, no Reason objects to build) {quiet_rate:,.0f} "
             f"titles/s; normalisation alone, per batch, {normalize_rate:,.0f} titles/s. "
-            "Scans are over the same normalised text. gc.freeze() after preparing the corpus."
+            "Scans are over the same normalised text. The collector as a worker runs it: "
+            "gc.freeze() after preparing the corpus, the service's thresholds "
+            "(haze/interpreter.py)."
         ),
     }
 

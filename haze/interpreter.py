@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 SWITCH_INTERVAL_S = 0.001
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -32,3 +34,20 @@ def tune_for_service() -> None:
     gc.collect()
     gc.freeze()  # start-up's objects move to a permanent generation no collection walks
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@contextmanager
+def collector_as_in_service() -> Iterator[None]:
+    """The cyclic collector as a worker runs it, for a benchmark of code the worker runs: what
+    was built so far frozen (a worker's start-up; a benchmark's prepared corpus) and the
+    service's thresholds. The previous thresholds come back after, and the frozen objects are
+    collectable again."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()

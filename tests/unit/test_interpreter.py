@@ -5,7 +5,12 @@ from __future__ import annotations
 import gc
 import sys
 
-from haze.interpreter import GC_THRESHOLDS, SWITCH_INTERVAL_S, tune_for_service
+from haze.interpreter import (
+    GC_THRESHOLDS,
+    SWITCH_INTERVAL_S,
+    collector_as_in_service,
+    tune_for_service,
+)
 
 
 def test_tune_for_service_sets_switch_interval_thresholds_and_freezes() -> None:
@@ -25,4 +30,16 @@ def test_tune_for_service_sets_switch_interval_thresholds_and_freezes() -> None:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
+    assert kept
+
+
+def test_collector_as_in_service_applies_the_thresholds_and_restores_them() -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    kept = [[] for _ in range(10)]  # containers alive now: frozen inside, collectable after
+    with collector_as_in_service():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() >= frozen_before + len(kept)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
     assert kept
