@@ -14,10 +14,11 @@ arrays that stay in cache:
    characters and separator gaps;
 3. join runs of spelled-out single characters (``g u c c i``, ``L.o.u.i.s``);
 4. emit the normalised characters: leet digits become letters inside words with two or more
-   letters (numbers at either end of a word stay numbers), look-alike symbols become letters
-   inside words and separators elsewhere, and each gap becomes one space, one hard break,
-   nothing (next to CJK, or inside a spelled-out run), or its punctuation when it sits
-   between two numbers (``1:1`` stays ``1:1``).
+   letters (numbers at either end of a word stay numbers; a single leet digit at either end
+   is a letter that still counts as a word edge, as look-alike symbols are), look-alike
+   symbols become letters inside words and separators elsewhere, and each gap becomes one
+   space, one hard break, nothing (next to CJK, or inside a spelled-out run), or its
+   punctuation when it sits between two numbers (``1:1`` stays ``1:1``).
 
 Every emitted character keeps the position of the original code point it came from.
 
@@ -336,6 +337,16 @@ def general_field(
         p_punct = 0
         p_pos = -1
         run_flags = (SEP_BEFORE | SEP_AFTER) if run != 0 else 0
+        # A leet digit at either end of a word is read both ways: as its letter, and as a
+        # word edge ("gucc1" is gucci, "gucci7" is gucci and a 7, as "gucci77" is).
+        edge_first, edge_last = -1, -1
+        if leet_ok and run == 0:
+            edge_first = tk_s[i]
+            while edge_first < tk_e[i] - 1 and t_kind[edge_first] == F_INVISIBLE:
+                edge_first += 1
+            edge_last = tk_e[i] - 1
+            while edge_last > edge_first and t_kind[edge_last] == F_INVISIBLE:
+                edge_last -= 1
         for q in range(tk_s[i], tk_e[i]):
             k = t_kind[q]
             if k == F_INVISIBLE:
@@ -351,7 +362,7 @@ def general_field(
                 inside = numbers_until <= q < numbers_from
                 if leet_ok and inside and 0 <= d <= 9 and leet[d] != 0:
                     c = leet[d]
-                    nk = N_LETTER
+                    nk = N_LENIENT if q in (edge_first, edge_last) else N_LETTER
                 else:
                     nk = N_DIGIT
             elif k == F_CJK:

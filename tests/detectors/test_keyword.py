@@ -121,6 +121,11 @@ CASES = [
      {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
     # a model number or a year glued to the brand is a separate word
     ("AURORA11 handbag 2024Aurora", "", None, "store-aurora-official", set(), ("aurora",), "allow"),
+    # and so is a single digit (read both ways: "Aurora7" is aurora and 7, "Auror4" aurora)
+    ("AURORA7 handbag", "", None, OTHER_STORE, {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    ("5aurora replica", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("aurora",), "block"),
+    ("Auror4 handbag", "", None, OTHER_STORE, {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
     # not a brand: a longer word, or nothing at all
     ("Auroral lights lamp", "", None, OTHER_STORE, set(), (), "allow"),
     ("Nordvikings saga poster", "", None, OTHER_STORE, set(), (), "allow"),

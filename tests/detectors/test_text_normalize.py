@@ -123,6 +123,18 @@ def test_kinds_of_a_mixed_text() -> None:
     assert kinds[12] == N_LENIENT  # '@' read as a letter, but still a word edge
 
 
+def test_a_leet_digit_at_a_word_end_is_a_letter_and_a_word_edge() -> None:
+    # "gucci7": a model number as much as a t; "gucc1": an i. Both readings stay open: the
+    # digit becomes its letter, of the kind that still counts as a word edge, at either end.
+    for text, edge in (("gucci7", 5), ("gucc1", 4), ("7gucci", 0)):
+        kinds = norm.normalize([text]).field_kinds(0).tolist()
+        assert kinds[edge] == N_LENIENT, text
+        assert [k for i, k in enumerate(kinds) if i != edge] == [N_LETTER] * (len(kinds) - 1)
+    # inside a word a leet digit is a plain letter; two or more at an end stay numbers
+    assert norm.normalize(["gu3cci"]).field_kinds(0).tolist() == [N_LETTER] * 6
+    assert norm.normalize(["gucci77"]).field_kinds(0).tolist()[-2:] == [N_DIGIT, N_DIGIT]
+
+
 def test_spelled_out_letters_keep_their_word_edges() -> None:
     batch = norm.normalize(["a g u c c i"])
     start, end = batch.span(0)
