@@ -41,6 +41,7 @@ from detectors.text.kinds import (
     F_LEET_HARD,
     F_LEET_SOFT,
     F_LETTER,
+    F_REGIONAL,
     F_SOFT,
     HARD_CP,
     N_BREAK,
@@ -65,7 +66,7 @@ _T_LONE_SYMBOL = 2
 
 @njit(cache=True, inline="always")
 def _is_word_kind(kind: int) -> bool:
-    return kind in (F_LETTER, F_DIGIT, F_LEET_SOFT, F_LEET_HARD)
+    return kind in (F_LETTER, F_DIGIT, F_LEET_SOFT, F_LEET_HARD, F_REGIONAL)
 
 
 @njit(cache=True, inline="always")
@@ -140,6 +141,28 @@ def general_field(
             t_kind[m] = F_CJK if 0x30000 <= cp < 0x40000 else F_HARD
             t_pos[m] = j - a
             m += 1
+    # Pass 1b: regional indicators. A run of three or more spells a word of its own (🇬🇺🇨🇨🇮);
+    # a shorter one (a flag, a lone letter) stays the light separator it folded from.
+    q = 0
+    while q < m:
+        if t_kind[q] != F_REGIONAL:
+            q += 1
+            continue
+        r = q  # the run's end; zero-width characters inside it do not cut it
+        letters = 0
+        look = q
+        while look < m and (t_kind[look] == F_REGIONAL or t_kind[look] == F_INVISIBLE):
+            if t_kind[look] == F_REGIONAL:
+                letters += 1
+                r = look + 1
+            look += 1
+        if letters < 3:
+            for x in range(q, r):
+                if t_kind[x] == F_REGIONAL:
+                    t_kind[x] = F_SOFT
+                    t_cp[x] = cps[a + t_pos[x]]
+        q = r
+
     # Pass 2: tokens and gaps.
     nt = 0
     g_hard = 0
@@ -151,6 +174,7 @@ def general_field(
     while i < m:
         k = t_kind[i]
         if k == F_CJK or _is_word_kind(k):
+            glued = False  # a word of regional letters touching other word characters
             if k == F_CJK:
                 e = i + 1
                 typ = _T_CJK
@@ -162,6 +186,7 @@ def general_field(
                 letters = 0
                 nch = 0
                 others = 0  # letters and digits
+                regional = k == F_REGIONAL
                 while e < m:
                     k2 = t_kind[e]
                     if k2 == F_INVISIBLE:
@@ -174,8 +199,11 @@ def general_field(
                         break
                     if not _is_word_kind(k2):
                         break
+                    if (k2 == F_REGIONAL) != regional:
+                        glued = True
+                        break
                     nch += 1
-                    if k2 == F_LETTER:
+                    if k2 in (F_LETTER, F_REGIONAL):
                         letters += 1
                         others += 1
                     elif k2 == F_DIGIT:
@@ -210,6 +238,8 @@ def general_field(
             g_zw = 0
             g_punct = 0
             g_pos = -1
+            if glued:
+                g_zw = 1  # its edge with the next word, as a zero-width space would mark it
             nt += 1
             i = e
         else:
@@ -304,7 +334,7 @@ def general_field(
         first = t_kind[tk_s[i]]
         if first == F_CJK:
             first_kind = N_CJK
-        elif first == F_LETTER:
+        elif first in (F_LETTER, F_REGIONAL):
             first_kind = N_LETTER
         elif first == F_DIGIT:
             d = t_cp[tk_s[i]] - 48
@@ -355,7 +385,7 @@ def general_field(
                 flags_next = SEP_BEFORE
                 continue
             c = t_cp[q]
-            if k == F_LETTER:
+            if k in (F_LETTER, F_REGIONAL):
                 nk = N_LETTER
             elif k == F_DIGIT:
                 d = c - 48

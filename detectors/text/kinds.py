@@ -28,6 +28,9 @@ F_HARD = 7
 """A phrase break: commas, colons, slashes, brackets, line breaks, unassigned code points."""
 F_INVISIBLE = 8
 """A zero-width or format character: dropped, but it may hide a word edge."""
+F_REGIONAL = 9
+"""A regional indicator letter (🇬): in a run of three or more a word of letters of its own (a
+name spelled in them), else a light separator (two of them are one flag)."""
 
 # Normalised kinds (low three bits of a normalised kind byte).
 N_BREAK = 0

@@ -31,6 +31,7 @@ from detectors.text.kinds import (
     F_LEET_HARD,
     F_LEET_SOFT,
     F_LETTER,
+    F_REGIONAL,
     F_SOFT,
 )
 
@@ -200,12 +201,25 @@ def named_latin_letter(ch: str) -> str | None:
     return match.group(1).lower()
 
 
+_REGIONAL_INDICATOR = re.compile(r"REGIONAL INDICATOR SYMBOL LETTER ([A-Z])")
+"""Unicode names of the regional indicators (🇦-🇿): pairs render as flags, longer runs spell."""
+
+
+def regional_letter(ch: str) -> str | None:
+    """The ASCII letter a regional indicator is named after (None for every other)."""
+    match = _REGIONAL_INDICATOR.fullmatch(unicodedata.name(ch, ""))
+    return match.group(1).lower() if match is not None else None
+
+
 def fold_char(ch: str) -> list[tuple[int, int]]:
     """The ``(code point, fold kind)`` pairs one character folds to (empty: it vanishes)."""
     confusable = confusable_letters()
     category = unicodedata.category(ch)
     if category[0] == "M":
         return []
+    regional = regional_letter(ch) if category == "So" else None
+    if regional is not None:  # what a run of them means is the kernel's to decide
+        return [(ord(MERGED_LETTERS.get(regional, regional)), F_REGIONAL)]
     if ch in LEET_SYMBOLS:
         letter, kind = LEET_SYMBOLS[ch]
         return [(ord(letter), kind)]

@@ -126,6 +126,12 @@ CASES = [
     ("5aurora replica", "", None, OTHER_STORE,
      {"BRAND_WITH_COUNTERFEIT_TERM"}, ("aurora",), "block"),
     ("Auror4 handbag", "", None, OTHER_STORE, {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    # a brand spelled in regional indicators; flags beside a brand or alone
+    ("🇦🇺🇷🇴🇷🇦 replica bag", "", None, OTHER_STORE,
+     {"BRAND_WITH_COUNTERFEIT_TERM"}, ("aurora",), "block"),
+    ("🇮🇹Aurora handbag 🇫🇷", "", None, OTHER_STORE,
+     {"BRAND_UNAUTHORIZED_STORE"}, ("aurora",), "allow"),
+    ("Leather handbag 🇮🇹🇫🇷", "", None, OTHER_STORE, set(), (), "allow"),
     # not a brand: a longer word, or nothing at all
     ("Auroral lights lamp", "", None, OTHER_STORE, set(), (), "allow"),
     ("Nordvikings saga poster", "", None, OTHER_STORE, set(), (), "allow"),

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.text.kinds import (
+    F_REGIONAL,
     KIND_MASK,
     N_BREAK,
     N_CJK,
@@ -49,6 +50,11 @@ SAME = [
     ("🅶🆄🅲🅲🅸", "gucci"),  # negative squared
     ("⒢⒰⒞⒞⒤", "gucci"),  # parenthesised (NFKC makes "(g)(u)...")
     ("ɢᴜᴄᴄɪ", "gucci"),  # small capitals
+    ("🇬🇺🇨🇨🇮", "gucci"),  # regional indicators, three or more in a row
+    ("🇬🇺\u200b🇨🇨🇮", "gucci"),
+    ("🇮🇹gucci", "gucci"),  # one flag (two of them) stays a separator
+    ("gucci 🇮🇹", "gucci"),
+    ("🇫🇷 paris", "paris"),
     ("Gúccì", "gucci"),  # accents
     ("Guссі", "gucci"),  # Cyrillic es and i
     ("ΑURORA", "aurora"),  # Greek capital alpha
@@ -133,6 +139,26 @@ def test_a_leet_digit_at_a_word_end_is_a_letter_and_a_word_edge() -> None:
     # inside a word a leet digit is a plain letter; two or more at an end stay numbers
     assert norm.normalize(["gu3cci"]).field_kinds(0).tolist() == [N_LETTER] * 6
     assert norm.normalize(["gucci77"]).field_kinds(0).tolist()[-2:] == [N_DIGIT, N_DIGIT]
+
+
+def test_a_word_spelled_in_regional_indicators_keeps_its_word_edges() -> None:
+    batch = norm.normalize(["🇬🇺🇨🇨🇮bag"])
+    start, end = batch.span(0)
+    flags = batch.kinds[start:end].tolist()
+    assert batch.text(0) == "gucclbag"
+    assert [f & KIND_MASK for f in flags] == [N_LETTER] * 8
+    assert flags[4] & SEP_AFTER and flags[5] & SEP_BEFORE  # gucci|bag: two words
+    assert batch.positions[start:end].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_every_regional_indicator_folds_to_the_letter_it_is_named_after() -> None:
+    tables = norm.tables
+    for cp in range(0x1F1E6, 0x1F200):
+        named = unicodedata.name(chr(cp))[-1].lower()
+        start, stop = int(tables.offsets[cp]), int(tables.offsets[cp + 1])
+        assert stop - start == 1
+        assert chr(tables.cps[start]) == {"i": "l"}.get(named, named)
+        assert tables.kinds[start] == F_REGIONAL
 
 
 def test_spelled_out_letters_keep_their_word_edges() -> None:
