@@ -182,6 +182,38 @@ def test_every_demo_alias_is_found_however_disguised(
     assert brand in _found(DEMO_DETECTOR, text)
 
 
+LATIN_ALIASES = [
+    (brand, alias)
+    for brand, alias in DEMO_ALIASES
+    if all(word.isascii() and word.isalpha() for word in alias.split(" "))
+]
+REGIONAL = {ch: chr(0x1F1E6 + ord(ch) - ord("a")) for ch in string.ascii_lowercase}
+
+
+@PROPERTY
+@given(
+    st.sampled_from(LATIN_ALIASES),
+    st.sampled_from(string.digits),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+    st.sampled_from(["", " bag", "bag", " 高仿"]),
+)
+def test_an_alias_glued_to_a_digit_or_spelled_in_regional_indicators_is_found(
+    case: tuple[str, str], digit: str, regional: list[bool], after: str
+) -> None:
+    """A model number of one digit glued to the alias ("gucci7", as "gucci77"), and words of
+    three or more letters spelled in regional indicators, glued to what follows or not."""
+    brand, alias = case
+    assert brand in _found(DEMO_DETECTOR, f"new {alias}{digit} bag")
+    words = [
+        "".join(REGIONAL[ch] for ch in word.lower()) if len(word) >= 3 and spell else word
+        for word, spell in zip(alias.split(" "), regional, strict=False)
+    ]
+    words += alias.split(" ")[len(words) :]
+    if words[-1].isascii() and after[:1].isalpha():
+        after = " " + after  # a plain word glued to another is a longer word: not the alias
+    assert brand in _found(DEMO_DETECTOR, "new " + " ".join(words) + after)
+
+
 def test_every_demo_alias_plain_and_in_every_field() -> None:
     for brand, alias in DEMO_ALIASES:
         assert brand in _found(DEMO_DETECTOR, f"new {alias} bag")
