@@ -2,8 +2,11 @@
 
 What it folds (the contract's "text matching is insensitive to..."): case, width and other
 compatibility forms (NFKC), accents, look-alike letters of other scripts (Unicode confusables),
-the I/l/1/| family, leetspeak inside words (every digit, ``@ $ ! |``), zero-width and format
-characters, and separators between spelled-out single letters (``g u c c i``, ``L.o.u.i.s``).
+framed and small-capital letters and regional indicators (``🅖``, ``ɢ``, three or more of
+``🇬🇺🇨🇨🇮``) by their Unicode names, the I/l/1/| family, leetspeak inside words (every digit,
+``@ $ ! |``; one digit at a word's end is read both as a letter and as the word's edge:
+``gucc1``, ``gucci7``), zero-width and format characters, and separators between spelled-out
+single letters (``g u c c i``, ``L.o.u.i.s``).
 Scripts written without spaces (Han, kana, Hangul, Thai...) lose the light separators between
 their characters, so their terms match as substrings. Every normalised character remembers
 the original code point it came from, so matches are reported in the seller's own text.
