@@ -4,6 +4,8 @@ Two defaults of CPython cost a screening worker measurable time:
 
 - The 5 ms GIL switch interval: the inline API's thread waits that long for the GIL while a
   stream batch computes. A 1 ms interval bounds the wait at a small cost in throughput.
+  (Alternated with 5 ms in one process serving both under the inline benchmark's load, five
+  pairs: no difference the machine's spread does not swamp; docs/performance.md.)
 - The cyclic garbage collector's thresholds (700, 10, 10). Screening a batch allocates and frees
   hundreds of thousands of containers, almost none of them in reference cycles, so young
   collections ran ~50 times a second and promoted in-flight batches to the old generation,
