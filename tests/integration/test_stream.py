@@ -43,8 +43,18 @@ async def _verdicts_and_dead(env: dict[str, str], good: int, bad: int, timeout_s
     ]
 
     def done(c) -> bool:
-        ids = {orjson.loads(v)["listing_id"] for v in c.values(topics[0])}
-        return len(ids) >= good and c.count(topics[1]) >= bad
+        verdicts = [orjson.loads(v) for v in c.values(topics[0])]
+        if len({v["listing_id"] for v in verdicts}) < good or c.count(topics[1]) < bad:
+            return False
+        # a verdict and its complaint go to different topics and can arrive in either order:
+        # wait for the complaint of every hit too (one that never comes fails the test there)
+        hits = {
+            v["listing_id"]
+            for v in verdicts
+            if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])
+        }
+        raised = {orjson.loads(v)["listing_id"] for v in c.values(topics[2])}
+        return hits <= raised
 
     return await collect(env["KAFKA_BOOTSTRAP_SERVERS"], topics, done=done, timeout_s=timeout_s)
 
