@@ -35,6 +35,15 @@ def _stream_with_malformed(
     return events, {value for _, value in bad_values}
 
 
+def _hits(verdicts: list[dict]) -> set[str]:
+    """The listings that owe a complaint: every block, and every review referred onwards."""
+    return {
+        v["listing_id"]
+        for v in verdicts
+        if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])
+    }
+
+
 async def _verdicts_and_dead(env: dict[str, str], good: int, bad: int, timeout_s: float):
     topics = [
         env["SCREEN_TOPIC_VERDICTS"],
@@ -48,11 +57,7 @@ async def _verdicts_and_dead(env: dict[str, str], good: int, bad: int, timeout_s
             return False
         # a verdict and its complaint go to different topics and can arrive in either order:
         # wait for the complaint of every hit too (one that never comes fails the test there)
-        hits = {
-            v["listing_id"]
-            for v in verdicts
-            if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])
-        }
+        hits = _hits(verdicts)
         raised = {orjson.loads(v)["listing_id"] for v in c.values(topics[2])}
         return hits <= raised
 
@@ -119,11 +124,7 @@ async def test_sigkill_mid_stream_loses_nothing_and_raises_no_complaint_twice(
     complaints = [orjson.loads(v) for v in got.values(worker_env["SCREEN_TOPIC_COMPLAINTS"])]
     ids = [c["complaint_id"] for c in complaints]
     assert len(ids) == len(set(ids)), "a complaint was raised twice"
-    hits = {
-        v["listing_id"]
-        for v in verdicts
-        if v["decision"] == "block" or (v["decision"] == "review" and v["referred"])
-    }
+    hits = _hits(verdicts)
     assert {c["listing_id"] for c in complaints} == hits
     # Redis counts each listing once: one ledger entry per screened listing revision
     client = aioredis.Redis.from_url(redis_url)
